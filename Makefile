@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11, pip, g++, make):
+#   make demo   - create .venv, install, build the native library, run the demo
+#   make test   - the same set-up, then the test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-fast bench build clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+build: $(STAMP)
+	$(PY) -m ns3_mfs build
+
+demo: build
+	$(PY) -m ns3_mfs demo
+
+test: build
+	$(PY) -m pytest -q tests
+
+test-fast: build
+	$(PY) -m pytest -q -m "not slow" tests
+
+bench: build
+	$(PY) scratch/bench_fabric.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,96 @@
+"""The ``ns3-mfs`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .config import ConfigError, from_dict, load_toml
+
+
+def _fabric_config(args: argparse.Namespace):
+    from .fabric.network import FabricConfig
+
+    cfg = FabricConfig()
+    if args.config:
+        data = load_toml(args.config)
+        cfg = from_dict(FabricConfig, data.get("fabric", data), f"{args.config}: fabric")
+    if args.pfc is not None:
+        cfg = replace(cfg, pfc=args.pfc == "on")
+    if args.mtu is not None:
+        cfg = replace(cfg, mtu=args.mtu)
+    return cfg
+
+
+def cmd_fabric(args: argparse.Namespace) -> int:
+    from .fabric.flowfile import load_flows, run_flows
+    from .fabric.topology import load_topology
+
+    topo = load_topology(args.topology)
+    cfg = _fabric_config(args)
+    flows = load_flows(args.flows, topo.graph().num_hosts)
+    summary = run_flows(
+        topo, flows, cfg, out=Path(args.out), seed=args.seed, until_s=args.until,
+        extra_config={"flows": str(Path(args.flows).resolve())},
+    )
+    print(json.dumps(summary, indent=2))
+    print(f"results: {Path(args.out).resolve()}", file=sys.stderr)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from . import _build
+
+    print(_build.ensure_built(verbose=True))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(Path(args.out))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ns3-mfs", description="Packet-level ns-3 model of MoE serving networks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    f = sub.add_parser("fabric", help="run a flow list (CSV) on a topology (TOML)")
+    f.add_argument("topology", help="topology TOML file (see topologies/)")
+    f.add_argument("flows", help="CSV with columns src,dst,bytes,start_s,priority")
+    f.add_argument("--out", required=True, help="result directory")
+    f.add_argument("--pfc", choices=("on", "off"), help="lossless mode (default on)")
+    f.add_argument("--mtu", type=int, choices=(1024, 2048, 4096), help="RoCE payload MTU (default 4096)")
+    f.add_argument("--config", help="TOML file with a [fabric] table of FabricConfig settings")
+    f.add_argument("--seed", type=int, default=1, help="seed (ECMP hashing)")
+    f.add_argument("--until", type=float, help="stop at this simulated time (s)")
+    f.set_defaults(func=cmd_fabric)
+
+    b = sub.add_parser("build", help="build the native library now (else built on first use)")
+    b.set_defaults(func=cmd_build)
+
+    d = sub.add_parser("demo", help="run the built-in demo scenario")
+    d.add_argument("--out", default="results/demo", help="result directory")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"ns3-mfs: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ns3-mfs: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

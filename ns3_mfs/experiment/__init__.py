@@ -1,0 +1,1 @@
+"""Running experiments: result files and (later) configs, sweeps and comparisons."""

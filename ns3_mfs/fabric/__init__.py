@@ -1,0 +1,25 @@
+"""The lossless RoCE fabric: topologies, the network builder and the flow API."""
+
+from .network import FabricConfig, Flow, Network
+from .topology import (
+    FatTreeTopology,
+    Graph,
+    LeafSpineTopology,
+    TestbedTopology,
+    Topology,
+    load_topology,
+    topology_from_dict,
+)
+
+__all__ = [
+    "FabricConfig",
+    "FatTreeTopology",
+    "Flow",
+    "Graph",
+    "LeafSpineTopology",
+    "Network",
+    "TestbedTopology",
+    "Topology",
+    "load_topology",
+    "topology_from_dict",
+]

@@ -1,0 +1,375 @@
+"""The packet-level RoCE network, driven from Python per flow.
+
+:class:`Network` builds the C++ fabric for a topology and a
+:class:`FabricConfig`, starts flows, calls ``on_done`` callbacks at their
+simulated completion time and returns results as tidy pandas tables.
+Per-packet work never leaves C++: Python is entered once per completed flow
+(if it asked to be told) and once per timer.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Optional
+
+import numpy as np
+import pandas as pd
+
+from .. import _ns
+from ..config import ConfigError, spec
+from .topology import Graph, Topology
+
+PFC_KINDS = ("pause", "resume", "pause_rx", "resume_rx")
+FRAME_TYPES = ("data", "ack", "nack", "cnp", "pause")
+
+
+@dataclass(frozen=True)
+class FabricConfig:
+    """Settings of the lossless RoCE fabric (defaults: DESIGN.md section 3)."""
+
+    pfc: bool = spec(True, doc="lossless mode: PFC PAUSE instead of drops")
+    mtu: int = spec(4096, choices=(1024, 2048, 4096), doc="RoCE payload MTU (bytes)")
+    num_classes: int = spec(8, min=1, max=8, doc="strict-priority bands K per egress port")
+    buffer_bytes: int = spec(32 * 2**20, min=1, doc="shared packet buffer per switch (bytes)")
+    reserve_bytes: int = spec(4096, min=0, doc="guaranteed bytes per (ingress port, class)")
+    resume_offset_bytes: int = spec(3072, min=0, doc="XON = XOFF - resume offset (bytes)")
+    xoff: Literal["dynamic", "static"] = spec("dynamic", doc="PFC XOFF threshold kind")
+    alpha: float = spec(0.125, gt=0.0, max=64.0, doc="dynamic threshold: XOFF = alpha x free shared buffer")
+    static_xoff_bytes: int = spec(256 * 1024, min=1, doc="static XOFF threshold per queue (bytes)")
+    headroom_factor: float = spec(3.0, min=0.0, max=100.0, doc="PFC headroom = factor x rate x delay (+2 MTU)")
+    pause_quanta: int = spec(65535, min=1, max=65535, doc="pause time per PAUSE frame (512-bit quanta)")
+    ack_interval: int = spec(1, min=1, max=1024, doc="receiver ACKs every N in-order packets")
+    retx_timeout_us: Optional[float] = spec(
+        None, min=0.0, doc="go-back-N timeout (us); default 1000 with PFC off, off (0) with PFC on"
+    )
+    nack_interval_us: float = spec(20.0, min=0.0, doc="minimum time between NACKs for one gap (us)")
+    control_class: int = spec(0, min=0, max=7, doc="class of ACK/NACK/CNP frames")
+    queue_sample_interval_us: float = spec(10.0, min=0.0, doc="switch queue sampling period (us); 0 = off")
+    pfc_log: bool = spec(True, doc="keep every PFC event for pfc.parquet")
+
+    def retx_timeout_s(self) -> float:
+        if self.retx_timeout_us is not None:
+            return self.retx_timeout_us * 1e-6
+        return 0.0 if self.pfc else 1e-3
+
+    def attributes(self) -> list[tuple[str, str, str]]:
+        """(object type, attribute, value) for the C++ objects."""
+        return [
+            ("RoceNetDevice", "Mtu", str(self.mtu)),
+            ("RmlqQueueDisc", "NumBands", str(self.num_classes)),
+            ("SwitchBufferManager", "PfcEnabled", str(self.pfc).lower()),
+            ("SwitchBufferManager", "BufferSize", str(self.buffer_bytes)),
+            ("SwitchBufferManager", "ReservePerQueue", str(self.reserve_bytes)),
+            ("SwitchBufferManager", "ResumeOffset", str(self.resume_offset_bytes)),
+            ("SwitchBufferManager", "Dynamic", str(self.xoff == "dynamic").lower()),
+            ("SwitchBufferManager", "Alpha", repr(self.alpha)),
+            ("SwitchBufferManager", "StaticXoff", str(self.static_xoff_bytes)),
+            ("SwitchBufferManager", "HeadroomFactor", repr(self.headroom_factor)),
+            ("SwitchBufferManager", "PauseQuanta", str(self.pause_quanta)),
+            ("RdmaNic", "AckInterval", str(self.ack_interval)),
+            ("RdmaNic", "RetxTimeout", f"{round(self.retx_timeout_s() * 1e12)}ps"),
+            ("RdmaNic", "NackInterval", f"{round(self.nack_interval_us * 1e6)}ps"),
+            ("RdmaNic", "ControlClass", str(self.control_class)),
+        ]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Handle of a flow started on a :class:`Network`."""
+
+    id: int
+    src: int
+    dst: int
+    bytes: int
+    priority: int
+    start_s: float
+
+
+def _array(vec: Any, dtype: Any) -> np.ndarray:
+    n = vec.size()
+    if n == 0:
+        return np.empty(0, dtype=dtype)
+    return np.frombuffer(vec.data(), dtype=dtype, count=n).copy()
+
+
+_current: Optional[weakref.ref] = None
+
+
+class Network:
+    """A built fabric: hosts, switches, links; start flows and run.
+
+    Only one Network is alive per process (ns-3's simulator is global):
+    creating a new one closes the previous one.
+    """
+
+    def __init__(self, topology: Topology | Graph, config: FabricConfig | None = None, seed: int = 1):
+        global _current
+        if _current is not None and (old := _current()) is not None:
+            old.close()
+        self.config = config or FabricConfig()
+        self.graph: Graph = topology if isinstance(topology, Graph) else topology.graph()
+        self.seed = seed
+        ns = _ns.native()
+        self._f = ns.Fabric()
+        _current = weakref.ref(self)
+        f = self._f
+        try:
+            f.SetSeed(seed)
+            for obj, name, value in self.config.attributes():
+                f.SetAttribute(obj, name, value)
+            for _ in range(self.graph.num_hosts):
+                f.AddHost()
+            for _ in self.graph.switch_names:
+                f.AddSwitch()
+            for link in self.graph.links:
+                f.AddLink(link.a, link.b, link.rate_bps, link.delay_s)
+            f.SetQueueSampleInterval(self.config.queue_sample_interval_us * 1e-6)
+            f.SetPfcLog(self.config.pfc_log)
+            f.Build()
+        except Exception as exc:  # C++ std::exception from the native side
+            self.close()
+            raise ConfigError(f"{self.graph.name}: {_what(exc)}") from None
+        self._flows: list[Flow] = []
+        self._on_done: dict[int, Callable[[Flow], None]] = {}
+        self._timers: dict[int, Callable[[], None]] = {}
+        self._next_token = 0
+        self._error: Optional[BaseException] = None
+        # The C++ side holds std::function wrappers of these: keep them referenced.
+        self._done_cb = self._flow_done
+        self._timer_cb = self._timer_fired
+        f.SetFlowDoneCallback(self._done_cb)
+        f.SetTimerCallback(self._timer_cb)
+        self.wall_s = 0.0
+
+    # ------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Destroy the C++ fabric (and ns-3's simulator state)."""
+        f = getattr(self, "_f", None)
+        if f is not None:
+            self._f = None
+            f.__destruct__()
+
+    def _fabric(self) -> Any:
+        if self._f is None:
+            raise RuntimeError("this Network was closed (only one Network can be alive at a time)")
+        return self._f
+
+    # ---------------------------------------------------------------- flows
+    @property
+    def num_hosts(self) -> int:
+        return self.graph.num_hosts
+
+    @property
+    def now(self) -> float:
+        """Simulated time in seconds."""
+        return float(self._fabric().Now())
+
+    def start_flow(
+        self,
+        src: int,
+        dst: int,
+        nbytes: int,
+        priority: int = 0,
+        on_done: Optional[Callable[[Flow], None]] = None,
+        at: Optional[float] = None,
+    ) -> Flow:
+        """Start a flow of ``nbytes`` from host ``src`` to host ``dst``.
+
+        ``at`` is the absolute start time (default: now). ``on_done(flow)`` is
+        called at the simulated time its last byte is delivered; it may start
+        more flows.
+        """
+        n = self.graph.num_hosts
+        for name, v in (("src", src), ("dst", dst)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < n:
+                raise ConfigError(f"{name}: {v!r} is not a host; allowed: 0..{n - 1}")
+        if src == dst:
+            raise ConfigError(f"dst: equals src ({src}); a flow needs two different hosts")
+        if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes <= 0:
+            raise ConfigError(f"bytes: expected an integer > 0, got {nbytes!r}")
+        if isinstance(priority, bool) or not isinstance(priority, (int, np.integer)) or not 0 <= priority <= 7:
+            raise ConfigError(f"priority: expected an integer 0..7, got {priority!r}")
+        start = self.now if at is None else float(at)
+        if not np.isfinite(start) or start < self.now:
+            raise ConfigError(f"start_s: {at!r} is before the current time {self.now} s")
+        fid = int(self._fabric().AddFlow(int(src), int(dst), int(nbytes), int(priority), start, on_done is not None))
+        flow = Flow(fid, int(src), int(dst), int(nbytes), int(priority), start)
+        self._flows.append(flow)
+        if on_done is not None:
+            self._on_done[fid] = on_done
+        return flow
+
+    def set_priority(self, flow: Flow | int, priority: int) -> None:
+        """Move a running flow to another class from its next packet on."""
+        fid = flow.id if isinstance(flow, Flow) else int(flow)
+        if not 0 <= priority <= 7:
+            raise ConfigError(f"priority: expected an integer 0..7, got {priority!r}")
+        self._fabric().SetPriority(fid, int(priority))
+
+    def schedule(self, at: float, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` at absolute simulated time ``at``."""
+        token = self._next_token
+        self._next_token += 1
+        self._timers[token] = fn
+        self._fabric().ScheduleTimer(float(at), token)
+
+    def _flow_done(self, fid: int) -> None:
+        cb = self._on_done.pop(int(fid), None)
+        if cb is None or self._error is not None:
+            return
+        try:
+            cb(self._flows[int(fid)])
+        except BaseException as exc:  # surfaced by run()
+            self._error = exc
+            self._f.Stop()
+
+    def _timer_fired(self, token: int) -> None:
+        fn = self._timers.pop(int(token))
+        if self._error is not None:
+            return
+        try:
+            fn()
+        except BaseException as exc:
+            self._error = exc
+            self._f.Stop()
+
+    def run(self, until: Optional[float] = None) -> None:
+        """Run until no event is left (or until simulated time ``until``)."""
+        if until is not None and until <= self.now:
+            raise ConfigError(f"until: {until} s is not after the current time {self.now} s")
+        t0 = time.perf_counter()
+        self._fabric().Run(0.0 if until is None else float(until))
+        self.wall_s += time.perf_counter() - t0
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def enable_tx_log(self, node: int, port: int = 0) -> None:
+        """Record every frame that starts on one port (see :meth:`tx_log`)."""
+        self._fabric().EnableTxLog(int(node), int(port))
+
+    def flow_path(self, flow: Flow | int) -> list[int]:
+        fid = flow.id if isinstance(flow, Flow) else int(flow)
+        return [int(x) for x in self._fabric().FlowPath(fid)]
+
+    def counter(self, name: str) -> int:
+        return int(self._fabric().Counter(name))
+
+    def headroom_bytes(self, node: int, port: int) -> int:
+        return int(self._fabric().PortHeadroom(node, port))
+
+    # -------------------------------------------------------------- results
+    def flows(self) -> pd.DataFrame:
+        """One row per flow (times in s; NaN end for unfinished flows)."""
+        f = self._fabric()
+        d = lambda c: _array(f.FlowColumnD(c), np.float64)  # noqa: E731
+        u = lambda c: _array(f.FlowColumnU(c), np.uint64).astype(np.int64)  # noqa: E731
+        df = pd.DataFrame(
+            {
+                "flow_id": np.arange(f.NumFlows(), dtype=np.int64),
+                "src": u("src"),
+                "dst": u("dst"),
+                "bytes": u("bytes"),
+                "priority": u("priority"),
+                "start_s": np.array([fl.start_s for fl in self._flows], dtype=np.float64),
+                "end_s": d("end_s"),
+            }
+        )
+        df["fct_s"] = df["end_s"] - df["start_s"]
+        df["ideal_fct_s"] = d("ideal_fct_s")
+        df["slowdown"] = df["fct_s"] / df["ideal_fct_s"]
+        df["final_priority"] = u("final_priority")
+        df["class_changes"] = u("class_changes")
+        df["bytes_sent"] = u("bytes_sent")
+        df["bytes_delivered"] = u("bytes_delivered")
+        df["rewinds"] = u("rewinds")
+        df["completed"] = u("completed").astype(bool)
+        return df
+
+    def _named_nodes(self, nodes: np.ndarray) -> pd.Series:
+        names = np.array([self.graph.node_name(i) for i in range(self.graph.num_nodes)], dtype=object)
+        return pd.Series(names[nodes] if len(nodes) else np.empty(0, dtype=object), dtype=object)
+
+    def pfc(self) -> pd.DataFrame:
+        """One row per PFC event: PAUSE/RESUME sent by a switch port, and their receipt."""
+        f = self._fabric()
+        node = _array(f.PfcColumnU("node"), np.uint64).astype(np.int64)
+        kind = _array(f.PfcColumnU("kind"), np.uint64).astype(np.int64)
+        return pd.DataFrame(
+            {
+                "time_s": _array(f.PfcColumnD("time_s"), np.float64),
+                "node": node,
+                "node_name": self._named_nodes(node),
+                "port": _array(f.PfcColumnU("port"), np.uint64).astype(np.int64),
+                "priority": _array(f.PfcColumnU("priority"), np.uint64).astype(np.int64),
+                "kind": pd.Series(np.array(PFC_KINDS, dtype=object)[kind] if len(kind) else [], dtype=object),
+            }
+        )
+
+    def queues(self) -> pd.DataFrame:
+        """Switch egress queues sampled every ``queue_sample_interval_us`` while flows run.
+
+        Only non-empty (port, class) queues are listed: a missing row means 0 bytes.
+        """
+        f = self._fabric()
+        node = _array(f.QueueColumnU("node"), np.uint64).astype(np.int64)
+        return pd.DataFrame(
+            {
+                "time_s": _array(f.QueueColumnD("time_s"), np.float64),
+                "node": node,
+                "node_name": self._named_nodes(node),
+                "port": _array(f.QueueColumnU("port"), np.uint64).astype(np.int64),
+                "priority": _array(f.QueueColumnU("priority"), np.uint64).astype(np.int64),
+                "bytes": _array(f.QueueColumnU("bytes"), np.uint64).astype(np.int64),
+            }
+        )
+
+    def tx_log(self) -> pd.DataFrame:
+        """Frames that started on ports with :meth:`enable_tx_log`."""
+        f = self._fabric()
+        kind = _array(f.TxLogColumnU("type"), np.uint64).astype(np.int64)
+        return pd.DataFrame(
+            {
+                "time_s": _array(f.TxLogColumnD("time_s"), np.float64),
+                "node": _array(f.TxLogColumnU("node"), np.uint64).astype(np.int64),
+                "port": _array(f.TxLogColumnU("port"), np.uint64).astype(np.int64),
+                "priority": _array(f.TxLogColumnU("priority"), np.uint64).astype(np.int64),
+                "type": pd.Series(np.array(FRAME_TYPES, dtype=object)[kind] if len(kind) else [], dtype=object),
+                "bytes": _array(f.TxLogColumnU("bytes"), np.uint64).astype(np.int64),
+                "flow": _array(f.TxLogColumnU("flow"), np.uint64).astype(np.int64),
+            }
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Flat run figures (see README, 'Result files')."""
+        flows = self.flows()
+        c = self.counter
+        hops = c("packet_hops")
+        return {
+            "flows": int(len(flows)),
+            "completed": int(flows["completed"].sum()),
+            "drops": c("drops"),
+            "drop_bytes": c("drop_bytes"),
+            "pfc_pause_frames": c("pause_frames"),
+            "pfc_resume_frames": c("resume_frames"),
+            "packet_hops": hops,
+            "data_packet_hops": c("data_hops"),
+            "events": c("events"),
+            "sim_s": self.now,
+            "wall_s": self.wall_s,
+            "packet_hops_per_s": hops / self.wall_s if self.wall_s > 0 else 0.0,
+            "max_queue_bytes": c("max_queue_bytes"),
+            "bytes_delivered": int(flows["bytes_delivered"].sum()),
+            "fct_mean_s": float(flows["fct_s"].mean()) if len(flows) else float("nan"),
+            "slowdown_p99": float(flows["slowdown"].quantile(0.99)) if len(flows) else float("nan"),
+        }
+
+
+def _what(exc: BaseException) -> str:
+    """The message of a C++ exception raised through cppyy."""
+    msg = str(exc)
+    m = re.search(r"(?:invalid_argument|runtime_error|logic_error|out_of_range):\s*(.*)", msg, re.S)
+    return (m.group(1) if m else msg).strip()

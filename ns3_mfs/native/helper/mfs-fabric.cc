@@ -1,0 +1,980 @@
+/*
+ * ns3-mfs: packet-level model of disaggregated MoE serving networks.
+ * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
+ */
+#include "mfs-fabric.h"
+
+#include "../model/rdma-nic.h"
+#include "../model/rmlq-queue-disc.h"
+#include "../model/roce-net-device.h"
+#include "../model/roce-switch.h"
+
+#include "ns3/callback.h"
+#include "ns3/data-rate.h"
+#include "ns3/node.h"
+#include "ns3/object-factory.h"
+#include "ns3/simulator.h"
+#include "ns3/string.h"
+#include "ns3/uinteger.h"
+
+#include <cmath>
+#include <map>
+#include <queue>
+#include <sstream>
+#include <stdexcept>
+
+using namespace ns3;
+
+namespace ns3mfs
+{
+
+namespace
+{
+
+constexpr uint32_t kNoHost = 0xFFFFFFFFu;
+
+double
+PsToS(int64_t ps)
+{
+    return ps < 0 ? std::nan("") : static_cast<double>(ps) * 1e-12;
+}
+
+Time
+SecondsToTime(double s)
+{
+    return PicoSeconds(static_cast<int64_t>(std::llround(s * 1e12)));
+}
+
+/** One frame that started on a logged port. */
+struct TxRecord
+{
+    int64_t timePs;
+    uint32_t node;
+    uint32_t port;
+    uint8_t cls;
+    uint8_t type;
+    uint32_t bytes;
+    uint32_t flow;
+};
+
+/** One queue sample of one (switch port, band). */
+struct QueueSample
+{
+    int64_t timePs;
+    uint32_t node;
+    uint32_t port;
+    uint8_t band;
+    uint64_t bytes;
+};
+
+/** Receives PhyTxBegin of one port. */
+class TxLogger : public SimpleRefCount<TxLogger>
+{
+  public:
+    TxLogger(std::vector<TxRecord>* out, uint32_t node, uint32_t port)
+        : m_out(out),
+          m_node(node),
+          m_port(port)
+    {
+    }
+
+    void Log(Ptr<const QueueDiscItem> item)
+    {
+        const RoceHeader& h = StaticCast<const RoceQueueItem>(item)->Hdr();
+        m_out->push_back(TxRecord{Simulator::Now().GetPicoSeconds(),
+                                  m_node,
+                                  m_port,
+                                  h.cls,
+                                  static_cast<uint8_t>(h.type),
+                                  item->GetSize(),
+                                  h.flow});
+    }
+
+  private:
+    std::vector<TxRecord>* m_out;
+    uint32_t m_node;
+    uint32_t m_port;
+};
+
+template <class T, class F>
+std::vector<double>
+ColumnD(const std::vector<T>& rows, F get)
+{
+    std::vector<double> out;
+    out.reserve(rows.size());
+    for (const auto& r : rows)
+    {
+        out.push_back(get(r));
+    }
+    return out;
+}
+
+template <class T, class F>
+std::vector<uint64_t>
+ColumnU(const std::vector<T>& rows, F get)
+{
+    std::vector<uint64_t> out;
+    out.reserve(rows.size());
+    for (const auto& r : rows)
+    {
+        out.push_back(static_cast<uint64_t>(get(r)));
+    }
+    return out;
+}
+
+[[noreturn]] void
+UnknownColumn(const std::string& table, const std::string& name)
+{
+    throw std::invalid_argument("unknown " + table + " column '" + name + "'");
+}
+
+} // namespace
+
+struct Fabric::Impl
+{
+    struct NodeInfo
+    {
+        uint32_t host{kNoHost};       //!< host index, or kNoHost for a switch
+        Ptr<Node> node;
+        Ptr<RoceSwitch> sw;
+        Ptr<RdmaNic> nic;
+        std::vector<Ptr<RoceNetDevice>> ports;
+        std::vector<uint32_t> peer;   //!< node index behind each port
+    };
+
+    std::vector<NodeInfo> nodes;
+    std::vector<uint32_t> hostNode;
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> attrs;
+    uint64_t seed{1};
+    bool built{false};
+    RoceFabricStats stats;
+    RdmaFlowTable flows;
+    std::function<void(uint32_t)> onFlowDone;
+    std::function<void(uint64_t)> onTimer;
+    Time sampleInterval{MicroSeconds(10)};
+    bool sampling{false};
+    uint64_t activeFlows{0};
+    std::vector<QueueSample> samples;
+    std::vector<TxRecord> txLog;
+    std::vector<Ptr<TxLogger>> txLoggers;
+
+    template <class T>
+    Ptr<T> Make(const std::string& type)
+    {
+        ObjectFactory f;
+        f.SetTypeId(T::GetTypeId());
+        for (const auto& [name, value] : attrs[type])
+        {
+            f.Set(name, StringValue(value));
+        }
+        return f.Create<T>();
+    }
+
+    const NodeInfo& NodeAt(uint32_t i, const char* what) const
+    {
+        if (i >= nodes.size())
+        {
+            std::ostringstream os;
+            os << what << " " << i << " does not exist; allowed: 0.." << int64_t(nodes.size()) - 1;
+            throw std::invalid_argument(os.str());
+        }
+        return nodes[i];
+    }
+
+    RdmaFlow& FlowAt(uint32_t id)
+    {
+        if (id >= flows.size())
+        {
+            throw std::invalid_argument("flow " + std::to_string(id) + " does not exist");
+        }
+        return flows[id];
+    }
+
+    void FlowDone(uint32_t id)
+    {
+        activeFlows--;
+        if (flows[id].notify && onFlowDone)
+        {
+            onFlowDone(id);
+        }
+    }
+
+    void StartSampler()
+    {
+        if (!sampling && sampleInterval.IsStrictlyPositive())
+        {
+            sampling = true;
+            Simulator::ScheduleNow(&Impl::Sample, this);
+        }
+    }
+
+    void Sample()
+    {
+        int64_t now = Simulator::Now().GetPicoSeconds();
+        for (uint32_t n = 0; n < nodes.size(); ++n)
+        {
+            if (!nodes[n].sw)
+            {
+                continue;
+            }
+            const auto& ports = nodes[n].ports;
+            for (uint32_t p = 0; p < ports.size(); ++p)
+            {
+                Ptr<RmlqQueueDisc> q = ports[p]->GetQueueDisc();
+                if (q->GetNPackets() == 0)
+                {
+                    continue;
+                }
+                for (uint32_t b = 0; b < q->GetNumBands(); ++b)
+                {
+                    if (uint64_t bytes = q->GetBandBytes(b))
+                    {
+                        samples.push_back(QueueSample{now, n, p, static_cast<uint8_t>(b), bytes});
+                    }
+                }
+            }
+        }
+        if (activeFlows > 0)
+        {
+            Simulator::Schedule(sampleInterval, &Impl::Sample, this);
+        }
+        else
+        {
+            sampling = false;
+        }
+    }
+
+    /** Shortest-path next hops from every switch to every host (BFS per destination). */
+    void ComputeRoutes()
+    {
+        const uint32_t n = nodes.size();
+        const uint32_t h = hostNode.size();
+        std::vector<std::vector<uint32_t>> offsets(n);
+        std::vector<std::vector<uint16_t>> ports(n);
+        for (uint32_t s = 0; s < n; ++s)
+        {
+            if (nodes[s].sw)
+            {
+                offsets[s].reserve(h + 1);
+                offsets[s].push_back(0);
+            }
+        }
+        std::vector<uint32_t> dist(n);
+        std::vector<uint32_t> frontier;
+        for (uint32_t d = 0; d < h; ++d)
+        {
+            const uint32_t dn = hostNode[d];
+            std::fill(dist.begin(), dist.end(), UINT32_MAX);
+            dist[dn] = 0;
+            frontier.assign(1, dn);
+            for (size_t i = 0; i < frontier.size(); ++i)
+            {
+                uint32_t u = frontier[i];
+                if (u != dn && !nodes[u].sw)
+                {
+                    continue; // hosts do not forward
+                }
+                for (uint32_t v : nodes[u].peer)
+                {
+                    if (dist[v] == UINT32_MAX)
+                    {
+                        dist[v] = dist[u] + 1;
+                        frontier.push_back(v);
+                    }
+                }
+            }
+            for (uint32_t s = 0; s < n; ++s)
+            {
+                if (!nodes[s].sw)
+                {
+                    continue;
+                }
+                const auto& peer = nodes[s].peer;
+                for (uint32_t p = 0; p < peer.size(); ++p)
+                {
+                    uint32_t v = peer[p];
+                    if (dist[s] != UINT32_MAX && dist[v] + 1 == dist[s] && (nodes[v].sw || v == dn))
+                    {
+                        ports[s].push_back(static_cast<uint16_t>(p));
+                    }
+                }
+                offsets[s].push_back(ports[s].size());
+            }
+            for (uint32_t src = 0; src < h; ++src)
+            {
+                if (src != d && dist[hostNode[src]] == UINT32_MAX)
+                {
+                    std::ostringstream os;
+                    os << "host " << src << " cannot reach host " << d
+                       << ": the topology is not connected";
+                    throw std::runtime_error(os.str());
+                }
+            }
+        }
+        for (uint32_t s = 0; s < n; ++s)
+        {
+            if (nodes[s].sw)
+            {
+                nodes[s].sw->SetRoutes(std::move(offsets[s]), std::move(ports[s]));
+            }
+        }
+    }
+
+    /** Links along a flow's path: (device, peer node) per hop. */
+    std::vector<Ptr<RoceNetDevice>> PathDevices(const RdmaFlow& f) const
+    {
+        std::vector<Ptr<RoceNetDevice>> hops;
+        Ptr<RoceNetDevice> dev = nodes[hostNode[f.src]].ports.at(0);
+        for (uint32_t guard = 0; guard < nodes.size() + 1; ++guard)
+        {
+            hops.push_back(dev);
+            uint32_t next = dev->GetRoceChannel()->GetPeer(PeekPointer(dev))->GetNodeIndex();
+            if (!nodes[next].sw)
+            {
+                break;
+            }
+            int port = nodes[next].sw->SelectPort(f.src, f.dst, f.id);
+            dev = nodes[next].ports.at(port);
+        }
+        return hops;
+    }
+
+    /** Completion time of the flow alone on its path (store and forward, RoCE framing). */
+    double IdealFct(const RdmaFlow& f) const
+    {
+        auto hops = PathDevices(f);
+        uint32_t mtu = hops.front()->GetMtu();
+        const uint32_t frame = RoceHeader::kDataOverhead + RoceHeader::kPreambleIfg;
+        uint64_t full = f.size / mtu;
+        uint64_t rest = f.size % mtu;
+        double wire = full * double(mtu + frame) + (rest ? rest + frame : 0);
+        double first = std::min<uint64_t>(f.size, mtu) + frame;
+        double t = 0;
+        double minBps = 1e300;
+        for (const auto& d : hops)
+        {
+            double bps = d->GetBitRate();
+            minBps = std::min(minBps, bps);
+            t += d->GetRoceChannel()->GetDelay().GetSeconds() + first * 8 / bps;
+        }
+        return t + (wire - first) * 8 / minBps;
+    }
+};
+
+Fabric::Fabric()
+    : m(std::make_unique<Impl>())
+{
+    static bool resolutionSet = false;
+    if (!resolutionSet)
+    {
+        Time::SetResolution(Time::PS);
+        resolutionSet = true;
+    }
+    Simulator::Destroy();
+}
+
+Fabric::~Fabric()
+{
+    m->nodes.clear();
+    Simulator::Destroy();
+}
+
+void
+Fabric::SetAttribute(const std::string& type, const std::string& name, const std::string& value)
+{
+    static const std::map<std::string, TypeId (*)()> types = {
+        {"RoceNetDevice", &RoceNetDevice::GetTypeId},
+        {"RoceChannel", &RoceChannel::GetTypeId},
+        {"RmlqQueueDisc", &RmlqQueueDisc::GetTypeId},
+        {"SwitchBufferManager", &SwitchBufferManager::GetTypeId},
+        {"RoceSwitch", &RoceSwitch::GetTypeId},
+        {"RdmaNic", &RdmaNic::GetTypeId},
+    };
+    auto it = types.find(type);
+    if (it == types.end())
+    {
+        throw std::invalid_argument("unknown object type '" + type +
+                                    "'; allowed: RoceNetDevice, RoceChannel, RmlqQueueDisc, "
+                                    "SwitchBufferManager, RoceSwitch, RdmaNic");
+    }
+    TypeId tid = it->second();
+    TypeId::AttributeInformation info;
+    if (!tid.LookupAttributeByName(name, &info))
+    {
+        std::ostringstream os;
+        os << "unknown attribute '" << name << "' of " << type << "; allowed:";
+        for (uint32_t i = 0; i < tid.GetAttributeN(); ++i)
+        {
+            os << " " << tid.GetAttribute(i).name;
+        }
+        throw std::invalid_argument(os.str());
+    }
+    if (!info.checker->CreateValidValue(StringValue(value)))
+    {
+        throw std::invalid_argument("invalid value '" + value + "' for " + type + "::" + name +
+                                    " (expected " + info.checker->GetValueTypeName() + ")");
+    }
+    m->attrs[type].emplace_back(name, value);
+}
+
+void
+Fabric::SetSeed(uint64_t seed)
+{
+    m->seed = seed;
+}
+
+uint32_t
+Fabric::AddHost()
+{
+    if (m->built)
+    {
+        throw std::logic_error("AddHost after Build");
+    }
+    Impl::NodeInfo info;
+    info.host = m->hostNode.size();
+    info.node = CreateObject<Node>();
+    info.nic = m->Make<RdmaNic>("RdmaNic");
+    m->hostNode.push_back(m->nodes.size());
+    m->nodes.push_back(info);
+    return m->nodes.size() - 1;
+}
+
+uint32_t
+Fabric::AddSwitch()
+{
+    if (m->built)
+    {
+        throw std::logic_error("AddSwitch after Build");
+    }
+    Impl::NodeInfo info;
+    info.node = CreateObject<Node>();
+    info.sw = m->Make<RoceSwitch>("RoceSwitch");
+    info.sw->SetBufferManager(m->Make<SwitchBufferManager>("SwitchBufferManager"));
+    uint32_t index = m->nodes.size();
+    info.sw->SetIndex(index, &m->stats);
+    // Per-switch ECMP seed, derived from the run seed unless set explicitly.
+    bool explicitSeed = false;
+    for (const auto& [name, value] : m->attrs["RoceSwitch"])
+    {
+        explicitSeed |= (name == "EcmpSeed");
+    }
+    if (!explicitSeed)
+    {
+        info.sw->SetAttribute(
+            "EcmpSeed",
+            UintegerValue(static_cast<uint32_t>(MfsMix64(m->seed * 0x100000001b3ULL + index))));
+    }
+    m->nodes.push_back(info);
+    return index;
+}
+
+void
+Fabric::AddLink(uint32_t a, uint32_t b, double bps, double delayS)
+{
+    if (m->built)
+    {
+        throw std::logic_error("AddLink after Build");
+    }
+    m->NodeAt(a, "node");
+    m->NodeAt(b, "node");
+    if (a == b)
+    {
+        throw std::invalid_argument("a link must join two different nodes (got " + std::to_string(a) +
+                                    " twice)");
+    }
+    if (!(bps >= 1e6) || !std::isfinite(bps))
+    {
+        throw std::invalid_argument("link rate must be at least 1e6 bit/s");
+    }
+    if (!(delayS >= 0) || !std::isfinite(delayS))
+    {
+        throw std::invalid_argument("link delay must be >= 0 s");
+    }
+    for (uint32_t x : {a, b})
+    {
+        if (!m->nodes[x].sw && !m->nodes[x].ports.empty())
+        {
+            throw std::invalid_argument("host node " + std::to_string(x) +
+                                        " already has a link; a host (NIC) has exactly one port");
+        }
+    }
+    Ptr<RoceChannel> ch = m->Make<RoceChannel>("RoceChannel");
+    ch->SetAttribute("Delay", TimeValue(SecondsToTime(delayS)));
+    for (uint32_t x : {a, b})
+    {
+        auto& info = m->nodes[x];
+        Ptr<RoceNetDevice> dev = m->Make<RoceNetDevice>("RoceNetDevice");
+        dev->SetAttribute("DataRate", DataRateValue(DataRate(static_cast<uint64_t>(bps))));
+        dev->SetAddress(Mac48Address::Allocate());
+        info.node->AddDevice(dev);
+        uint32_t port = info.ports.size();
+        RocePortOwner* owner = info.sw ? static_cast<RocePortOwner*>(PeekPointer(info.sw))
+                                       : static_cast<RocePortOwner*>(PeekPointer(info.nic));
+        dev->SetOwner(owner, port, x, &m->stats);
+        dev->SetQueueDisc(m->Make<RmlqQueueDisc>("RmlqQueueDisc"));
+        dev->Attach(ch);
+        if (info.sw)
+        {
+            info.sw->AddPort(dev);
+        }
+        info.ports.push_back(dev);
+        info.peer.push_back(x == a ? b : a);
+    }
+}
+
+void
+Fabric::Build()
+{
+    if (m->built)
+    {
+        return;
+    }
+    if (m->hostNode.size() < 2)
+    {
+        throw std::runtime_error("a fabric needs at least two hosts");
+    }
+    for (uint32_t h = 0; h < m->hostNode.size(); ++h)
+    {
+        auto& info = m->nodes[m->hostNode[h]];
+        if (info.ports.size() != 1)
+        {
+            throw std::runtime_error("host " + std::to_string(h) + " has no link");
+        }
+        info.nic->Setup(h, info.ports[0], &m->flows, [this](uint32_t id) { m->FlowDone(id); });
+    }
+    for (uint32_t n = 0; n < m->nodes.size(); ++n)
+    {
+        auto& info = m->nodes[n];
+        if (!info.sw)
+        {
+            continue;
+        }
+        if (info.ports.empty())
+        {
+            throw std::runtime_error("switch node " + std::to_string(n) + " has no link");
+        }
+        uint32_t mtu = info.ports[0]->GetMtu() + RoceHeader::kDataOverhead;
+        std::string err = info.sw->SetupBuffer(RoceHeader::kNumClasses, mtu);
+        if (!err.empty())
+        {
+            throw std::runtime_error("switch node " + std::to_string(n) + ": " + err);
+        }
+    }
+    m->ComputeRoutes();
+    m->built = true;
+}
+
+uint32_t
+Fabric::AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls, double startS, bool notify)
+{
+    if (!m->built)
+    {
+        Build();
+    }
+    uint32_t hosts = m->hostNode.size();
+    auto bad = [&](const std::string& what) {
+        throw std::invalid_argument(what);
+    };
+    if (srcHost >= hosts)
+    {
+        bad("src host " + std::to_string(srcHost) + " does not exist; allowed: 0.." +
+            std::to_string(hosts - 1));
+    }
+    if (dstHost >= hosts)
+    {
+        bad("dst host " + std::to_string(dstHost) + " does not exist; allowed: 0.." +
+            std::to_string(hosts - 1));
+    }
+    if (srcHost == dstHost)
+    {
+        bad("src and dst are the same host " + std::to_string(srcHost));
+    }
+    if (bytes == 0)
+    {
+        bad("bytes must be > 0");
+    }
+    if (cls >= RoceHeader::kNumClasses)
+    {
+        bad("priority " + std::to_string(cls) + " is out of range; allowed: 0..7");
+    }
+    double now = Now();
+    if (!(startS >= now) || !std::isfinite(startS))
+    {
+        bad("start time must be >= the current time " + std::to_string(now) + " s");
+    }
+    uint32_t id = m->flows.size();
+    RdmaFlow& f = m->flows.emplace_back();
+    f.id = id;
+    f.src = srcHost;
+    f.dst = dstHost;
+    f.size = bytes;
+    f.cls = f.initialCls = static_cast<uint8_t>(cls);
+    f.notify = notify;
+    Ptr<RdmaNic> nic = m->nodes[m->hostNode[srcHost]].nic;
+    Simulator::Schedule(SecondsToTime(startS) - Simulator::Now(), [this, nic, id]() {
+        m->activeFlows++;
+        nic->StartFlow(id);
+        m->StartSampler();
+    });
+    return id;
+}
+
+void
+Fabric::SetPriority(uint32_t flow, uint32_t cls)
+{
+    RdmaFlow& f = m->FlowAt(flow);
+    if (cls >= RoceHeader::kNumClasses)
+    {
+        throw std::invalid_argument("priority " + std::to_string(cls) + " is out of range; allowed: 0..7");
+    }
+    m->nodes[m->hostNode[f.src]].nic->SetFlowClass(flow, static_cast<uint8_t>(cls));
+}
+
+void
+Fabric::SetFlowDoneCallback(std::function<void(uint32_t)> cb)
+{
+    m->onFlowDone = std::move(cb);
+}
+
+void
+Fabric::SetTimerCallback(std::function<void(uint64_t)> cb)
+{
+    m->onTimer = std::move(cb);
+}
+
+void
+Fabric::ScheduleTimer(double atS, uint64_t token)
+{
+    double now = Now();
+    if (!(atS >= now) || !std::isfinite(atS))
+    {
+        throw std::invalid_argument("timer time must be >= the current time " + std::to_string(now) + " s");
+    }
+    Simulator::Schedule(SecondsToTime(atS) - Simulator::Now(), [this, token]() {
+        if (m->onTimer)
+        {
+            m->onTimer(token);
+        }
+    });
+}
+
+void
+Fabric::SetQueueSampleInterval(double s)
+{
+    if (!(s >= 0) || !std::isfinite(s))
+    {
+        throw std::invalid_argument("queue sample interval must be >= 0 s");
+    }
+    m->sampleInterval = SecondsToTime(s);
+}
+
+void
+Fabric::SetPfcLog(bool on)
+{
+    m->stats.logPfc = on;
+}
+
+void
+Fabric::EnableTxLog(uint32_t node, uint32_t port)
+{
+    const auto& info = m->NodeAt(node, "node");
+    if (port >= info.ports.size())
+    {
+        throw std::invalid_argument("node " + std::to_string(node) + " has no port " + std::to_string(port));
+    }
+    auto logger = Create<TxLogger>(&m->txLog, node, port);
+    m->txLoggers.push_back(logger);
+    info.ports[port]->TraceConnectWithoutContext("PhyTxBegin", MakeCallback(&TxLogger::Log, logger));
+}
+
+void
+Fabric::Run(double stopAtS)
+{
+    if (!m->built)
+    {
+        Build();
+    }
+    if (stopAtS > 0)
+    {
+        Simulator::Stop(SecondsToTime(stopAtS) - Simulator::Now());
+    }
+    Simulator::Run();
+}
+
+void
+Fabric::Stop()
+{
+    Simulator::Stop();
+}
+
+double
+Fabric::Now() const
+{
+    return PsToS(Simulator::Now().GetPicoSeconds());
+}
+
+uint32_t
+Fabric::NumHosts() const
+{
+    return m->hostNode.size();
+}
+
+uint32_t
+Fabric::NumNodes() const
+{
+    return m->nodes.size();
+}
+
+uint32_t
+Fabric::NumFlows() const
+{
+    return m->flows.size();
+}
+
+uint32_t
+Fabric::HostNode(uint32_t host) const
+{
+    if (host >= m->hostNode.size())
+    {
+        throw std::invalid_argument("host " + std::to_string(host) + " does not exist");
+    }
+    return m->hostNode[host];
+}
+
+uint32_t
+Fabric::NumPorts(uint32_t node) const
+{
+    return m->NodeAt(node, "node").ports.size();
+}
+
+std::vector<double>
+Fabric::FlowColumnD(const std::string& name) const
+{
+    std::vector<double> out;
+    out.reserve(m->flows.size());
+    for (const auto& f : m->flows)
+    {
+        if (name == "start_s")
+        {
+            out.push_back(PsToS(f.startPs));
+        }
+        else if (name == "end_s")
+        {
+            out.push_back(PsToS(f.endPs));
+        }
+        else if (name == "acked_s")
+        {
+            out.push_back(PsToS(f.ackedPs));
+        }
+        else if (name == "ideal_fct_s")
+        {
+            out.push_back(m->IdealFct(f));
+        }
+        else
+        {
+            UnknownColumn("flow", name);
+        }
+    }
+    return out;
+}
+
+std::vector<uint64_t>
+Fabric::FlowColumnU(const std::string& name) const
+{
+    using F = RdmaFlow;
+    static const std::map<std::string, std::function<uint64_t(const F&)>> cols = {
+        {"src", [](const F& f) { return f.src; }},
+        {"dst", [](const F& f) { return f.dst; }},
+        {"bytes", [](const F& f) { return f.size; }},
+        {"priority", [](const F& f) { return f.initialCls; }},
+        {"final_priority", [](const F& f) { return f.cls; }},
+        {"class_changes", [](const F& f) { return f.classChanges; }},
+        {"bytes_sent", [](const F& f) { return f.bytesSent; }},
+        {"bytes_received", [](const F& f) { return f.bytesReceived; }},
+        {"bytes_delivered", [](const F& f) { return f.rcvNxt; }},
+        {"rewinds", [](const F& f) { return f.rewinds; }},
+        {"completed", [](const F& f) { return uint64_t(f.endPs >= 0); }},
+    };
+    auto it = cols.find(name);
+    if (it == cols.end())
+    {
+        UnknownColumn("flow", name);
+    }
+    std::vector<uint64_t> out;
+    out.reserve(m->flows.size());
+    for (const auto& f : m->flows)
+    {
+        out.push_back(it->second(f));
+    }
+    return out;
+}
+
+std::vector<uint32_t>
+Fabric::FlowPath(uint32_t flow) const
+{
+    const RdmaFlow& f = m->FlowAt(flow);
+    std::vector<uint32_t> path{m->hostNode[f.src]};
+    for (const auto& d : m->PathDevices(f))
+    {
+        path.push_back(d->GetRoceChannel()->GetPeer(PeekPointer(d))->GetNodeIndex());
+    }
+    return path;
+}
+
+std::vector<double>
+Fabric::PfcColumnD(const std::string& name) const
+{
+    if (name != "time_s")
+    {
+        UnknownColumn("pfc", name);
+    }
+    return ColumnD(m->stats.pfcLog, [](const RocePfcRecord& r) { return PsToS(r.timePs); });
+}
+
+std::vector<uint64_t>
+Fabric::PfcColumnU(const std::string& name) const
+{
+    using R = RocePfcRecord;
+    const auto& rows = m->stats.pfcLog;
+    if (name == "node")
+    {
+        return ColumnU(rows, [](const R& r) { return r.node; });
+    }
+    if (name == "port")
+    {
+        return ColumnU(rows, [](const R& r) { return r.port; });
+    }
+    if (name == "priority")
+    {
+        return ColumnU(rows, [](const R& r) { return r.cls; });
+    }
+    if (name == "kind")
+    {
+        return ColumnU(rows, [](const R& r) { return r.kind; });
+    }
+    UnknownColumn("pfc", name);
+}
+
+std::vector<double>
+Fabric::QueueColumnD(const std::string& name) const
+{
+    if (name != "time_s")
+    {
+        UnknownColumn("queue", name);
+    }
+    return ColumnD(m->samples, [](const QueueSample& r) { return PsToS(r.timePs); });
+}
+
+std::vector<uint64_t>
+Fabric::QueueColumnU(const std::string& name) const
+{
+    using R = QueueSample;
+    const auto& rows = m->samples;
+    if (name == "node")
+    {
+        return ColumnU(rows, [](const R& r) { return r.node; });
+    }
+    if (name == "port")
+    {
+        return ColumnU(rows, [](const R& r) { return r.port; });
+    }
+    if (name == "priority")
+    {
+        return ColumnU(rows, [](const R& r) { return r.band; });
+    }
+    if (name == "bytes")
+    {
+        return ColumnU(rows, [](const R& r) { return r.bytes; });
+    }
+    UnknownColumn("queue", name);
+}
+
+std::vector<double>
+Fabric::TxLogColumnD(const std::string& name) const
+{
+    if (name != "time_s")
+    {
+        UnknownColumn("tx log", name);
+    }
+    return ColumnD(m->txLog, [](const TxRecord& r) { return PsToS(r.timePs); });
+}
+
+std::vector<uint64_t>
+Fabric::TxLogColumnU(const std::string& name) const
+{
+    using R = TxRecord;
+    const auto& rows = m->txLog;
+    if (name == "node")
+    {
+        return ColumnU(rows, [](const R& r) { return r.node; });
+    }
+    if (name == "port")
+    {
+        return ColumnU(rows, [](const R& r) { return r.port; });
+    }
+    if (name == "priority")
+    {
+        return ColumnU(rows, [](const R& r) { return r.cls; });
+    }
+    if (name == "type")
+    {
+        return ColumnU(rows, [](const R& r) { return r.type; });
+    }
+    if (name == "bytes")
+    {
+        return ColumnU(rows, [](const R& r) { return r.bytes; });
+    }
+    if (name == "flow")
+    {
+        return ColumnU(rows, [](const R& r) { return r.flow; });
+    }
+    UnknownColumn("tx log", name);
+}
+
+uint64_t
+Fabric::Counter(const std::string& name) const
+{
+    const auto& s = m->stats;
+    if (name == "packet_hops")
+        return s.packetHops;
+    if (name == "data_hops")
+        return s.dataHops;
+    if (name == "drops")
+        return s.drops;
+    if (name == "drop_bytes")
+        return s.dropBytes;
+    if (name == "pause_frames")
+        return s.pauseFrames;
+    if (name == "resume_frames")
+        return s.resumeFrames;
+    if (name == "max_queue_bytes")
+        return s.maxQueueBytes;
+    if (name == "events")
+        return Simulator::GetEventCount();
+    if (name == "buffer_bytes_in_use")
+    {
+        uint64_t used = 0;
+        for (const auto& n : m->nodes)
+        {
+            if (n.sw)
+            {
+                used += n.sw->GetBufferManager()->GetUsedBytes();
+            }
+        }
+        return used;
+    }
+    throw std::invalid_argument("unknown counter '" + name + "'");
+}
+
+uint64_t
+Fabric::PortHeadroom(uint32_t node, uint32_t port) const
+{
+    const auto& info = m->NodeAt(node, "node");
+    if (!info.sw)
+    {
+        throw std::invalid_argument("node " + std::to_string(node) + " is not a switch");
+    }
+    return info.sw->GetBufferManager()->GetHeadroom(port);
+}
+
+} // namespace ns3mfs

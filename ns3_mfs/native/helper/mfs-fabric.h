@@ -1,0 +1,150 @@
+/*
+ * ns3-mfs: packet-level model of disaggregated MoE serving networks.
+ * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
+ *
+ * The Python-facing API of the native module. This header includes no ns-3
+ * header on purpose: cppyy parses only it, so importing the package stays
+ * fast. Everything per packet stays in C++; Python calls in per flow and is
+ * called back per flow completion and per timer.
+ */
+#ifndef NS3_MFS_FABRIC_H
+#define NS3_MFS_FABRIC_H
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ns3mfs
+{
+
+/**
+ * A RoCE fabric: hosts (RDMA NICs), switches, links, flows, and the run.
+ *
+ * Nodes are numbered in creation order; hosts also get a host index
+ * (0..H-1, creation order among hosts) that flows use. Errors in the
+ * arguments throw std::invalid_argument with a message naming the argument.
+ * Only one Fabric may exist at a time in a process (ns-3's simulator is
+ * process-global); its destructor calls Simulator::Destroy().
+ */
+class Fabric
+{
+  public:
+    Fabric();
+    ~Fabric();
+    Fabric(const Fabric&) = delete;
+    Fabric& operator=(const Fabric&) = delete;
+
+    /**
+     * Set an ns-3 attribute on every object of @p type created afterwards.
+     * @param type one of RoceNetDevice, RoceChannel, RmlqQueueDisc,
+     *        SwitchBufferManager, RoceSwitch, RdmaNic
+     * @param name attribute name (see the class's TypeId)
+     * @param value attribute value as a string, e.g. "100Gbps", "2us", "0.125"
+     */
+    void SetAttribute(const std::string& type, const std::string& name, const std::string& value);
+
+    /** @param seed seed of every random choice (ECMP seeds) */
+    void SetSeed(uint64_t seed);
+
+    /** @return the node index of a new host; its host index is NumHosts()-1 */
+    uint32_t AddHost();
+    /** @return the node index of a new switch */
+    uint32_t AddSwitch();
+
+    /**
+     * Connect two nodes with a full-duplex link.
+     * @param a node index
+     * @param b node index
+     * @param bps line rate (bit/s)
+     * @param delayS one-way propagation delay (s)
+     */
+    void AddLink(uint32_t a, uint32_t b, double bps, double delayS);
+
+    /** Compute routes and size buffers. Throws std::runtime_error on an impossible network. */
+    void Build();
+
+    /**
+     * Add a flow that starts at absolute simulated time @p startS.
+     * @return the flow id (0, 1, ... in call order)
+     */
+    uint32_t AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls, double startS, bool notify);
+
+    /** Change a flow's class; new packets of the flow use it. */
+    void SetPriority(uint32_t flow, uint32_t cls);
+
+    /** @param cb called with the flow id when a flow added with notify completes */
+    void SetFlowDoneCallback(std::function<void(uint32_t)> cb);
+    /** @param cb called with the token of each timer set by ScheduleTimer */
+    void SetTimerCallback(std::function<void(uint64_t)> cb);
+    /** Call the timer callback with @p token at absolute time @p atS. */
+    void ScheduleTimer(double atS, uint64_t token);
+
+    /** @param s interval of switch queue sampling (0 = off; default 10 us) */
+    void SetQueueSampleInterval(double s);
+    /** @param on keep every PFC event (default on) */
+    void SetPfcLog(bool on);
+    /** Record every frame that starts on a port (for tests and debugging). */
+    void EnableTxLog(uint32_t node, uint32_t port);
+
+    /** Run until no event is left, or until absolute time @p stopAtS if > 0. */
+    void Run(double stopAtS);
+    /** Stop the run after the current event. */
+    void Stop();
+    /** @return the simulated time (s) */
+    double Now() const;
+
+    uint32_t NumHosts() const;
+    uint32_t NumNodes() const;
+    uint32_t NumFlows() const;
+    /** @return node index of host @p host */
+    uint32_t HostNode(uint32_t host) const;
+    /** @return number of ports of node @p node */
+    uint32_t NumPorts(uint32_t node) const;
+
+    /**
+     * A flow column of floating-point values.
+     * @param name start_s, end_s, acked_s, ideal_fct_s
+     */
+    std::vector<double> FlowColumnD(const std::string& name) const;
+    /**
+     * A flow column of integer values.
+     * @param name src, dst, bytes, priority, final_priority, class_changes,
+     *        bytes_sent, bytes_received, rewinds, completed
+     */
+    std::vector<uint64_t> FlowColumnU(const std::string& name) const;
+    /** @return node indices along the path of @p flow, source host to destination host */
+    std::vector<uint32_t> FlowPath(uint32_t flow) const;
+
+    /** @param name time_s */
+    std::vector<double> PfcColumnD(const std::string& name) const;
+    /** @param name node, port, priority, kind (0 pause, 1 resume, 2 pause_rx, 3 resume_rx) */
+    std::vector<uint64_t> PfcColumnU(const std::string& name) const;
+    /** @param name time_s */
+    std::vector<double> QueueColumnD(const std::string& name) const;
+    /** @param name node, port, priority, bytes */
+    std::vector<uint64_t> QueueColumnU(const std::string& name) const;
+    /** @param name time_s */
+    std::vector<double> TxLogColumnD(const std::string& name) const;
+    /** @param name node, port, priority, type (0 data, 1 ack, 2 nack, 3 cnp, 4 pause), bytes, flow */
+    std::vector<uint64_t> TxLogColumnU(const std::string& name) const;
+
+    /**
+     * A fabric-wide counter.
+     * @param name packet_hops, data_hops, drops, drop_bytes, pause_frames,
+     *        resume_frames, max_queue_bytes, events, buffer_bytes_in_use
+     */
+    uint64_t Counter(const std::string& name) const;
+
+    /** @return shared-buffer headroom per queue of a switch port (bytes) */
+    uint64_t PortHeadroom(uint32_t node, uint32_t port) const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> m;
+};
+
+} // namespace ns3mfs
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * ns3-mfs: packet-level model of disaggregated MoE serving networks.
+ * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
+ */
+#ifndef NS3_MFS_RDMA_NIC_H
+#define NS3_MFS_RDMA_NIC_H
+
+#include "roce-net-device.h"
+
+#include "ns3/event-id.h"
+#include "ns3/nstime.h"
+#include "ns3/object.h"
+
+#include <array>
+#include <deque>
+#include <functional>
+
+namespace ns3
+{
+
+/**
+ * @ingroup mfs
+ * State of one flow: a reliable-connection queue pair writing `size` bytes
+ * from host `src` to host `dst`. Sender and receiver halves live together
+ * because the simulator owns both ends.
+ */
+struct RdmaFlow
+{
+    uint32_t id{0};          //!< flow id
+    uint32_t src{0};         //!< source host
+    uint32_t dst{0};         //!< destination host
+    uint64_t size{0};        //!< bytes to deliver
+    uint8_t cls{0};          //!< current class of new packets
+    uint8_t initialCls{0};   //!< class at start
+    uint32_t classChanges{0}; //!< number of class changes
+    int64_t startPs{-1};     //!< first packet may leave (ps); -1 not started
+    int64_t endPs{-1};       //!< last byte delivered in order at the receiver (ps)
+    int64_t ackedPs{-1};     //!< sender saw the final ACK (ps)
+    bool notify{false};      //!< report completion to the fabric's callback
+    // sender
+    uint64_t sndNxt{0};      //!< next byte to send
+    uint64_t sndUna{0};      //!< first unacknowledged byte
+    uint64_t bytesSent{0};   //!< payload bytes put on the wire (retransmissions included)
+    uint32_t rewinds{0};     //!< go-back-N rewinds (NACK or timeout)
+    bool inReady{false};     //!< in its class's ready list
+    int64_t lastProgressPs{0}; //!< last ACK that advanced sndUna (ps)
+    EventId rto;             //!< retransmission timer
+    // receiver
+    uint64_t rcvNxt{0};      //!< next in-order byte expected
+    uint64_t bytesReceived{0}; //!< payload bytes that arrived (duplicates included)
+    uint32_t sinceAck{0};    //!< in-order packets since the last ACK
+    int64_t lastNackPs{-1};  //!< last NACK sent (ps)
+};
+
+/** Flows of one fabric, indexed by flow id (stable addresses). */
+using RdmaFlowTable = std::deque<RdmaFlow>;
+
+/**
+ * @ingroup mfs
+ * RDMA NIC of a host: reliable-connection queue pairs over one RoCE port.
+ *
+ * Sender: one queue pair per flow. The QP scheduler is event driven: when
+ * the port is idle and has nothing queued it asks the NIC for a frame
+ * (PortPull), and the NIC serves classes in strict priority (0 first),
+ * round-robin among the flows of one class, skipping classes the link has
+ * paused. A flow sends MTU-sized payloads (the last one shorter) back to
+ * back at line rate (congestion control hooks in here).
+ *
+ * Reliability is go-back-N, as RoCE NICs do: the receiver accepts only the
+ * next in-order packet, acknowledges every AckInterval packets and the last
+ * one, and answers a gap with a NACK carrying the expected PSN (again at most
+ * every NackInterval). The sender rewinds to the NACKed PSN; a retransmission
+ * timer (RetxTimeout, 0 = off) rewinds to the last acknowledged byte when
+ * nothing advanced for that long, which recovers lost tails.
+ *
+ * ACK, NACK and CNP frames use the control class (ControlClass).
+ */
+class RdmaNic : public Object, public RocePortOwner
+{
+  public:
+    static TypeId GetTypeId();
+    RdmaNic();
+
+    /** Called when a flow's last byte has been delivered in order. */
+    using FlowDoneCallback = std::function<void(uint32_t)>;
+
+    /**
+     * @param host host index of this NIC
+     * @param dev the NIC's port
+     * @param flows the fabric's flow table
+     * @param done completion callback
+     */
+    void Setup(uint32_t host, Ptr<RoceNetDevice> dev, RdmaFlowTable* flows, FlowDoneCallback done);
+
+    /**
+     * Start sending a flow from the flow table (its src must be this host).
+     * @param id flow id
+     */
+    void StartFlow(uint32_t id);
+
+    /**
+     * Change the class of a running flow; packets generated from now on use it.
+     * @param id flow id
+     * @param cls new class
+     */
+    void SetFlowClass(uint32_t id, uint8_t cls);
+
+    /** @return the NIC's port */
+    Ptr<RoceNetDevice> GetDevice() const;
+
+    void PortReceive(uint32_t port, Ptr<RoceQueueItem> item) override;
+    Ptr<RoceQueueItem> PortPull(uint32_t port, uint8_t pausedMask) override;
+
+  protected:
+    void DoDispose() override;
+
+  private:
+    void Ready(RdmaFlow& f);
+    void ReceiveData(const RoceHeader& h);
+    void ReceiveAck(const RoceHeader& h);
+    void SendControl(RoceFrameType type, const RdmaFlow& f, uint64_t psn);
+    void ArmRto(RdmaFlow& f);
+    void RtoFired(uint32_t id);
+    void Rewind(RdmaFlow& f, uint64_t psn);
+
+    uint32_t m_ackInterval;   //!< ACK every N in-order packets
+    Time m_retxTimeout;       //!< go-back-N timeout (0 = off)
+    Time m_nackInterval;      //!< minimum time between NACKs for one gap
+    uint8_t m_controlClass;   //!< class of ACK/NACK/CNP
+    uint32_t m_host{0};       //!< host index
+    uint32_t m_mtu{4096};     //!< payload MTU
+    Ptr<RoceNetDevice> m_dev; //!< the port
+    RdmaFlowTable* m_flows{nullptr}; //!< shared flow table
+    FlowDoneCallback m_done;  //!< completion callback
+    std::array<std::deque<uint32_t>, RoceHeader::kNumClasses> m_ready; //!< flows with data, per class
+
+    TracedCallback<uint32_t> m_flowDoneTrace;      //!< flow delivered (flow id)
+    TracedCallback<uint32_t, uint64_t> m_rewindTrace; //!< go-back-N (flow id, psn)
+};
+
+} // namespace ns3
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * ns3-mfs: packet-level model of disaggregated MoE serving networks.
+ * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
+ */
+#ifndef NS3_MFS_RMLQ_QUEUE_DISC_H
+#define NS3_MFS_RMLQ_QUEUE_DISC_H
+
+#include "ns3/queue-disc.h"
+#include "ns3/traced-callback.h"
+
+#include <vector>
+
+namespace ns3
+{
+
+/**
+ * @ingroup mfs
+ * Reverse Multi-Level Queue: the egress scheduler of every fabric port.
+ *
+ * K strict-priority bands (attribute NumBands, 1..8, default 8); band 0 is
+ * served first. The band of a packet is its traffic class, read from the DS
+ * field of the queue item (DSCP = class), capped at K-1, exactly as a switch
+ * classifies RoCE traffic by DSCP. Bands whose class is paused by PFC
+ * (SetPausedMask) are skipped by Dequeue and Peek, so a paused class never
+ * blocks another class (no head-of-line blocking across classes).
+ *
+ * "Reverse" refers to how MFS uses the bands: flows start low and are promoted
+ * (never demoted) as their laxity shrinks. The promotion decisions are made by
+ * the sender (the RDMA NIC sets the class of the packets of a flow), so the
+ * queue disc itself stays a strict-priority multi-band scheduler with per-band
+ * accounting; ECN marking per band hooks into DoDequeue.
+ *
+ * Each band is an internal DropTailQueue<QueueDiscItem> without a practical
+ * limit: admission is the job of the switch buffer manager (shared buffer,
+ * PFC), not of the queue disc.
+ *
+ * Trace sources: the QueueDisc ones (Enqueue, Dequeue, Drop, Mark, ...) plus
+ * BandEnqueue and BandDequeue (band, item) and BandBytes (band, bytes queued
+ * in that band after the change).
+ */
+class RmlqQueueDisc : public QueueDisc
+{
+  public:
+    static TypeId GetTypeId();
+    RmlqQueueDisc();
+    ~RmlqQueueDisc() override;
+
+    /** @return the number of bands K. */
+    uint32_t GetNumBands() const;
+
+    /**
+     * Set which classes are paused (bit c = class c). Paused bands are not served.
+     * @param mask the paused-class bit mask
+     */
+    void SetPausedMask(uint8_t mask);
+
+    /** @return the paused-class bit mask. */
+    uint8_t GetPausedMask() const;
+
+    /**
+     * @param band band index
+     * @return bytes queued in @p band
+     */
+    uint64_t GetBandBytes(uint32_t band) const;
+
+    /**
+     * @param band band index
+     * @return packets queued in @p band
+     */
+    uint32_t GetBandPackets(uint32_t band) const;
+
+    /** @return true if some unpaused band holds a packet. */
+    bool HasEligible() const;
+
+    /**
+     * Band a queue item maps to.
+     * @param item the item
+     * @return its band
+     */
+    uint32_t BandOf(Ptr<const QueueDiscItem> item) const;
+
+  private:
+    bool DoEnqueue(Ptr<QueueDiscItem> item) override;
+    Ptr<QueueDiscItem> DoDequeue() override;
+    Ptr<const QueueDiscItem> DoPeek() override;
+    bool CheckConfig() override;
+    void InitializeParams() override;
+
+    uint32_t m_numBands;                 //!< K
+    uint8_t m_pausedMask{0};             //!< classes paused by PFC
+    std::vector<uint64_t> m_bandBytes;   //!< bytes per band
+    std::vector<uint32_t> m_bandPackets; //!< packets per band
+
+    TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandEnqueueTrace;
+    TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandDequeueTrace;
+    TracedCallback<uint32_t, uint64_t> m_bandBytesTrace;
+};
+
+} // namespace ns3
+
+#endif

@@ -1,0 +1,529 @@
+/*
+ * ns3-mfs: packet-level model of disaggregated MoE serving networks.
+ * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
+ */
+#include "roce-net-device.h"
+
+#include "ns3/abort.h"
+#include "ns3/log.h"
+#include "ns3/node.h"
+#include "ns3/packet.h"
+#include "ns3/simulator.h"
+#include "ns3/uinteger.h"
+
+#include <cmath>
+
+namespace ns3
+{
+
+NS_LOG_COMPONENT_DEFINE("RoceNetDevice");
+NS_OBJECT_ENSURE_REGISTERED(RoceChannel);
+NS_OBJECT_ENSURE_REGISTERED(RoceNetDevice);
+
+void
+RocePortOwner::PortDequeued(uint32_t, Ptr<RoceQueueItem>)
+{
+}
+
+Ptr<RoceQueueItem>
+RocePortOwner::PortPull(uint32_t, uint8_t)
+{
+    return nullptr;
+}
+
+// ---------------------------------------------------------------- channel
+
+TypeId
+RoceChannel::GetTypeId()
+{
+    static TypeId tid = TypeId("ns3::RoceChannel")
+                            .SetParent<Channel>()
+                            .SetGroupName("Mfs")
+                            .AddConstructor<RoceChannel>()
+                            .AddAttribute("Delay",
+                                          "One-way propagation delay of the link.",
+                                          TimeValue(MicroSeconds(1)),
+                                          MakeTimeAccessor(&RoceChannel::m_delay),
+                                          MakeTimeChecker(Time(0)));
+    return tid;
+}
+
+RoceChannel::RoceChannel() = default;
+
+void
+RoceChannel::Attach(Ptr<RoceNetDevice> dev)
+{
+    NS_ABORT_MSG_IF(m_nDevices >= 2, "a RoceChannel connects exactly two devices");
+    m_dev[m_nDevices++] = dev;
+}
+
+void
+RoceChannel::Transmit(Ptr<RoceQueueItem> item, const RoceNetDevice* src, Time txTime)
+{
+    RoceNetDevice* peer = PeekPointer(m_dev[m_dev[0] == src ? 1 : 0]);
+    Simulator::Schedule(txTime + m_delay, &RoceNetDevice::Receive, peer, item);
+}
+
+Ptr<RoceNetDevice>
+RoceChannel::GetPeer(const RoceNetDevice* dev) const
+{
+    return m_dev[m_dev[0] == dev ? 1 : 0];
+}
+
+Time
+RoceChannel::GetDelay() const
+{
+    return m_delay;
+}
+
+std::size_t
+RoceChannel::GetNDevices() const
+{
+    return m_nDevices;
+}
+
+Ptr<NetDevice>
+RoceChannel::GetDevice(std::size_t i) const
+{
+    return m_dev.at(i);
+}
+
+// ----------------------------------------------------------------- device
+
+TypeId
+RoceNetDevice::GetTypeId()
+{
+    static TypeId tid =
+        TypeId("ns3::RoceNetDevice")
+            .SetParent<NetDevice>()
+            .SetGroupName("Mfs")
+            .AddConstructor<RoceNetDevice>()
+            .AddAttribute("DataRate",
+                          "Line rate of the port.",
+                          DataRateValue(DataRate("100Gbps")),
+                          MakeDataRateAccessor(&RoceNetDevice::m_rate),
+                          MakeDataRateChecker())
+            .AddAttribute("Mtu",
+                          "RoCE payload MTU in bytes (1024, 2048 or 4096).",
+                          UintegerValue(4096),
+                          MakeUintegerAccessor(&RoceNetDevice::m_mtu),
+                          MakeUintegerChecker<uint16_t>(256, 9000))
+            .AddTraceSource("PhyTxBegin",
+                            "A frame starts serialisation on the wire.",
+                            MakeTraceSourceAccessor(&RoceNetDevice::m_phyTxBeginTrace),
+                            "ns3::QueueDiscItem::TracedCallback")
+            .AddTraceSource("MacRx",
+                            "A data or transport-control frame was received.",
+                            MakeTraceSourceAccessor(&RoceNetDevice::m_macRxTrace),
+                            "ns3::QueueDiscItem::TracedCallback")
+            .AddTraceSource("PfcTx",
+                            "A PFC frame was sent (class, quanta; 0 quanta = RESUME).",
+                            MakeTraceSourceAccessor(&RoceNetDevice::m_pfcTxTrace),
+                            "ns3::RoceNetDevice::PfcCallback")
+            .AddTraceSource("PfcRx",
+                            "A PFC frame was received (class, quanta; 0 quanta = RESUME).",
+                            MakeTraceSourceAccessor(&RoceNetDevice::m_pfcRxTrace),
+                            "ns3::RoceNetDevice::PfcCallback");
+    return tid;
+}
+
+RoceNetDevice::RoceNetDevice()
+    : m_mtu(4096)
+{
+}
+
+RoceNetDevice::~RoceNetDevice() = default;
+
+void
+RoceNetDevice::DoDispose()
+{
+    m_channel = nullptr;
+    m_node = nullptr;
+    m_qdisc = nullptr;
+    m_ctrl.clear();
+    m_owner = nullptr;
+    NetDevice::DoDispose();
+}
+
+void
+RoceNetDevice::SetOwner(RocePortOwner* owner, uint32_t port, uint32_t nodeIndex, RoceFabricStats* stats)
+{
+    m_owner = owner;
+    m_port = port;
+    m_nodeIndex = nodeIndex;
+    m_stats = stats;
+}
+
+void
+RoceNetDevice::Attach(Ptr<RoceChannel> ch)
+{
+    m_channel = ch;
+    ch->Attach(this);
+}
+
+void
+RoceNetDevice::SetQueueDisc(Ptr<RmlqQueueDisc> qdisc)
+{
+    m_qdisc = qdisc;
+    m_qdisc->Initialize();
+    m_psPerByte = 8e12 / static_cast<double>(m_rate.GetBitRate());
+}
+
+Ptr<RmlqQueueDisc>
+RoceNetDevice::GetQueueDisc() const
+{
+    return m_qdisc;
+}
+
+uint64_t
+RoceNetDevice::GetBitRate() const
+{
+    return m_rate.GetBitRate();
+}
+
+Time
+RoceNetDevice::TxTime(uint32_t bytes) const
+{
+    return PicoSeconds(
+        static_cast<int64_t>(std::llround((bytes + RoceHeader::kPreambleIfg) * m_psPerByte)));
+}
+
+Ptr<RoceChannel>
+RoceNetDevice::GetRoceChannel() const
+{
+    return m_channel;
+}
+
+bool
+RoceNetDevice::IsBusy() const
+{
+    return m_busy;
+}
+
+uint32_t
+RoceNetDevice::GetPortIndex() const
+{
+    return m_port;
+}
+
+uint32_t
+RoceNetDevice::GetNodeIndex() const
+{
+    return m_nodeIndex;
+}
+
+uint8_t
+RoceNetDevice::GetPausedMask() const
+{
+    return m_pausedMask;
+}
+
+void
+RoceNetDevice::Enqueue(Ptr<RoceQueueItem> item)
+{
+    m_qdisc->Enqueue(item);
+    uint64_t q = m_qdisc->GetNBytes();
+    if (m_stats && q > m_stats->maxQueueBytes)
+    {
+        m_stats->maxQueueBytes = q;
+    }
+    if (!m_busy)
+    {
+        TransmitNext();
+    }
+}
+
+void
+RoceNetDevice::Kick()
+{
+    if (!m_busy)
+    {
+        TransmitNext();
+    }
+}
+
+void
+RoceNetDevice::TransmitNext()
+{
+    if (!m_ctrl.empty())
+    {
+        Ptr<RoceQueueItem> f = m_ctrl.front();
+        m_ctrl.pop_front();
+        StartTx(f);
+        return;
+    }
+    if (!m_qdisc->HasEligible() && m_owner)
+    {
+        Ptr<RoceQueueItem> pulled = m_owner->PortPull(m_port, m_pausedMask);
+        if (pulled)
+        {
+            m_qdisc->Enqueue(pulled);
+        }
+    }
+    Ptr<QueueDiscItem> item = m_qdisc->Dequeue();
+    if (!item)
+    {
+        return;
+    }
+    Ptr<RoceQueueItem> frame = StaticCast<RoceQueueItem>(item);
+    if (m_owner)
+    {
+        m_owner->PortDequeued(m_port, frame);
+    }
+    StartTx(frame);
+}
+
+void
+RoceNetDevice::StartTx(Ptr<RoceQueueItem> item)
+{
+    m_busy = true;
+    Time tx = TxTime(item->GetSize());
+    if (m_stats)
+    {
+        m_stats->packetHops++;
+        if (item->Hdr().type == RoceFrameType::DATA)
+        {
+            m_stats->dataHops++;
+        }
+    }
+    m_phyTxBeginTrace(item);
+    Simulator::Schedule(tx, &RoceNetDevice::TxComplete, this);
+    m_channel->Transmit(item, this, tx);
+}
+
+void
+RoceNetDevice::TxComplete()
+{
+    m_busy = false;
+    TransmitNext();
+}
+
+void
+RoceNetDevice::SendPfc(uint8_t cls, uint16_t quanta)
+{
+    RoceHeader h;
+    h.type = RoceFrameType::PAUSE;
+    h.pauseClassEnable = static_cast<uint8_t>(1u << cls);
+    h.pauseQuanta[cls] = quanta;
+    Ptr<Packet> p = Create<Packet>();
+    p->AddHeader(h);
+    m_ctrl.push_back(Create<RoceQueueItem>(p, h));
+    if (m_stats)
+    {
+        (quanta ? m_stats->pauseFrames : m_stats->resumeFrames)++;
+    }
+    LogPfc(cls, quanta ? 0 : 1);
+    m_pfcTxTrace(cls, quanta);
+    if (!m_busy)
+    {
+        TransmitNext();
+    }
+}
+
+void
+RoceNetDevice::LogPfc(uint8_t cls, uint8_t kind)
+{
+    if (m_stats && m_stats->logPfc)
+    {
+        m_stats->pfcLog.push_back(
+            RocePfcRecord{Simulator::Now().GetPicoSeconds(), m_nodeIndex, m_port, cls, kind});
+    }
+}
+
+void
+RoceNetDevice::Receive(Ptr<RoceQueueItem> item)
+{
+    const RoceHeader& h = item->Hdr();
+    if (h.type != RoceFrameType::PAUSE)
+    {
+        m_macRxTrace(item);
+        m_owner->PortReceive(m_port, item);
+        return;
+    }
+    for (uint8_t c = 0; c < RoceHeader::kNumClasses; ++c)
+    {
+        if (!((h.pauseClassEnable >> c) & 1))
+        {
+            continue;
+        }
+        uint16_t quanta = h.pauseQuanta[c];
+        m_pfcRxTrace(c, quanta);
+        LogPfc(c, quanta ? 2 : 3);
+        Simulator::Remove(m_pauseExpiry[c]);
+        if (quanta == 0)
+        {
+            SetClassPaused(c, false);
+            continue;
+        }
+        // One quantum is 512 bit times at this port's rate.
+        Time d = PicoSeconds(static_cast<int64_t>(
+            std::llround(quanta * 512.0 * 1e12 / static_cast<double>(m_rate.GetBitRate()))));
+        m_pauseExpiry[c] = Simulator::Schedule(d, &RoceNetDevice::PauseExpired, this, c);
+        SetClassPaused(c, true);
+    }
+}
+
+void
+RoceNetDevice::PauseExpired(uint8_t cls)
+{
+    SetClassPaused(cls, false);
+}
+
+void
+RoceNetDevice::SetClassPaused(uint8_t cls, bool paused)
+{
+    uint8_t bit = static_cast<uint8_t>(1u << cls);
+    m_pausedMask = paused ? (m_pausedMask | bit) : (m_pausedMask & ~bit);
+    m_qdisc->SetPausedMask(m_pausedMask);
+    if (!paused && !m_busy)
+    {
+        TransmitNext();
+    }
+}
+
+// ------------------------------------------------ NetDevice boilerplate
+
+void
+RoceNetDevice::SetIfIndex(const uint32_t index)
+{
+    m_ifIndex = index;
+}
+
+uint32_t
+RoceNetDevice::GetIfIndex() const
+{
+    return m_ifIndex;
+}
+
+Ptr<Channel>
+RoceNetDevice::GetChannel() const
+{
+    return m_channel;
+}
+
+void
+RoceNetDevice::SetAddress(Address address)
+{
+    m_address = Mac48Address::ConvertFrom(address);
+}
+
+Address
+RoceNetDevice::GetAddress() const
+{
+    return m_address;
+}
+
+bool
+RoceNetDevice::SetMtu(const uint16_t mtu)
+{
+    m_mtu = mtu;
+    return true;
+}
+
+uint16_t
+RoceNetDevice::GetMtu() const
+{
+    return m_mtu;
+}
+
+bool
+RoceNetDevice::IsLinkUp() const
+{
+    return m_channel != nullptr;
+}
+
+void
+RoceNetDevice::AddLinkChangeCallback(Callback<void>)
+{
+}
+
+bool
+RoceNetDevice::IsBroadcast() const
+{
+    return false;
+}
+
+Address
+RoceNetDevice::GetBroadcast() const
+{
+    return Mac48Address::GetBroadcast();
+}
+
+bool
+RoceNetDevice::IsMulticast() const
+{
+    return false;
+}
+
+Address
+RoceNetDevice::GetMulticast(Ipv4Address) const
+{
+    return Mac48Address::GetMulticast(Ipv4Address());
+}
+
+Address
+RoceNetDevice::GetMulticast(Ipv6Address addr) const
+{
+    return Mac48Address::GetMulticast(addr);
+}
+
+bool
+RoceNetDevice::IsBridge() const
+{
+    return false;
+}
+
+bool
+RoceNetDevice::IsPointToPoint() const
+{
+    return true;
+}
+
+bool
+RoceNetDevice::Send(Ptr<Packet>, const Address&, uint16_t)
+{
+    NS_LOG_WARN("RoceNetDevice carries RDMA frames from its owner only; Send() is not supported");
+    return false;
+}
+
+bool
+RoceNetDevice::SendFrom(Ptr<Packet>, const Address&, const Address&, uint16_t)
+{
+    return false;
+}
+
+Ptr<Node>
+RoceNetDevice::GetNode() const
+{
+    return m_node;
+}
+
+void
+RoceNetDevice::SetNode(Ptr<Node> node)
+{
+    m_node = node;
+}
+
+bool
+RoceNetDevice::NeedsArp() const
+{
+    return false;
+}
+
+void
+RoceNetDevice::SetReceiveCallback(NetDevice::ReceiveCallback)
+{
+}
+
+void
+RoceNetDevice::SetPromiscReceiveCallback(PromiscReceiveCallback)
+{
+}
+
+bool
+RoceNetDevice::SupportsSendFrom() const
+{
+    return false;
+}
+
+} // namespace ns3

@@ -1,0 +1,277 @@
+/*
+ * ns3-mfs: packet-level model of disaggregated MoE serving networks.
+ * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
+ */
+#ifndef NS3_MFS_ROCE_NET_DEVICE_H
+#define NS3_MFS_ROCE_NET_DEVICE_H
+
+#include "rmlq-queue-disc.h"
+#include "roce-queue-item.h"
+
+#include "ns3/channel.h"
+#include "ns3/data-rate.h"
+#include "ns3/event-id.h"
+#include "ns3/mac48-address.h"
+#include "ns3/net-device.h"
+#include "ns3/nstime.h"
+#include "ns3/traced-callback.h"
+
+#include <array>
+#include <deque>
+#include <vector>
+
+namespace ns3
+{
+
+class RoceNetDevice;
+
+/** One PFC event, as kept in the fabric's log. */
+struct RocePfcRecord
+{
+    int64_t timePs;  //!< simulated time (ps)
+    uint32_t node;   //!< fabric node index
+    uint32_t port;   //!< port index on that node
+    uint8_t cls;     //!< priority class
+    uint8_t kind;    //!< 0 PAUSE sent, 1 RESUME sent, 2 PAUSE received, 3 RESUME received
+};
+
+/** Fabric-wide counters shared by all devices, switches and NICs of one run. */
+struct RoceFabricStats
+{
+    uint64_t packetHops{0};    //!< frames put on a link (data, control and PFC)
+    uint64_t dataHops{0};      //!< data frames put on a link
+    uint64_t drops{0};         //!< frames dropped by switch buffers
+    uint64_t dropBytes{0};     //!< bytes dropped by switch buffers
+    uint64_t pauseFrames{0};   //!< PFC PAUSE frames sent (refreshes included)
+    uint64_t resumeFrames{0};  //!< PFC RESUME (zero-quanta) frames sent
+    uint64_t maxQueueBytes{0}; //!< largest per-port egress queue seen (bytes)
+    bool logPfc{true};         //!< keep every PFC event in pfcLog
+    std::vector<RocePfcRecord> pfcLog; //!< PFC events in time order
+};
+
+/**
+ * Something that owns fabric ports: a switch or a host's RDMA NIC.
+ */
+class RocePortOwner
+{
+  public:
+    virtual ~RocePortOwner() = default;
+    /**
+     * A data or transport-control frame arrived on a port.
+     * @param port port index
+     * @param item the frame
+     */
+    virtual void PortReceive(uint32_t port, Ptr<RoceQueueItem> item) = 0;
+    /**
+     * A frame left the port's queue disc for the wire (buffer release point).
+     * @param port port index
+     * @param item the frame
+     */
+    virtual void PortDequeued(uint32_t port, Ptr<RoceQueueItem> item);
+    /**
+     * The port is idle and its queue disc has nothing eligible: offer a frame
+     * of a class not in @p pausedMask, or nothing. Lets a NIC generate packets
+     * on demand instead of polling.
+     * @param port port index
+     * @param pausedMask classes the port may not send
+     * @return the next frame, or nullptr
+     */
+    virtual Ptr<RoceQueueItem> PortPull(uint32_t port, uint8_t pausedMask);
+};
+
+/**
+ * @ingroup mfs
+ * Full-duplex point-to-point link between two RoceNetDevices.
+ */
+class RoceChannel : public Channel
+{
+  public:
+    static TypeId GetTypeId();
+    RoceChannel();
+
+    /**
+     * Connect a device; a channel takes exactly two.
+     * @param dev the device
+     */
+    void Attach(Ptr<RoceNetDevice> dev);
+
+    /**
+     * Put a frame on the wire: it reaches the peer after @p txTime + Delay.
+     * @param item the frame
+     * @param src sending device
+     * @param txTime serialisation time of the frame
+     */
+    void Transmit(Ptr<RoceQueueItem> item, const RoceNetDevice* src, Time txTime);
+
+    /**
+     * @param dev one end
+     * @return the other end
+     */
+    Ptr<RoceNetDevice> GetPeer(const RoceNetDevice* dev) const;
+
+    /** @return the one-way propagation delay. */
+    Time GetDelay() const;
+
+    std::size_t GetNDevices() const override;
+    Ptr<NetDevice> GetDevice(std::size_t i) const override;
+
+  private:
+    Time m_delay;                          //!< propagation delay
+    std::array<Ptr<RoceNetDevice>, 2> m_dev; //!< the two ends
+    uint32_t m_nDevices{0};                //!< attached devices
+};
+
+/**
+ * @ingroup mfs
+ * Lossless point-to-point RoCE port (host NIC port or switch port).
+ *
+ * Serialises one frame at a time at DataRate, charging the frame bytes plus
+ * preamble, SFD and inter-frame gap (RoceHeader::kPreambleIfg). Egress
+ * scheduling is an RmlqQueueDisc. MAC control frames (PFC) bypass it and go
+ * out right after the frame being serialised, whatever classes are paused.
+ *
+ * PFC receive side: a PAUSE for class c with q quanta stops class c for
+ * q x 512 bit times from its arrival (the frame being serialised finishes
+ * first); zero quanta (RESUME) restarts it at once. An idle port restarts the
+ * moment the RESUME arrives.
+ *
+ * Per-packet work is event driven: one event when serialisation ends and one
+ * when the frame reaches the peer; an owner with data to send is asked for a
+ * frame (PortPull) only when the port has nothing eligible, so no polling.
+ */
+class RoceNetDevice : public NetDevice
+{
+  public:
+    static TypeId GetTypeId();
+    RoceNetDevice();
+    ~RoceNetDevice() override;
+
+    /**
+     * @param owner the switch or NIC that receives and feeds this port
+     * @param port index of this port at the owner
+     * @param nodeIndex fabric node index (for logs)
+     * @param stats fabric-wide counters
+     */
+    void SetOwner(RocePortOwner* owner, uint32_t port, uint32_t nodeIndex, RoceFabricStats* stats);
+
+    /** @param ch the link */
+    void Attach(Ptr<RoceChannel> ch);
+
+    /** @param qdisc the egress scheduler (initialised here) */
+    void SetQueueDisc(Ptr<RmlqQueueDisc> qdisc);
+
+    /** @return the egress scheduler */
+    Ptr<RmlqQueueDisc> GetQueueDisc() const;
+
+    /**
+     * Queue a frame for transmission (switch forwarding, NIC control frames).
+     * @param item the frame
+     */
+    void Enqueue(Ptr<RoceQueueItem> item);
+
+    /** The owner has data it could offer through PortPull: start sending if idle. */
+    void Kick();
+
+    /**
+     * Send a PFC frame for one class (quanta 0 = RESUME).
+     * @param cls class
+     * @param quanta pause time in 512-bit-time quanta
+     */
+    void SendPfc(uint8_t cls, uint16_t quanta);
+
+    /**
+     * A frame arrived from the link (called by the channel).
+     * @param item the frame
+     */
+    void Receive(Ptr<RoceQueueItem> item);
+
+    /** @return the classes this port may not send now */
+    uint8_t GetPausedMask() const;
+
+    /** @return link rate in bit/s */
+    uint64_t GetBitRate() const;
+
+    /**
+     * @param bytes frame bytes (without preamble/IFG)
+     * @return serialisation time of the frame including preamble and IFG
+     */
+    Time TxTime(uint32_t bytes) const;
+
+    /** @return the link */
+    Ptr<RoceChannel> GetRoceChannel() const;
+
+    /** @return true while a frame is being serialised */
+    bool IsBusy() const;
+
+    /** @return the port index at the owner */
+    uint32_t GetPortIndex() const;
+
+    /** @return the fabric node index of the owner */
+    uint32_t GetNodeIndex() const;
+
+    // NetDevice
+    void SetIfIndex(const uint32_t index) override;
+    uint32_t GetIfIndex() const override;
+    Ptr<Channel> GetChannel() const override;
+    void SetAddress(Address address) override;
+    Address GetAddress() const override;
+    bool SetMtu(const uint16_t mtu) override;
+    uint16_t GetMtu() const override;
+    bool IsLinkUp() const override;
+    void AddLinkChangeCallback(Callback<void> callback) override;
+    bool IsBroadcast() const override;
+    Address GetBroadcast() const override;
+    bool IsMulticast() const override;
+    Address GetMulticast(Ipv4Address multicastGroup) const override;
+    Address GetMulticast(Ipv6Address addr) const override;
+    bool IsBridge() const override;
+    bool IsPointToPoint() const override;
+    bool Send(Ptr<Packet> packet, const Address& dest, uint16_t protocolNumber) override;
+    bool SendFrom(Ptr<Packet> packet,
+                  const Address& source,
+                  const Address& dest,
+                  uint16_t protocolNumber) override;
+    Ptr<Node> GetNode() const override;
+    void SetNode(Ptr<Node> node) override;
+    bool NeedsArp() const override;
+    void SetReceiveCallback(NetDevice::ReceiveCallback cb) override;
+    void SetPromiscReceiveCallback(PromiscReceiveCallback cb) override;
+    bool SupportsSendFrom() const override;
+
+  protected:
+    void DoDispose() override;
+
+  private:
+    void TransmitNext();
+    void TxComplete();
+    void StartTx(Ptr<RoceQueueItem> item);
+    void SetClassPaused(uint8_t cls, bool paused);
+    void PauseExpired(uint8_t cls);
+    void LogPfc(uint8_t cls, uint8_t kind);
+
+    DataRate m_rate;              //!< line rate
+    double m_psPerByte{0};        //!< serialisation time per byte (ps)
+    uint16_t m_mtu;               //!< RoCE payload MTU
+    Ptr<RoceChannel> m_channel;   //!< the link
+    Ptr<Node> m_node;             //!< ns-3 node
+    uint32_t m_ifIndex{0};        //!< interface index
+    Mac48Address m_address;       //!< MAC address
+    Ptr<RmlqQueueDisc> m_qdisc;   //!< egress scheduler
+    RocePortOwner* m_owner{nullptr}; //!< switch or NIC
+    uint32_t m_port{0};           //!< port index at the owner
+    uint32_t m_nodeIndex{0};      //!< fabric node index
+    RoceFabricStats* m_stats{nullptr}; //!< shared counters
+    bool m_busy{false};           //!< serialising a frame
+    std::deque<Ptr<RoceQueueItem>> m_ctrl; //!< MAC control frames waiting
+    uint8_t m_pausedMask{0};      //!< classes paused by the peer
+    std::array<EventId, RoceHeader::kNumClasses> m_pauseExpiry; //!< pause timers
+
+    TracedCallback<Ptr<const QueueDiscItem>> m_phyTxBeginTrace; //!< frame starts on the wire
+    TracedCallback<Ptr<const QueueDiscItem>> m_macRxTrace;      //!< frame received
+    TracedCallback<uint8_t, uint16_t> m_pfcTxTrace;             //!< PFC sent (class, quanta)
+    TracedCallback<uint8_t, uint16_t> m_pfcRxTrace;             //!< PFC received (class, quanta)
+};
+
+} // namespace ns3
+
+#endif

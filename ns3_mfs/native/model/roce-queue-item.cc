@@ -1,0 +1,63 @@
+/*
+ * ns3-mfs: packet-level model of disaggregated MoE serving networks.
+ * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
+ */
+#include "roce-queue-item.h"
+
+#include "ns3/packet.h"
+
+namespace ns3
+{
+
+namespace
+{
+const Address kNoAddress;
+}
+
+RoceQueueItem::RoceQueueItem(Ptr<Packet> p, const RoceHeader& h)
+    : QueueDiscItem(p, kNoAddress, 0),
+      m_hdr(h)
+{
+}
+
+void
+RoceQueueItem::AddHeader()
+{
+}
+
+bool
+RoceQueueItem::Mark()
+{
+    if (m_hdr.ecn == ECN_NOT_ECT)
+    {
+        return false;
+    }
+    if (m_hdr.ecn != ECN_CE)
+    {
+        m_hdr.ecn = ECN_CE;
+        RoceHeader wire;
+        GetPacket()->RemoveHeader(wire);
+        wire.ecn = ECN_CE;
+        GetPacket()->AddHeader(wire);
+    }
+    return true;
+}
+
+bool
+RoceQueueItem::GetUint8Value(Uint8Values field, uint8_t& value) const
+{
+    if (field == IP_DSFIELD)
+    {
+        value = static_cast<uint8_t>((m_hdr.cls << 2) | (m_hdr.ecn & 0x3));
+        return true;
+    }
+    return false;
+}
+
+uint32_t
+RoceQueueItem::Hash(uint32_t perturbation) const
+{
+    return static_cast<uint32_t>(RoceFlowHash(m_hdr.src, m_hdr.dst, m_hdr.flow, perturbation));
+}
+
+} // namespace ns3

@@ -1,0 +1,100 @@
+/*
+ * ns3-mfs: packet-level model of disaggregated MoE serving networks.
+ * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
+ */
+#ifndef NS3_MFS_ROCE_QUEUE_ITEM_H
+#define NS3_MFS_ROCE_QUEUE_ITEM_H
+
+#include "roce-header.h"
+
+#include "ns3/queue-item.h"
+
+namespace ns3
+{
+
+/**
+ * @ingroup mfs
+ * A RoCE frame in flight: the packet plus its parsed header.
+ *
+ * The item travels with the packet from port to port, the way a switch ASIC
+ * carries a parsed header vector beside the frame, so switches never re-parse
+ * bytes on the hot path. The packet's serialized RoceHeader stays the
+ * authoritative on-wire content; Mark() updates both.
+ */
+class RoceQueueItem : public QueueDiscItem
+{
+  public:
+    /**
+     * @param p the packet, whose first header is @p h
+     * @param h a copy of the packet's RoceHeader
+     */
+    RoceQueueItem(Ptr<Packet> p, const RoceHeader& h);
+
+    /** @return the parsed header (read/write for the model's own fields). */
+    RoceHeader& Hdr()
+    {
+        return m_hdr;
+    }
+
+    /** @return the parsed header. */
+    const RoceHeader& Hdr() const
+    {
+        return m_hdr;
+    }
+
+    /** Nothing to add: the RoCE header is already in the packet. */
+    void AddHeader() override;
+
+    /**
+     * Set ECN Congestion Experienced if the packet is ECN-capable.
+     * @return true if the packet was marked
+     */
+    bool Mark() override;
+
+    /** Exposes the DS field: DSCP = traffic class, ECN in the low two bits. */
+    bool GetUint8Value(Uint8Values field, uint8_t& value) const override;
+
+    /** 5-tuple style hash (src, dst, UDP source port from the flow id). */
+    uint32_t Hash(uint32_t perturbation = 0) const override;
+
+    uint16_t m_inPort{0}; //!< ingress port at the switch currently holding the frame
+
+  private:
+    RoceHeader m_hdr; //!< parsed header
+};
+
+/**
+ * 64-bit mixing function used for ECMP and for flow hashes (SplitMix64 finaliser).
+ * @param x input
+ * @return mixed value
+ */
+inline uint64_t
+MfsMix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/**
+ * Flow hash of the RoCEv2 5-tuple: source, destination, UDP source port
+ * (derived from the flow id, as RoCE NICs put QP entropy there), UDP
+ * destination port 4791 and protocol 17, mixed with a seed.
+ * @param src source host
+ * @param dst destination host
+ * @param flow flow id
+ * @param seed per-switch (or per-use) seed
+ * @return the hash
+ */
+inline uint64_t
+RoceFlowHash(uint32_t src, uint32_t dst, uint32_t flow, uint64_t seed)
+{
+    uint64_t h = MfsMix64((uint64_t(src) << 32) | dst);
+    h = MfsMix64(h ^ (uint64_t(flow) << 20) ^ (uint64_t(4791) << 4) ^ 17);
+    return MfsMix64(h ^ seed);
+}
+
+} // namespace ns3
+
+#endif

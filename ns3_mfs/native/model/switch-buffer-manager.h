@@ -1,0 +1,145 @@
+/*
+ * ns3-mfs: packet-level model of disaggregated MoE serving networks.
+ * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
+ */
+#ifndef NS3_MFS_SWITCH_BUFFER_MANAGER_H
+#define NS3_MFS_SWITCH_BUFFER_MANAGER_H
+
+#include "ns3/event-id.h"
+#include "ns3/nstime.h"
+#include "ns3/object.h"
+#include "ns3/traced-callback.h"
+
+#include <functional>
+#include <vector>
+
+namespace ns3
+{
+
+/**
+ * @ingroup mfs
+ * Shared-buffer memory manager of a switch with ingress accounting and PFC.
+ *
+ * The buffer (BufferSize) is split into a per (ingress port, class) reserve
+ * (ReservePerQueue), a per (ingress port, class) PFC headroom and a shared
+ * pool. The headroom of a port absorbs what is still in flight after a PAUSE
+ * is sent: HeadroomFactor x rate x one-way delay (default 3 x, as in the
+ * HPCC / SimAI RoCE models), plus two MTU-sized frames.
+ *
+ * A frame entering on (port, class) is charged to the reserve while it has
+ * room, then to the shared pool, then (once that queue is paused, or the
+ * pool is full) to the headroom. When the shared bytes of the queue exceed the
+ * XOFF threshold a PAUSE is sent upstream on that port: the threshold is
+ * dynamic, Alpha x (free shared bytes), or a static byte count (Dynamic =
+ * false). XON is XOFF minus ResumeOffset: when the queue's headroom is empty
+ * and its shared bytes fall to that level (or to zero) a RESUME is sent.
+ * While paused, the PAUSE is refreshed every half pause time.
+ *
+ * With PfcEnabled = false there is no headroom, the shared pool is the whole
+ * buffer less the reserves, and a frame that does not fit is dropped.
+ */
+class SwitchBufferManager : public Object
+{
+  public:
+    static TypeId GetTypeId();
+    SwitchBufferManager();
+
+    /** Called to send PFC on a port: (port, class, quanta; 0 = RESUME). */
+    using PfcSender = std::function<void(uint32_t, uint8_t, uint16_t)>;
+
+    /**
+     * Size the regions for the switch's ports.
+     * @param portBps line rate of each port (bit/s)
+     * @param portDelay one-way propagation delay of each port's link
+     * @param numClasses classes per port
+     * @param mtuBytes largest frame on the wire
+     * @param sender how to send PFC frames
+     * @return an empty string, or why the configuration is impossible
+     */
+    std::string Setup(const std::vector<uint64_t>& portBps,
+                      const std::vector<Time>& portDelay,
+                      uint32_t numClasses,
+                      uint32_t mtuBytes,
+                      PfcSender sender);
+
+    /**
+     * Charge an arriving frame, possibly sending PAUSE.
+     * @param port ingress port
+     * @param cls class
+     * @param bytes frame size
+     * @return false if the frame must be dropped
+     */
+    bool Admit(uint32_t port, uint8_t cls, uint32_t bytes);
+
+    /**
+     * Return a departing frame's bytes, possibly sending RESUME.
+     * @param port ingress port the frame was charged to
+     * @param cls class
+     * @param bytes frame size
+     */
+    void Release(uint32_t port, uint8_t cls, uint32_t bytes);
+
+    /** @return bytes currently held (all regions) */
+    uint64_t GetUsedBytes() const;
+    /** @return bytes in the shared pool */
+    uint64_t GetSharedUsed() const;
+    /** @return capacity of the shared pool */
+    uint64_t GetSharedCapacity() const;
+    /** @return headroom bytes reserved per queue of @p port */
+    uint64_t GetHeadroom(uint32_t port) const;
+    /** @return current XOFF threshold (bytes of shared buffer per queue) */
+    uint64_t GetXoffThreshold() const;
+    /** @return bytes held by one ingress queue */
+    uint64_t GetQueueBytes(uint32_t port, uint8_t cls) const;
+    /** @return true while the queue has PAUSE asserted upstream */
+    bool IsPaused(uint32_t port, uint8_t cls) const;
+    /** @return frames dropped */
+    uint64_t GetDrops() const;
+    /** @return whether PFC is on */
+    bool IsPfcEnabled() const;
+
+  protected:
+    void DoDispose() override;
+
+  private:
+    struct Queue
+    {
+        uint64_t reserve{0}; //!< bytes charged to the reserve
+        uint64_t shared{0};  //!< bytes charged to the shared pool
+        uint64_t hdrm{0};    //!< bytes charged to the headroom
+        bool xoff{false};    //!< PAUSE asserted upstream
+        EventId refresh;     //!< next PAUSE refresh
+    };
+
+    Queue& Q(uint32_t port, uint8_t cls);
+    void SendPause(uint32_t port, uint8_t cls);
+    void Refresh(uint32_t port, uint8_t cls);
+
+    // attributes
+    uint64_t m_bufferSize;
+    uint64_t m_reservePerQueue;
+    uint64_t m_resumeOffset;
+    double m_alpha;
+    bool m_dynamic;
+    uint64_t m_staticXoff;
+    double m_headroomFactor;
+    bool m_pfcEnabled;
+    uint16_t m_pauseQuanta;
+
+    // state
+    uint32_t m_numClasses{8};
+    std::vector<Queue> m_queues;
+    std::vector<uint64_t> m_headroom;  //!< per port
+    std::vector<Time> m_pauseTime;     //!< per port: quanta x 512 bit times
+    uint64_t m_sharedCap{0};
+    uint64_t m_sharedUsed{0};
+    uint64_t m_used{0};
+    uint64_t m_drops{0};
+    PfcSender m_sender;
+
+    TracedCallback<uint32_t, uint8_t, uint32_t> m_dropTrace; //!< (port, class, bytes)
+};
+
+} // namespace ns3
+
+#endif

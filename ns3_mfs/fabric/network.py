@@ -274,7 +274,7 @@ class Network:
                 "dst": u("dst"),
                 "bytes": u("bytes"),
                 "priority": u("priority"),
-                "start_s": np.array([fl.start_s for fl in self._flows], dtype=np.float64),
+                "start_s": d("start_s"),
                 "end_s": d("end_s"),
             }
         )

@@ -339,25 +339,45 @@ struct Fabric::Impl
         return hops;
     }
 
-    /** Completion time of the flow alone on its path (store and forward, RoCE framing). */
+    /**
+     * Completion time of the flow alone on its path: store and forward of
+     * MTU-sized frames (the last one shorter) with RoCE framing. For k equal
+     * frames through hops of serialisation times tx_1..tx_H, the k-th frame
+     * finishes hop h at sum(d_j, j<h) + sum(tx_m, m<=h) + (k-1) max(tx_j, j<=h)
+     * (a tandem of deterministic queues); a shorter last frame is then carried
+     * hop by hop behind it. Exact for this model, whatever the link rates.
+     */
     double IdealFct(const RdmaFlow& f) const
     {
         auto hops = PathDevices(f);
-        uint32_t mtu = hops.front()->GetMtu();
-        const uint32_t frame = RoceHeader::kDataOverhead + RoceHeader::kPreambleIfg;
+        const double frame = RoceHeader::kDataOverhead + RoceHeader::kPreambleIfg;
+        const uint64_t mtu = hops.front()->GetMtu();
         uint64_t full = f.size / mtu;
         uint64_t rest = f.size % mtu;
-        double wire = full * double(mtu + frame) + (rest ? rest + frame : 0);
-        double first = std::min<uint64_t>(f.size, mtu) + frame;
-        double t = 0;
-        double minBps = 1e300;
+        double delaySum = 0; // propagation before hop h
+        double txSum = 0;    // serialisation of one full frame over hops 1..h
+        double txMax = 0;    // slowest hop so far for a full frame
+        double lastDone = 0; // the last (short) frame finishes hop h
         for (const auto& d : hops)
         {
             double bps = d->GetBitRate();
-            minBps = std::min(minBps, bps);
-            t += d->GetRoceChannel()->GetDelay().GetSeconds() + first * 8 / bps;
+            double txFull = (mtu + frame) * 8 / bps;
+            txSum += txFull;
+            txMax = std::max(txMax, txFull);
+            double fullDone = full ? delaySum + txSum + (full - 1) * txMax : 0;
+            if (rest)
+            {
+                lastDone = std::max(lastDone, fullDone) + (rest + frame) * 8 / bps;
+            }
+            else
+            {
+                lastDone = fullDone;
+            }
+            double prop = d->GetRoceChannel()->GetDelay().GetSeconds();
+            delaySum += prop;
+            lastDone += prop; // arrival at the next node
         }
-        return t + (wire - first) * 8 / minBps;
+        return lastDone;
     }
 };
 

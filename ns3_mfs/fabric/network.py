@@ -49,6 +49,9 @@ class FabricConfig:
     control_class: int = spec(0, min=0, max=7, doc="class of ACK/NACK/CNP frames")
     queue_sample_interval_us: float = spec(10.0, min=0.0, doc="switch queue sampling period (us); 0 = off")
     pfc_log: bool = spec(True, doc="keep every PFC event for pfc.parquet")
+    scheduler: Literal["PriorityQueueScheduler", "MapScheduler", "CalendarScheduler", "ListScheduler"] = spec(
+        "PriorityQueueScheduler", doc="ns-3 event scheduler (results do not depend on it)"
+    )
 
     def retx_timeout_s(self) -> float:
         if self.retx_timeout_us is not None:
@@ -117,6 +120,7 @@ class Network:
         _current = weakref.ref(self)
         f = self._f
         try:
+            f.SetScheduler(self.config.scheduler)
             f.SetSeed(seed)
             for obj, name, value in self.config.attributes():
                 f.SetAttribute(obj, name, value)

@@ -17,6 +17,7 @@
 #include "ns3/string.h"
 #include "ns3/uinteger.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <queue>
@@ -391,6 +392,26 @@ Fabric::Fabric()
         resolutionSet = true;
     }
     Simulator::Destroy();
+    SetScheduler("PriorityQueueScheduler");
+}
+
+void
+Fabric::SetScheduler(const std::string& name)
+{
+    static const char* allowed[] = {"PriorityQueueScheduler", "MapScheduler", "CalendarScheduler", "ListScheduler"};
+    if (std::find(std::begin(allowed), std::end(allowed), name) == std::end(allowed))
+    {
+        throw std::invalid_argument("unknown scheduler '" + name +
+                                    "'; allowed: PriorityQueueScheduler, MapScheduler, "
+                                    "CalendarScheduler, ListScheduler");
+    }
+    if (!m->nodes.empty())
+    {
+        throw std::logic_error("SetScheduler must come before nodes are added");
+    }
+    ObjectFactory f;
+    f.SetTypeId("ns3::" + name);
+    Simulator::SetScheduler(f);
 }
 
 Fabric::~Fabric()

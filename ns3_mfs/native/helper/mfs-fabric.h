@@ -45,6 +45,14 @@ class Fabric
      */
     void SetAttribute(const std::string& type, const std::string& name, const std::string& value);
 
+    /**
+     * Choose ns-3's event scheduler (before adding nodes).
+     * @param name PriorityQueueScheduler (default, fastest here), MapScheduler,
+     *        CalendarScheduler or ListScheduler. HeapScheduler is refused: in
+     *        ns-3.44 it breaks when events are removed.
+     */
+    void SetScheduler(const std::string& name);
+
     /** @param seed seed of every random choice (ECMP seeds) */
     void SetSeed(uint64_t seed);
 

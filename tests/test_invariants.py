@@ -31,7 +31,7 @@ def scenarios(draw):
         flows.append((src, dst, draw(st.integers(1, 400_000)), draw(st.integers(0, 7)), draw(st.floats(0, 50e-6))))
     pfc = draw(st.booleans())
     mtu = draw(st.sampled_from([1024, 2048, 4096]))
-    buffer = draw(st.sampled_from([32 * 2**20, 4 * 2**20])) if pfc else draw(st.sampled_from([2**20, 4 * 2**20, 32 * 2**20]))
+    buffer = draw(st.sampled_from([32 * 2**20, 64 * 2**20])) if pfc else draw(st.sampled_from([2**20, 4 * 2**20, 32 * 2**20]))
     return topo, flows, FabricConfig(pfc=pfc, mtu=mtu, buffer_bytes=buffer)
 
 

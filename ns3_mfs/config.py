@@ -97,17 +97,20 @@ def check_rules(value: Any, meta: typing.Mapping[str, Any], path: str) -> None:
     """Apply min/max/gt/choices rules of a field to a converted value."""
     if value is None:
         return
-    values = value if isinstance(value, (list, tuple)) else [value]
-    for v in values:
-        if "choices" in meta and v not in meta["choices"]:
-            allowed = ", ".join(repr(c) for c in meta["choices"])
-            raise ConfigError(f"{path}: {v!r} is not allowed; allowed: {allowed}")
-        if "gt" in meta and not v > meta["gt"]:
-            raise ConfigError(f"{path}: must be > {meta['gt']}, got {v!r}")
-        if "min" in meta and v < meta["min"]:
-            raise ConfigError(f"{path}: must be >= {meta['min']}, got {v!r}")
-        if "max" in meta and v > meta["max"]:
-            raise ConfigError(f"{path}: must be <= {meta['max']}, got {v!r}")
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_rules(v, meta, f"{path}[{i}]")
+        return
+    v = value
+    if "choices" in meta and v not in meta["choices"]:
+        allowed = ", ".join(repr(c) for c in meta["choices"])
+        raise ConfigError(f"{path}: {v!r} is not allowed; allowed: {allowed}")
+    if "gt" in meta and not v > meta["gt"]:
+        raise ConfigError(f"{path}: must be > {meta['gt']}, got {v!r}")
+    if "min" in meta and v < meta["min"]:
+        raise ConfigError(f"{path}: must be >= {meta['min']}, got {v!r}")
+    if "max" in meta and v > meta["max"]:
+        raise ConfigError(f"{path}: must be <= {meta['max']}, got {v!r}")
 
 
 def from_dict(cls: type[T], data: typing.Mapping[str, Any], path: str = "") -> T:

@@ -53,7 +53,7 @@ def incast(n: int, nbytes: int, cfg: FabricConfig) -> Network:
 @pytest.mark.parametrize("n", [8, 16])
 def test_incast_with_pfc_is_lossless_and_keeps_line_rate(n):
     nbytes = 64_000_000 // n  # 64 MB in total: twice the switch buffer
-    net = incast(n, nbytes, FabricConfig(pfc=True))
+    net = incast(n, nbytes, FabricConfig(pfc=True, cc="none"))
     flows, s = net.flows(), net.summary()
     assert s["drops"] == 0
     assert s["pfc_pause_frames"] > 0
@@ -70,7 +70,7 @@ def test_incast_with_pfc_is_lossless_and_keeps_line_rate(n):
 
 def test_incast_without_pfc_drops_and_go_back_n_delivers_everything():
     n, nbytes = 8, 1_000_000
-    net = incast(n, nbytes, FabricConfig(pfc=False, buffer_bytes=1_000_000))
+    net = incast(n, nbytes, FabricConfig(pfc=False, cc="none", buffer_bytes=1_000_000))
     flows, s = net.flows(), net.summary()
     assert s["drops"] > 0
     assert s["pfc_pause_frames"] == 0
@@ -146,7 +146,7 @@ def test_ecmp_seed_changes_the_hash():
 def test_paused_class_stops_and_restarts_within_one_quantum_of_resume():
     n = 8
     topo = TestbedTopology(servers=n + 1, nics_per_server=1)
-    net = Network(topo)
+    net = Network(topo, FabricConfig(cc="none"))
     for s in range(1, n + 1):
         net.start_flow(s, 0, 8_000_000, priority=2)
         net.enable_tx_log(s, 0)

@@ -49,9 +49,33 @@ class FabricConfig:
     control_class: int = spec(0, min=0, max=7, doc="class of ACK/NACK/CNP frames")
     queue_sample_interval_us: float = spec(10.0, min=0.0, doc="switch queue sampling period (us); 0 = off")
     pfc_log: bool = spec(True, doc="keep every PFC event for pfc.parquet")
+    cc: Literal["dcqcn", "none"] = spec("dcqcn", doc="sender congestion control")
+    ecn: bool = spec(True, doc="RED ECN marking at switch egress (per band)")
+    ecn_kmin_bytes: int = spec(400_000, min=0, doc="RED Kmin at 100G (bytes; scaled with port rate)")
+    ecn_kmax_bytes: int = spec(1_600_000, min=1, doc="RED Kmax at 100G (bytes; scaled with port rate)")
+    ecn_pmax: float = spec(0.2, min=0.0, max=1.0, doc="RED marking probability at Kmax")
+    ecn_classes: list[int] = spec([0, 1, 2, 3, 4, 5, 6, 7], min=0, max=7, doc="classes (bands) that mark")
+    scale_with_rate: bool = spec(True, doc="scale ECN thresholds and DCQCN steps (given for 100G) with port rate")
+    cnp_interval_us: float = spec(50.0, min=0.0, doc="at most one CNP per flow per interval (us)")
+    dcqcn_g: float = spec(1 / 256, gt=0.0, max=1.0, doc="DCQCN alpha gain g")
+    dcqcn_rai_mbps: float = spec(20.0, gt=0.0, doc="additive increase at 100G (Mbit/s)")
+    dcqcn_rhai_mbps: float = spec(200.0, gt=0.0, doc="hyper increase at 100G (Mbit/s)")
+    dcqcn_alpha_update_us: float = spec(1.0, gt=0.0, doc="alpha update interval (us)")
+    dcqcn_rate_decrease_interval_us: float = spec(4.0, min=0.0, doc="minimum time between rate cuts (us)")
+    dcqcn_increase_timer_us: float = spec(300.0, gt=0.0, doc="rate increase timer (us)")
+    dcqcn_byte_counter_bytes: int = spec(10 * 2**20, min=1, doc="byte counter per increase stage (bytes)")
+    dcqcn_fast_recovery_stages: int = spec(5, min=0, max=1000, doc="F, fast recovery stages")
+    dcqcn_min_rate_mbps: float = spec(100.0, gt=0.0, doc="lowest DCQCN rate (Mbit/s)")
     scheduler: Literal["PriorityQueueScheduler", "MapScheduler", "CalendarScheduler", "ListScheduler"] = spec(
         "PriorityQueueScheduler", doc="ns-3 event scheduler (results do not depend on it)"
     )
+
+    def validate(self, path: str) -> None:
+        if self.ecn and self.ecn_kmax_bytes <= self.ecn_kmin_bytes:
+            raise ConfigError(
+                f"{path + '.' if path else ''}ecn_kmax_bytes: must be > ecn_kmin_bytes "
+                f"({self.ecn_kmin_bytes}), got {self.ecn_kmax_bytes}"
+            )
 
     def retx_timeout_s(self) -> float:
         if self.retx_timeout_us is not None:
@@ -73,10 +97,30 @@ class FabricConfig:
             ("SwitchBufferManager", "HeadroomFactor", repr(self.headroom_factor)),
             ("SwitchBufferManager", "PauseQuanta", str(self.pause_quanta)),
             ("RdmaNic", "AckInterval", str(self.ack_interval)),
-            ("RdmaNic", "RetxTimeout", f"{round(self.retx_timeout_s() * 1e12)}ps"),
-            ("RdmaNic", "NackInterval", f"{round(self.nack_interval_us * 1e6)}ps"),
+            ("RdmaNic", "RetxTimeout", _ps(self.retx_timeout_s() * 1e6)),
+            ("RdmaNic", "NackInterval", _ps(self.nack_interval_us)),
             ("RdmaNic", "ControlClass", str(self.control_class)),
+            ("RmlqQueueDisc", "EcnMarking", str(self.ecn).lower()),
+            ("RmlqQueueDisc", "EcnKmin", str(self.ecn_kmin_bytes)),
+            ("RmlqQueueDisc", "EcnKmax", str(self.ecn_kmax_bytes)),
+            ("RmlqQueueDisc", "EcnPmax", repr(self.ecn_pmax)),
+            ("RmlqQueueDisc", "EcnBandMask", str(sum(1 << c for c in set(self.ecn_classes)))),
+            ("RdmaNic", "Dcqcn", str(self.cc == "dcqcn").lower()),
+            ("RdmaNic", "CnpInterval", _ps(self.cnp_interval_us)),
+            ("RdmaNic", "DcqcnG", repr(self.dcqcn_g)),
+            ("RdmaNic", "RateAi", f"{round(self.dcqcn_rai_mbps * 1e6)}bps"),
+            ("RdmaNic", "RateHai", f"{round(self.dcqcn_rhai_mbps * 1e6)}bps"),
+            ("RdmaNic", "AlphaUpdateInterval", _ps(self.dcqcn_alpha_update_us)),
+            ("RdmaNic", "RateDecreaseInterval", _ps(self.dcqcn_rate_decrease_interval_us)),
+            ("RdmaNic", "IncreaseTimer", _ps(self.dcqcn_increase_timer_us)),
+            ("RdmaNic", "ByteCounter", str(self.dcqcn_byte_counter_bytes)),
+            ("RdmaNic", "FastRecoveryStages", str(self.dcqcn_fast_recovery_stages)),
+            ("RdmaNic", "MinRate", f"{round(self.dcqcn_min_rate_mbps * 1e6)}bps"),
         ]
+
+
+def _ps(us: float) -> str:
+    return f"{round(us * 1e6)}ps"
 
 
 @dataclass(frozen=True)
@@ -122,6 +166,7 @@ class Network:
         try:
             f.SetScheduler(self.config.scheduler)
             f.SetSeed(seed)
+            f.SetRateScaling(self.config.scale_with_rate)
             for obj, name, value in self.config.attributes():
                 f.SetAttribute(obj, name, value)
             for _ in range(self.graph.num_hosts):
@@ -255,6 +300,21 @@ class Network:
         """Record every frame that starts on one port (see :meth:`tx_log`)."""
         self._fabric().EnableTxLog(int(node), int(port))
 
+    def enable_delivery_log(self, flow: Flow | int) -> None:
+        """Record every in-order delivery of a flow (see :meth:`deliveries`)."""
+        self._fabric().EnableDeliveryLog(flow.id if isinstance(flow, Flow) else int(flow))
+
+    def deliveries(self) -> pd.DataFrame:
+        """In-order deliveries of logged flows: time_s, flow, delivered_bytes (cumulative)."""
+        f = self._fabric()
+        return pd.DataFrame(
+            {
+                "time_s": _array(f.DeliveryColumnD("time_s"), np.float64),
+                "flow": _array(f.DeliveryColumnU("flow"), np.uint64).astype(np.int64),
+                "delivered_bytes": _array(f.DeliveryColumnU("delivered_bytes"), np.uint64).astype(np.int64),
+            }
+        )
+
     def flow_path(self, flow: Flow | int) -> list[int]:
         fid = flow.id if isinstance(flow, Flow) else int(flow)
         return [int(x) for x in self._fabric().FlowPath(fid)]
@@ -290,6 +350,8 @@ class Network:
         df["bytes_sent"] = u("bytes_sent")
         df["bytes_delivered"] = u("bytes_delivered")
         df["rewinds"] = u("rewinds")
+        df["cnps_received"] = u("cnps_received")
+        df["rate_decreases"] = u("rate_decreases")
         df["completed"] = u("completed").astype(bool)
         return df
 
@@ -366,6 +428,8 @@ class Network:
             "wall_s": self.wall_s,
             "packet_hops_per_s": hops / self.wall_s if self.wall_s > 0 else 0.0,
             "max_queue_bytes": c("max_queue_bytes"),
+            "ecn_marks": c("ecn_marks"),
+            "cnps": c("cnps"),
             "bytes_delivered": int(flows["bytes_delivered"].sum()),
             "fct_mean_s": float(flows["fct_s"].mean()) if len(flows) else float("nan"),
             "slowdown_p99": float(flows["slowdown"].quantile(0.99)) if len(flows) else float("nan"),

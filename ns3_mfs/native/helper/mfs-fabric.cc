@@ -10,9 +10,13 @@
 #include "../model/roce-switch.h"
 
 #include "ns3/callback.h"
+#include "ns3/boolean.h"
 #include "ns3/data-rate.h"
+#include "ns3/double.h"
 #include "ns3/node.h"
 #include "ns3/object-factory.h"
+#include "ns3/packet.h"
+#include "ns3/rng-seed-manager.h"
 #include "ns3/simulator.h"
 #include "ns3/string.h"
 #include "ns3/uinteger.h"
@@ -157,6 +161,9 @@ struct Fabric::Impl
     uint64_t activeFlows{0};
     std::vector<QueueSample> samples;
     std::vector<TxRecord> txLog;
+    std::vector<RdmaDeliveryRecord> deliveries;
+    bool rateScaling{true};
+    int64_t nextStream{0};
     std::vector<Ptr<TxLogger>> txLoggers;
 
     template <class T>
@@ -461,7 +468,25 @@ Fabric::SetAttribute(const std::string& type, const std::string& name, const std
 void
 Fabric::SetSeed(uint64_t seed)
 {
+    if (seed == 0 || seed > 0xFFFFFFFFull)
+    {
+        throw std::invalid_argument("seed must be in 1..4294967295");
+    }
     m->seed = seed;
+    RngSeedManager::SetSeed(static_cast<uint32_t>(seed));
+    RngSeedManager::SetRun(1);
+}
+
+void
+Fabric::SetRateScaling(bool on)
+{
+    m->rateScaling = on;
+}
+
+void
+Fabric::EnableDeliveryLog(uint32_t flow)
+{
+    m->FlowAt(flow).logDelivery = true;
 }
 
 uint32_t
@@ -552,7 +577,18 @@ Fabric::AddLink(uint32_t a, uint32_t b, double bps, double delayS)
         RocePortOwner* owner = info.sw ? static_cast<RocePortOwner*>(PeekPointer(info.sw))
                                        : static_cast<RocePortOwner*>(PeekPointer(info.nic));
         dev->SetOwner(owner, port, x, &m->stats);
-        dev->SetQueueDisc(m->Make<RmlqQueueDisc>("RmlqQueueDisc"));
+        Ptr<RmlqQueueDisc> qdisc = m->Make<RmlqQueueDisc>("RmlqQueueDisc");
+        if (m->rateScaling)
+        {
+            for (const char* attr : {"EcnKmin", "EcnKmax"})
+            {
+                UintegerValue v;
+                qdisc->GetAttribute(attr, v);
+                qdisc->SetAttribute(attr, UintegerValue(static_cast<uint64_t>(std::llround(v.Get() * bps / 100e9))));
+            }
+        }
+        qdisc->AssignStreams(m->nextStream++);
+        dev->SetQueueDisc(qdisc);
         dev->Attach(ch);
         if (info.sw)
         {
@@ -581,7 +617,12 @@ Fabric::Build()
         {
             throw std::runtime_error("host " + std::to_string(h) + " has no link");
         }
-        info.nic->Setup(h, info.ports[0], &m->flows, [this](uint32_t id) { m->FlowDone(id); });
+        info.nic->Setup(h, info.ports[0], &m->flows, [this](uint32_t id) { m->FlowDone(id); }, &m->stats,
+                        &m->deliveries);
+        if (m->rateScaling)
+        {
+            info.nic->ScaleIncreaseToLineRate();
+        }
     }
     for (uint32_t n = 0; n < m->nodes.size(); ++n)
     {
@@ -835,6 +876,8 @@ Fabric::FlowColumnU(const std::string& name) const
         {"bytes_delivered", [](const F& f) { return f.rcvNxt; }},
         {"rewinds", [](const F& f) { return f.rewinds; }},
         {"completed", [](const F& f) { return uint64_t(f.endPs >= 0); }},
+        {"cnps_received", [](const F& f) { return f.cnpsReceived; }},
+        {"rate_decreases", [](const F& f) { return f.rateDecreases; }},
     };
     auto it = cols.find(name);
     if (it == cols.end())
@@ -972,6 +1015,68 @@ Fabric::TxLogColumnU(const std::string& name) const
     UnknownColumn("tx log", name);
 }
 
+std::vector<double>
+Fabric::DeliveryColumnD(const std::string& name) const
+{
+    if (name != "time_s")
+    {
+        UnknownColumn("delivery", name);
+    }
+    return ColumnD(m->deliveries, [](const RdmaDeliveryRecord& r) { return PsToS(r.timePs); });
+}
+
+std::vector<uint64_t>
+Fabric::DeliveryColumnU(const std::string& name) const
+{
+    using R = RdmaDeliveryRecord;
+    if (name == "flow")
+    {
+        return ColumnU(m->deliveries, [](const R& r) { return r.flow; });
+    }
+    if (name == "delivered_bytes")
+    {
+        return ColumnU(m->deliveries, [](const R& r) { return r.delivered; });
+    }
+    UnknownColumn("delivery", name);
+}
+
+uint64_t
+Fabric::ProbeEcnMarks(uint64_t kmin, uint64_t kmax, double pmax, uint64_t queueBytes, uint32_t frameBytes,
+                      uint32_t samples, uint32_t seed)
+{
+    RngSeedManager::SetSeed(seed);
+    auto q = CreateObject<RmlqQueueDisc>();
+    q->SetAttribute("EcnMarking", BooleanValue(true));
+    q->SetAttribute("EcnKmin", UintegerValue(kmin));
+    q->SetAttribute("EcnKmax", UintegerValue(kmax));
+    q->SetAttribute("EcnPmax", DoubleValue(pmax));
+    q->Initialize();
+    q->AssignStreams(0);
+    RoceHeader h;
+    h.cls = 3;
+    h.ecn = ECN_ECT0;
+    h.payload = frameBytes - RoceHeader::kDataOverhead;
+    auto frame = [&h]() {
+        Ptr<Packet> p = Create<Packet>(h.payload);
+        p->AddHeader(h);
+        return Create<RoceQueueItem>(p, h);
+    };
+    // Standing queue: queueBytes, refilled after each dequeue.
+    while (q->GetBandBytes(3) + frameBytes <= queueBytes)
+    {
+        q->Enqueue(frame());
+    }
+    uint64_t marked = 0;
+    for (uint32_t i = 0; i < samples; ++i)
+    {
+        Ptr<QueueDiscItem> item = q->Dequeue();
+        marked += StaticCast<RoceQueueItem>(item)->Hdr().ecn == ECN_CE;
+        q->Enqueue(frame());
+    }
+    q->Dispose();
+    return marked;
+}
+
 uint64_t
 Fabric::Counter(const std::string& name) const
 {
@@ -992,6 +1097,20 @@ Fabric::Counter(const std::string& name) const
         return s.maxQueueBytes;
     if (name == "events")
         return Simulator::GetEventCount();
+    if (name == "cnps")
+        return s.cnps;
+    if (name == "ecn_marks")
+    {
+        uint64_t marks = 0;
+        for (const auto& n : m->nodes)
+        {
+            for (const auto& d : n.ports)
+            {
+                marks += d->GetQueueDisc()->GetEcnMarks();
+            }
+        }
+        return marks;
+    }
     if (name == "buffer_bytes_in_use")
     {
         uint64_t used = 0;

@@ -53,8 +53,18 @@ class Fabric
      */
     void SetScheduler(const std::string& name);
 
-    /** @param seed seed of every random choice (ECMP seeds) */
+    /** @param seed seed of every random choice (ECMP seeds, ECN marking coins) */
     void SetSeed(uint64_t seed);
+
+    /**
+     * @param on scale ECN thresholds (RmlqQueueDisc EcnKmin/EcnKmax) and the
+     *        DCQCN increase steps (RdmaNic RateAi/RateHai), given for 100G,
+     *        with each port's line rate (default on)
+     */
+    void SetRateScaling(bool on);
+
+    /** Record every in-order delivery of a flow (time, bytes delivered so far). */
+    void EnableDeliveryLog(uint32_t flow);
 
     /** @return the node index of a new host; its host index is NumHosts()-1 */
     uint32_t AddHost();
@@ -119,7 +129,8 @@ class Fabric
     /**
      * A flow column of integer values.
      * @param name src, dst, bytes, priority, final_priority, class_changes,
-     *        bytes_sent, bytes_received, rewinds, completed
+     *        bytes_sent, bytes_received, bytes_delivered, rewinds, completed,
+     *        cnps_received, rate_decreases
      */
     std::vector<uint64_t> FlowColumnU(const std::string& name) const;
     /** @return node indices along the path of @p flow, source host to destination host */
@@ -137,11 +148,24 @@ class Fabric
     std::vector<double> TxLogColumnD(const std::string& name) const;
     /** @param name node, port, priority, type (0 data, 1 ack, 2 nack, 3 cnp, 4 pause), bytes, flow */
     std::vector<uint64_t> TxLogColumnU(const std::string& name) const;
+    /** @param name time_s */
+    std::vector<double> DeliveryColumnD(const std::string& name) const;
+    /** @param name flow, delivered_bytes */
+    std::vector<uint64_t> DeliveryColumnU(const std::string& name) const;
+
+    /**
+     * Probe the ECN law of an RmlqQueueDisc: hold one band at @p queueBytes
+     * (frames of @p frameBytes) and count CE marks over @p samples dequeues.
+     * @return the number of marked packets
+     */
+    static uint64_t ProbeEcnMarks(uint64_t kmin, uint64_t kmax, double pmax, uint64_t queueBytes,
+                                  uint32_t frameBytes, uint32_t samples, uint32_t seed);
 
     /**
      * A fabric-wide counter.
      * @param name packet_hops, data_hops, drops, drop_bytes, pause_frames,
-     *        resume_frames, max_queue_bytes, events, buffer_bytes_in_use
+     *        resume_frames, max_queue_bytes, events, buffer_bytes_in_use,
+     *        ecn_marks, cnps
      */
     uint64_t Counter(const std::string& name) const;
 

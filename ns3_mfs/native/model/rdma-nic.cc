@@ -5,12 +5,16 @@
 #include "rdma-nic.h"
 
 #include "ns3/abort.h"
+#include "ns3/boolean.h"
+#include "ns3/double.h"
 #include "ns3/log.h"
 #include "ns3/packet.h"
 #include "ns3/simulator.h"
 #include "ns3/uinteger.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace ns3
 {
@@ -46,6 +50,61 @@ RdmaNic::GetTypeId()
                           UintegerValue(0),
                           MakeUintegerAccessor(&RdmaNic::m_controlClass),
                           MakeUintegerChecker<uint8_t>(0, RoceHeader::kNumClasses - 1))
+            .AddAttribute("Dcqcn",
+                          "Run DCQCN congestion control (else send at line rate).",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&RdmaNic::m_dcqcn),
+                          MakeBooleanChecker())
+            .AddAttribute("CnpInterval",
+                          "Minimum time between two CNPs for one flow (notification point).",
+                          TimeValue(MicroSeconds(50)),
+                          MakeTimeAccessor(&RdmaNic::m_cnpInterval),
+                          MakeTimeChecker(Time(0)))
+            .AddAttribute("DcqcnG",
+                          "Gain g of the alpha estimate.",
+                          DoubleValue(1.0 / 256),
+                          MakeDoubleAccessor(&RdmaNic::m_g),
+                          MakeDoubleChecker<double>(0.0, 1.0))
+            .AddAttribute("RateAi",
+                          "Additive increase step R_AI (for a 100G NIC; see ScaleIncreaseToLineRate).",
+                          DataRateValue(DataRate("20Mbps")),
+                          MakeDataRateAccessor(&RdmaNic::m_rai),
+                          MakeDataRateChecker())
+            .AddAttribute("RateHai",
+                          "Hyper increase step R_HAI (for a 100G NIC).",
+                          DataRateValue(DataRate("200Mbps")),
+                          MakeDataRateAccessor(&RdmaNic::m_rhai),
+                          MakeDataRateChecker())
+            .AddAttribute("AlphaUpdateInterval",
+                          "Alpha decays by (1-g) after each such interval without a CNP.",
+                          TimeValue(MicroSeconds(1)),
+                          MakeTimeAccessor(&RdmaNic::m_alphaInterval),
+                          MakeTimeChecker(PicoSeconds(1)))
+            .AddAttribute("RateDecreaseInterval",
+                          "Minimum time between two rate cuts of one flow.",
+                          TimeValue(MicroSeconds(4)),
+                          MakeTimeAccessor(&RdmaNic::m_decreaseInterval),
+                          MakeTimeChecker(Time(0)))
+            .AddAttribute("IncreaseTimer",
+                          "Period of the rate-increase timer.",
+                          TimeValue(MicroSeconds(300)),
+                          MakeTimeAccessor(&RdmaNic::m_increaseTimer),
+                          MakeTimeChecker(PicoSeconds(1)))
+            .AddAttribute("ByteCounter",
+                          "Bytes sent per byte-counter stage.",
+                          UintegerValue(10u << 20),
+                          MakeUintegerAccessor(&RdmaNic::m_byteCounter),
+                          MakeUintegerChecker<uint64_t>(1))
+            .AddAttribute("FastRecoveryStages",
+                          "F: stages of fast recovery before additive/hyper increase.",
+                          UintegerValue(5),
+                          MakeUintegerAccessor(&RdmaNic::m_fastRecovery),
+                          MakeUintegerChecker<uint32_t>())
+            .AddAttribute("MinRate",
+                          "Lowest rate DCQCN may set.",
+                          DataRateValue(DataRate("100Mbps")),
+                          MakeDataRateAccessor(&RdmaNic::m_minRate),
+                          MakeDataRateChecker())
             .AddTraceSource("FlowDone",
                             "The last byte of a flow was delivered in order (flow id).",
                             MakeTraceSourceAccessor(&RdmaNic::m_flowDoneTrace),
@@ -53,7 +112,15 @@ RdmaNic::GetTypeId()
             .AddTraceSource("Rewind",
                             "Go-back-N: a flow resends from a PSN (flow id, psn).",
                             MakeTraceSourceAccessor(&RdmaNic::m_rewindTrace),
-                            "ns3::RdmaNic::RewindCallback");
+                            "ns3::RdmaNic::RewindCallback")
+            .AddTraceSource("Rate",
+                            "DCQCN changed a flow's current rate (flow id, bit/s).",
+                            MakeTraceSourceAccessor(&RdmaNic::m_rateTrace),
+                            "ns3::RdmaNic::RateCallback")
+            .AddTraceSource("Cnp",
+                            "This receiver sent a CNP (flow id).",
+                            MakeTraceSourceAccessor(&RdmaNic::m_cnpTrace),
+                            "ns3::RdmaNic::FlowCallback");
     return tid;
 }
 
@@ -61,13 +128,25 @@ RdmaNic::RdmaNic()
     : m_ackInterval(1),
       m_retxTimeout(MilliSeconds(1)),
       m_nackInterval(MicroSeconds(20)),
-      m_controlClass(0)
+      m_controlClass(0),
+      m_dcqcn(false),
+      m_cnpInterval(MicroSeconds(50)),
+      m_g(1.0 / 256),
+      m_rai(DataRate("20Mbps")),
+      m_rhai(DataRate("200Mbps")),
+      m_alphaInterval(MicroSeconds(1)),
+      m_decreaseInterval(MicroSeconds(4)),
+      m_increaseTimer(MicroSeconds(300)),
+      m_byteCounter(10u << 20),
+      m_fastRecovery(5),
+      m_minRate(DataRate("100Mbps"))
 {
 }
 
 void
 RdmaNic::DoDispose()
 {
+    Simulator::Remove(m_wake);
     m_dev = nullptr;
     m_done = nullptr;
     m_flows = nullptr;
@@ -75,13 +154,29 @@ RdmaNic::DoDispose()
 }
 
 void
-RdmaNic::Setup(uint32_t host, Ptr<RoceNetDevice> dev, RdmaFlowTable* flows, FlowDoneCallback done)
+RdmaNic::Setup(uint32_t host,
+               Ptr<RoceNetDevice> dev,
+               RdmaFlowTable* flows,
+               FlowDoneCallback done,
+               RoceFabricStats* stats,
+               std::vector<RdmaDeliveryRecord>* deliveries)
 {
     m_host = host;
     m_dev = dev;
     m_mtu = dev->GetMtu();
+    m_lineRate = static_cast<double>(dev->GetBitRate());
     m_flows = flows;
     m_done = std::move(done);
+    m_stats = stats;
+    m_deliveries = deliveries;
+}
+
+void
+RdmaNic::ScaleIncreaseToLineRate()
+{
+    double scale = m_lineRate / 100e9;
+    m_rai = DataRate(static_cast<uint64_t>(std::llround(m_rai.GetBitRate() * scale)));
+    m_rhai = DataRate(static_cast<uint64_t>(std::llround(m_rhai.GetBitRate() * scale)));
 }
 
 Ptr<RoceNetDevice>
@@ -107,6 +202,10 @@ RdmaNic::StartFlow(uint32_t id)
     NS_ABORT_MSG_IF(f.src != m_host, "flow " << id << " does not start at host " << m_host);
     f.startPs = Simulator::Now().GetPicoSeconds();
     f.lastProgressPs = f.startPs;
+    f.rate = f.targetRate = m_lineRate;
+    f.alpha = 1.0;
+    f.alphaPs = f.startPs;
+    f.nextTxPs = f.startPs;
     Ready(f);
     m_dev->Kick();
 }
@@ -119,23 +218,62 @@ RdmaNic::SetFlowClass(uint32_t id, uint8_t cls)
     {
         return;
     }
+    if (f.inReady)
+    {
+        m_moved[f.cls]++; // moved out of that list at the next pull (amortised O(1))
+    }
     f.cls = cls;
     f.classChanges++;
-    // A flow waiting in its old class's list is moved when PortPull meets it (O(1) here).
     m_dev->Kick();
+}
+
+void
+RdmaNic::Regroup(uint32_t cls)
+{
+    auto& list = m_ready[cls];
+    for (size_t n = list.size(); n > 0; --n)
+    {
+        uint32_t id = list.front();
+        list.pop_front();
+        RdmaFlow& f = (*m_flows)[id];
+        if (f.cls == cls)
+        {
+            list.push_back(id);
+        }
+        else
+        {
+            f.inReady = false;
+            Ready(f);
+        }
+    }
+    m_moved[cls] = 0;
 }
 
 Ptr<RoceQueueItem>
 RdmaNic::PortPull(uint32_t, uint8_t pausedMask)
 {
+    const int64_t now = Simulator::Now().GetPicoSeconds();
+    int64_t earliest = std::numeric_limits<int64_t>::max();
+    for (uint32_t k = 0; k < RoceHeader::kNumClasses; ++k)
+    {
+        if (m_moved[k])
+        {
+            Regroup(k); // a flow may have left a paused class
+        }
+    }
     uint32_t c = 0;
+    uint32_t budget = m_ready[0].size(); // flows of class c still to look at
     while (c < RoceHeader::kNumClasses)
     {
-        if (((pausedMask >> c) & 1) || m_ready[c].empty())
+        if (((pausedMask >> c) & 1) || budget == 0)
         {
-            ++c;
+            if (++c < RoceHeader::kNumClasses)
+            {
+                budget = m_ready[c].size();
+            }
             continue;
         }
+        --budget;
         uint32_t id = m_ready[c].front();
         m_ready[c].pop_front();
         RdmaFlow& f = (*m_flows)[id];
@@ -144,12 +282,11 @@ RdmaNic::PortPull(uint32_t, uint8_t pausedMask)
         {
             continue;
         }
-        if (f.cls != c)
+        if (f.nextTxPs > now)
         {
-            // The flow changed class while waiting: move it now (lazy, so a
-            // change costs O(1)), and rescan from its class if it went up.
+            // Paced by DCQCN: keep its turn, remember when it may send.
             Ready(f);
-            c = std::min<uint32_t>(c, f.cls);
+            earliest = std::min(earliest, f.nextTxPs);
             continue;
         }
         RoceHeader h;
@@ -165,11 +302,46 @@ RdmaNic::PortPull(uint32_t, uint8_t pausedMask)
         p->AddHeader(h);
         f.sndNxt += h.payload;
         f.bytesSent += h.payload;
+        if (f.rate < m_lineRate)
+        {
+            double wire = p->GetSize() + RoceHeader::kPreambleIfg;
+            f.nextTxPs = now + static_cast<int64_t>(std::llround(wire * 8e12 / f.rate));
+            f.stageBytes += h.payload;
+            if (f.stageBytes >= m_byteCounter)
+            {
+                f.stageBytes -= m_byteCounter;
+                f.byteStage++;
+                RateIncrease(f);
+            }
+        }
         Ready(f);
         ArmRto(f);
         return Create<RoceQueueItem>(p, h);
     }
+    if (earliest != std::numeric_limits<int64_t>::max())
+    {
+        WakeAt(earliest);
+    }
     return nullptr;
+}
+
+void
+RdmaNic::WakeAt(int64_t ps)
+{
+    if (m_wake.IsPending() && m_wakePs <= ps)
+    {
+        return;
+    }
+    Simulator::Remove(m_wake);
+    m_wakePs = ps;
+    m_wake = Simulator::Schedule(PicoSeconds(ps) - Simulator::Now(), &RdmaNic::Wake, this);
+}
+
+void
+RdmaNic::Wake()
+{
+    m_wakePs = -1;
+    m_dev->Kick();
 }
 
 void
@@ -186,6 +358,9 @@ RdmaNic::PortReceive(uint32_t, Ptr<RoceQueueItem> item)
     case RoceFrameType::NACK:
         ReceiveAck(h);
         break;
+    case RoceFrameType::CNP:
+        OnCnp((*m_flows)[h.flow]);
+        break;
     default:
         break;
     }
@@ -197,10 +372,24 @@ RdmaNic::ReceiveData(const RoceHeader& h)
     RdmaFlow& f = (*m_flows)[h.flow];
     int64_t now = Simulator::Now().GetPicoSeconds();
     f.bytesReceived += h.payload;
+    if (h.ecn == ECN_CE && (f.lastCnpPs < 0 || now - f.lastCnpPs >= m_cnpInterval.GetPicoSeconds()))
+    {
+        SendControl(RoceFrameType::CNP, f, f.rcvNxt);
+        f.lastCnpPs = now;
+        m_cnpTrace(f.id);
+        if (m_stats)
+        {
+            m_stats->cnps++;
+        }
+    }
     if (h.psn == f.rcvNxt)
     {
         f.rcvNxt += h.payload;
         f.lastNackPs = -1;
+        if (f.logDelivery && m_deliveries)
+        {
+            m_deliveries->push_back(RdmaDeliveryRecord{now, f.id, f.rcvNxt});
+        }
         if (f.rcvNxt >= f.size)
         {
             SendControl(RoceFrameType::ACK, f, f.rcvNxt);
@@ -256,6 +445,118 @@ RdmaNic::ReceiveAck(const RoceHeader& h)
     {
         f.ackedPs = Simulator::Now().GetPicoSeconds();
         Simulator::Remove(f.rto);
+        Simulator::Remove(f.increaseTimer);
+        Simulator::Remove(f.decreaseEvent);
+    }
+}
+
+// ------------------------------------------------------------------ DCQCN
+
+void
+RdmaNic::DecayAlpha(RdmaFlow& f, int64_t now)
+{
+    int64_t k = m_alphaInterval.GetPicoSeconds();
+    int64_t n = (now - f.alphaPs) / k;
+    if (n > 0)
+    {
+        f.alpha *= std::pow(1.0 - m_g, static_cast<double>(n));
+        f.alphaPs += n * k;
+    }
+}
+
+void
+RdmaNic::OnCnp(RdmaFlow& f)
+{
+    f.cnpsReceived++;
+    if (!m_dcqcn || f.sndUna >= f.size)
+    {
+        return;
+    }
+    int64_t now = Simulator::Now().GetPicoSeconds();
+    DecayAlpha(f, now);
+    f.alpha = (1.0 - m_g) * f.alpha + m_g;
+    f.alphaPs = now; // the alpha timer restarts at each CNP
+    if (f.decreasePs < 0 || now - f.decreasePs >= m_decreaseInterval.GetPicoSeconds())
+    {
+        RateDecrease(f.id);
+    }
+    else if (!f.decreasePending)
+    {
+        f.decreasePending = true;
+        f.decreaseEvent = Simulator::Schedule(PicoSeconds(f.decreasePs + m_decreaseInterval.GetPicoSeconds() - now),
+                                              &RdmaNic::RateDecrease,
+                                              this,
+                                              f.id);
+    }
+}
+
+void
+RdmaNic::RateDecrease(uint32_t id)
+{
+    RdmaFlow& f = (*m_flows)[id];
+    int64_t now = Simulator::Now().GetPicoSeconds();
+    DecayAlpha(f, now);
+    f.decreasePending = false;
+    f.decreasePs = now;
+    f.rateDecreases++;
+    f.targetRate = f.rate;
+    SetRate(f, std::max(static_cast<double>(m_minRate.GetBitRate()), f.rate * (1.0 - f.alpha / 2)));
+    f.timerStage = 0;
+    f.byteStage = 0;
+    f.stageBytes = 0;
+    Simulator::Remove(f.increaseTimer);
+    f.increaseTimer = Simulator::Schedule(m_increaseTimer, &RdmaNic::IncreaseTimerFired, this, id);
+}
+
+void
+RdmaNic::IncreaseTimerFired(uint32_t id)
+{
+    RdmaFlow& f = (*m_flows)[id];
+    f.timerStage++;
+    RateIncrease(f);
+    if (f.rate < m_lineRate && f.sndUna < f.size)
+    {
+        f.increaseTimer = Simulator::Schedule(m_increaseTimer, &RdmaNic::IncreaseTimerFired, this, id);
+    }
+}
+
+void
+RdmaNic::RateIncrease(RdmaFlow& f)
+{
+    uint32_t lo = std::min(f.timerStage, f.byteStage);
+    uint32_t hi = std::max(f.timerStage, f.byteStage);
+    if (hi >= m_fastRecovery)
+    {
+        double step = lo > m_fastRecovery ? (lo - m_fastRecovery) * static_cast<double>(m_rhai.GetBitRate())
+                                          : static_cast<double>(m_rai.GetBitRate());
+        f.targetRate = std::min(m_lineRate, f.targetRate + step);
+    }
+    SetRate(f, std::min(m_lineRate, (f.targetRate + f.rate) / 2));
+}
+
+void
+RdmaNic::SetRate(RdmaFlow& f, double rate)
+{
+    if (rate == f.rate)
+    {
+        return;
+    }
+    // Re-pace the next packet from the new rate.
+    if (f.nextTxPs > Simulator::Now().GetPicoSeconds() && f.rate > 0)
+    {
+        int64_t now = Simulator::Now().GetPicoSeconds();
+        f.nextTxPs = now + static_cast<int64_t>((f.nextTxPs - now) * (f.rate / rate));
+    }
+    f.rate = rate;
+    m_rateTrace(f.id, rate);
+    if (f.nextTxPs > Simulator::Now().GetPicoSeconds())
+    {
+        WakeAt(f.nextTxPs);
+    }
+    if (rate >= m_lineRate)
+    {
+        f.nextTxPs = 0;
+        m_dev->Kick();
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include "roce-net-device.h"
 
+#include "ns3/data-rate.h"
 #include "ns3/event-id.h"
 #include "ns3/nstime.h"
 #include "ns3/object.h"
@@ -45,7 +46,24 @@ struct RdmaFlow
     bool inReady{false};     //!< in its class's ready list
     int64_t lastProgressPs{0}; //!< last ACK that advanced sndUna (ps)
     EventId rto;             //!< retransmission timer
+    // DCQCN reaction point (sender)
+    double rate{0};          //!< current rate Rc (bit/s); line rate when not limited
+    double targetRate{0};    //!< target rate Rt (bit/s)
+    double alpha{1.0};       //!< congestion estimate
+    int64_t alphaPs{0};      //!< alpha was last brought up to date (ps)
+    int64_t decreasePs{-1};  //!< last rate decrease (ps)
+    bool decreasePending{false}; //!< a CNP waits for the decrease interval
+    uint32_t timerStage{0};  //!< T: increase-timer expirations since the last decrease
+    uint32_t byteStage{0};   //!< BC: byte-counter expirations since the last decrease
+    uint64_t stageBytes{0};  //!< bytes sent towards the next byte-counter expiration
+    int64_t nextTxPs{0};     //!< pacing: earliest start of the next packet (ps)
+    uint32_t cnpsReceived{0}; //!< CNPs that reached the sender
+    uint32_t rateDecreases{0}; //!< DCQCN rate cuts
+    EventId increaseTimer;   //!< DCQCN rate-increase timer
+    EventId decreaseEvent;   //!< deferred rate decrease
     // receiver
+    int64_t lastCnpPs{-1};   //!< last CNP sent for this flow (ps)
+    bool logDelivery{false}; //!< record in-order deliveries
     uint64_t rcvNxt{0};      //!< next in-order byte expected
     uint64_t bytesReceived{0}; //!< payload bytes that arrived (duplicates included)
     uint32_t sinceAck{0};    //!< in-order packets since the last ACK
@@ -54,6 +72,14 @@ struct RdmaFlow
 
 /** Flows of one fabric, indexed by flow id (stable addresses). */
 using RdmaFlowTable = std::deque<RdmaFlow>;
+
+/** One in-order delivery of a logged flow. */
+struct RdmaDeliveryRecord
+{
+    int64_t timePs;     //!< simulated time (ps)
+    uint32_t flow;      //!< flow id
+    uint64_t delivered; //!< bytes delivered in order so far
+};
 
 /**
  * @ingroup mfs
@@ -74,6 +100,33 @@ using RdmaFlowTable = std::deque<RdmaFlow>;
  * nothing advanced for that long, which recovers lost tails.
  *
  * ACK, NACK and CNP frames use the control class (ControlClass).
+ *
+ * Congestion control (Dcqcn = true) follows the DCQCN paper (Zhu et al.,
+ * SIGCOMM 2015). Notification point: a receiver answers CE-marked data with a
+ * CNP, at most one per flow per CnpInterval. Reaction point, per flow:
+ *  - alpha decays as alpha <- (1-g) alpha every AlphaUpdateInterval without a
+ *    CNP (computed lazily, exactly as the timer would) and a CNP sets
+ *    alpha <- (1-g) alpha + g;
+ *  - a CNP cuts the rate, at most once per RateDecreaseInterval:
+ *    Rt <- Rc, Rc <- Rc (1 - alpha/2), and resets the increase stages;
+ *  - the increase timer (IncreaseTimer) and the byte counter (ByteCounter)
+ *    each count stages T and BC; at each expiration: fast recovery
+ *    Rc <- (Rt + Rc)/2 while max(T, BC) < F; hyper increase
+ *    Rt <- Rt + (min(T, BC) - F) R_HAI when min(T, BC) > F; else additive
+ *    increase Rt <- Rt + R_AI; then Rc <- (Rt + Rc)/2, capped at line rate.
+ * A flow below line rate is paced: its next packet may start
+ * wire-bytes x 8 / Rc after the previous one. The NIC stays event driven: a
+ * single wake-up event per NIC for the earliest paced flow, and the increase
+ * timer runs only while a flow is below line rate.
+ *
+ * Class changes (SetFlowClass) apply to the next packet the NIC generates
+ * for the flow; packets already in switch queues keep their class. Raising a
+ * flow's class can therefore reorder it: newer packets overtake older queued
+ * ones, the receiver discards the gap and NACKs, and go-back-N resends the
+ * overtaken bytes in the new class (the stale copies arrive later as
+ * duplicates and are dropped by the receiver), so every byte is still
+ * delivered once and in order. MFS avoids this by promoting at layer
+ * boundaries, where a flow has nothing in flight.
  */
 class RdmaNic : public Object, public RocePortOwner
 {
@@ -90,7 +143,18 @@ class RdmaNic : public Object, public RocePortOwner
      * @param flows the fabric's flow table
      * @param done completion callback
      */
-    void Setup(uint32_t host, Ptr<RoceNetDevice> dev, RdmaFlowTable* flows, FlowDoneCallback done);
+    void Setup(uint32_t host,
+               Ptr<RoceNetDevice> dev,
+               RdmaFlowTable* flows,
+               FlowDoneCallback done,
+               RoceFabricStats* stats = nullptr,
+               std::vector<RdmaDeliveryRecord>* deliveries = nullptr);
+
+    /**
+     * Scale the DCQCN additive and hyper increase steps (given for 100G) to
+     * the NIC's line rate.
+     */
+    void ScaleIncreaseToLineRate();
 
     /**
      * Start sending a flow from the flow table (its src must be this host).
@@ -116,26 +180,54 @@ class RdmaNic : public Object, public RocePortOwner
 
   private:
     void Ready(RdmaFlow& f);
+    void Regroup(uint32_t cls);
     void ReceiveData(const RoceHeader& h);
     void ReceiveAck(const RoceHeader& h);
     void SendControl(RoceFrameType type, const RdmaFlow& f, uint64_t psn);
     void ArmRto(RdmaFlow& f);
     void RtoFired(uint32_t id);
     void Rewind(RdmaFlow& f, uint64_t psn);
+    void OnCnp(RdmaFlow& f);
+    void DecayAlpha(RdmaFlow& f, int64_t now);
+    void RateDecrease(uint32_t id);
+    void RateIncrease(RdmaFlow& f);
+    void IncreaseTimerFired(uint32_t id);
+    void WakeAt(int64_t ps);
+    void Wake();
+    void SetRate(RdmaFlow& f, double rate);
 
     uint32_t m_ackInterval;   //!< ACK every N in-order packets
     Time m_retxTimeout;       //!< go-back-N timeout (0 = off)
     Time m_nackInterval;      //!< minimum time between NACKs for one gap
     uint8_t m_controlClass;   //!< class of ACK/NACK/CNP
+    bool m_dcqcn;             //!< DCQCN on
+    Time m_cnpInterval;       //!< minimum time between CNPs of one flow
+    double m_g;               //!< DCQCN alpha gain
+    DataRate m_rai;           //!< additive increase step
+    DataRate m_rhai;          //!< hyper increase step
+    Time m_alphaInterval;     //!< alpha update period
+    Time m_decreaseInterval;  //!< minimum time between rate cuts
+    Time m_increaseTimer;     //!< rate increase timer period
+    uint64_t m_byteCounter;   //!< bytes per byte-counter stage
+    uint32_t m_fastRecovery;  //!< F: stages of fast recovery
+    DataRate m_minRate;       //!< lowest rate
+    double m_lineRate{0};     //!< port rate (bit/s)
+    RoceFabricStats* m_stats{nullptr}; //!< shared counters
+    std::vector<RdmaDeliveryRecord>* m_deliveries{nullptr}; //!< delivery log
+    EventId m_wake;           //!< wake-up for the earliest paced flow
+    int64_t m_wakePs{-1};     //!< when m_wake fires
     uint32_t m_host{0};       //!< host index
     uint32_t m_mtu{4096};     //!< payload MTU
     Ptr<RoceNetDevice> m_dev; //!< the port
     RdmaFlowTable* m_flows{nullptr}; //!< shared flow table
     FlowDoneCallback m_done;  //!< completion callback
     std::array<std::deque<uint32_t>, RoceHeader::kNumClasses> m_ready; //!< flows with data, per class
+    std::array<uint32_t, RoceHeader::kNumClasses> m_moved{}; //!< flows that left each list's class
 
     TracedCallback<uint32_t> m_flowDoneTrace;      //!< flow delivered (flow id)
     TracedCallback<uint32_t, uint64_t> m_rewindTrace; //!< go-back-N (flow id, psn)
+    TracedCallback<uint32_t, double> m_rateTrace;     //!< DCQCN rate change (flow id, bit/s)
+    TracedCallback<uint32_t> m_cnpTrace;              //!< CNP sent by this receiver (flow id)
 };
 
 } // namespace ns3

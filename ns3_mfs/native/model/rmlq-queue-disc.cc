@@ -4,6 +4,8 @@
  */
 #include "rmlq-queue-disc.h"
 
+#include "ns3/boolean.h"
+#include "ns3/double.h"
 #include "ns3/drop-tail-queue.h"
 #include "ns3/log.h"
 #include "ns3/uinteger.h"
@@ -27,6 +29,31 @@ RmlqQueueDisc::GetTypeId()
                           UintegerValue(8),
                           MakeUintegerAccessor(&RmlqQueueDisc::m_numBands),
                           MakeUintegerChecker<uint32_t>(1, 8))
+            .AddAttribute("EcnMarking",
+                          "Mark ECN-capable packets CE on dequeue (RED on per-band bytes).",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&RmlqQueueDisc::m_ecn),
+                          MakeBooleanChecker())
+            .AddAttribute("EcnKmin",
+                          "RED lower threshold in bytes (no marking at or below).",
+                          UintegerValue(400000),
+                          MakeUintegerAccessor(&RmlqQueueDisc::m_kmin),
+                          MakeUintegerChecker<uint64_t>())
+            .AddAttribute("EcnKmax",
+                          "RED upper threshold in bytes (always mark above).",
+                          UintegerValue(1600000),
+                          MakeUintegerAccessor(&RmlqQueueDisc::m_kmax),
+                          MakeUintegerChecker<uint64_t>())
+            .AddAttribute("EcnPmax",
+                          "RED marking probability at Kmax.",
+                          DoubleValue(0.2),
+                          MakeDoubleAccessor(&RmlqQueueDisc::m_pmax),
+                          MakeDoubleChecker<double>(0.0, 1.0))
+            .AddAttribute("EcnBandMask",
+                          "Bands whose packets may be marked (bit b = band b).",
+                          UintegerValue(0xFF),
+                          MakeUintegerAccessor(&RmlqQueueDisc::m_ecnBandMask),
+                          MakeUintegerChecker<uint8_t>())
             .AddTraceSource("BandEnqueue",
                             "A packet entered a band (band, item).",
                             MakeTraceSourceAccessor(&RmlqQueueDisc::m_bandEnqueueTrace),
@@ -44,8 +71,41 @@ RmlqQueueDisc::GetTypeId()
 
 RmlqQueueDisc::RmlqQueueDisc()
     : QueueDisc(QueueDiscSizePolicy::NO_LIMITS),
-      m_numBands(8)
+      m_numBands(8),
+      m_ecn(false),
+      m_kmin(400000),
+      m_kmax(1600000),
+      m_pmax(0.2),
+      m_ecnBandMask(0xFF),
+      m_uniform(CreateObject<UniformRandomVariable>())
 {
+}
+
+double
+RmlqQueueDisc::MarkProbability(uint64_t bytes) const
+{
+    if (bytes <= m_kmin)
+    {
+        return 0.0;
+    }
+    if (bytes > m_kmax)
+    {
+        return 1.0;
+    }
+    return m_pmax * static_cast<double>(bytes - m_kmin) / static_cast<double>(m_kmax - m_kmin);
+}
+
+uint64_t
+RmlqQueueDisc::GetEcnMarks() const
+{
+    return m_ecnMarks;
+}
+
+int64_t
+RmlqQueueDisc::AssignStreams(int64_t stream)
+{
+    m_uniform->SetStream(stream);
+    return 1;
 }
 
 RmlqQueueDisc::~RmlqQueueDisc() = default;
@@ -127,6 +187,14 @@ RmlqQueueDisc::DoDequeue()
             continue;
         }
         Ptr<QueueDiscItem> item = GetInternalQueue(b)->Dequeue();
+        if (m_ecn && ((m_ecnBandMask >> b) & 1) && m_bandBytes[b] > m_kmin)
+        {
+            double p = MarkProbability(m_bandBytes[b]);
+            if ((p >= 1.0 || m_uniform->GetValue() < p) && Mark(item, "ECN CE"))
+            {
+                m_ecnMarks++;
+            }
+        }
         m_bandBytes[b] -= item->GetSize();
         m_bandPackets[b]--;
         m_bandDequeueTrace(b, item);
@@ -152,6 +220,11 @@ RmlqQueueDisc::DoPeek()
 bool
 RmlqQueueDisc::CheckConfig()
 {
+    if (m_ecn && m_kmax <= m_kmin)
+    {
+        NS_LOG_ERROR("RmlqQueueDisc needs EcnKmax > EcnKmin");
+        return false;
+    }
     if (GetNQueueDiscClasses() > 0 || GetNPacketFilters() > 0)
     {
         NS_LOG_ERROR("RmlqQueueDisc needs no classes and no packet filters");

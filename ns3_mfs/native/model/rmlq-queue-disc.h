@@ -6,6 +6,7 @@
 #define NS3_MFS_RMLQ_QUEUE_DISC_H
 
 #include "ns3/queue-disc.h"
+#include "ns3/random-variable-stream.h"
 #include "ns3/traced-callback.h"
 
 #include <vector>
@@ -28,7 +29,14 @@ namespace ns3
  * (never demoted) as their laxity shrinks. The promotion decisions are made by
  * the sender (the RDMA NIC sets the class of the packets of a flow), so the
  * queue disc itself stays a strict-priority multi-band scheduler with per-band
- * accounting; ECN marking per band hooks into DoDequeue.
+ * accounting.
+ *
+ * ECN (EcnMarking): when a packet leaves band b holding q bytes (the packet
+ * included), it is marked Congestion Experienced with probability 0 for
+ * q <= EcnKmin, EcnPmax (q - EcnKmin) / (EcnKmax - EcnKmin) between the
+ * thresholds and 1 above EcnKmax (RED on instantaneous per-band bytes, as
+ * DCQCN switches do). EcnBandMask selects the bands that mark; only
+ * ECN-capable packets can be marked.
  *
  * Each band is an internal DropTailQueue<QueueDiscItem> without a practical
  * limit: admission is the job of the switch buffer manager (shared buffer,
@@ -69,6 +77,23 @@ class RmlqQueueDisc : public QueueDisc
      */
     uint32_t GetBandPackets(uint32_t band) const;
 
+    /**
+     * Marking probability of the RED line for a band holding @p bytes.
+     * @param bytes bytes queued in the band
+     * @return probability in [0, 1]
+     */
+    double MarkProbability(uint64_t bytes) const;
+
+    /** @return packets marked CE by this queue disc */
+    uint64_t GetEcnMarks() const;
+
+    /**
+     * Use a fixed random stream (ns-3 stream assignment).
+     * @param stream first stream index
+     * @return number of streams used (1)
+     */
+    int64_t AssignStreams(int64_t stream);
+
     /** @return true if some unpaused band holds a packet. */
     bool HasEligible() const;
 
@@ -87,6 +112,13 @@ class RmlqQueueDisc : public QueueDisc
     void InitializeParams() override;
 
     uint32_t m_numBands;                 //!< K
+    bool m_ecn;                          //!< ECN marking on
+    uint64_t m_kmin;                     //!< RED Kmin (bytes)
+    uint64_t m_kmax;                     //!< RED Kmax (bytes)
+    double m_pmax;                       //!< RED Pmax
+    uint8_t m_ecnBandMask;               //!< bands that mark
+    uint64_t m_ecnMarks{0};              //!< packets marked
+    Ptr<UniformRandomVariable> m_uniform; //!< marking coin
     uint8_t m_pausedMask{0};             //!< classes paused by PFC
     std::vector<uint64_t> m_bandBytes;   //!< bytes per band
     std::vector<uint32_t> m_bandPackets; //!< packets per band

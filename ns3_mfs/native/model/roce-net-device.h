@@ -45,6 +45,7 @@ struct RoceFabricStats
     uint64_t pauseFrames{0};   //!< PFC PAUSE frames sent (refreshes included)
     uint64_t resumeFrames{0};  //!< PFC RESUME (zero-quanta) frames sent
     uint64_t maxQueueBytes{0}; //!< largest per-port egress queue seen (bytes)
+    uint64_t cnps{0};          //!< CNPs sent by receivers
     bool logPfc{true};         //!< keep every PFC event in pfcLog
     std::vector<RocePfcRecord> pfcLog; //!< PFC events in time order
 };

@@ -1,0 +1,127 @@
+"""ECN marking, CNPs, DCQCN and class changes on the fabric."""
+
+import math
+import tomllib
+
+import numpy as np
+import pytest
+
+from ns3_mfs import _ns
+from ns3_mfs.config import from_dict
+from ns3_mfs.fabric import FabricConfig, Network, TestbedTopology
+
+
+def paper_dcqcn() -> FabricConfig:
+    data = tomllib.loads((pytest.ROOT / "configs/dcqcn_paper.toml").read_text())
+    return from_dict(FabricConfig, data["fabric"], "fabric")
+
+
+@pytest.fixture(autouse=True)
+def _root(root):
+    pytest.ROOT = root
+
+
+@pytest.mark.parametrize("queue_kb", [300, 400, 700, 1000, 1300, 1550, 2000])
+def test_ecn_marking_follows_the_red_line(queue_kb):
+    kmin, kmax, pmax, frame, n = 400_000, 1_600_000, 0.2, 4158, 20_000
+    marks = _ns.native().Fabric.ProbeEcnMarks(kmin, kmax, pmax, queue_kb * 1000, frame, n, 11)
+    # The band holds the standing queue rounded down to whole frames, plus nothing else.
+    q = (queue_kb * 1000 // frame) * frame
+    p = 0.0 if q <= kmin else 1.0 if q > kmax else pmax * (q - kmin) / (kmax - kmin)
+    sigma = math.sqrt(max(p * (1 - p), 1e-12) / n)
+    assert abs(marks / n - p) <= 4 * sigma + 1e-9
+
+
+def rates(net, flows, t0, t1, step):
+    d = net.deliveries()
+    edges = np.arange(t0, t1 + 1e-12, step)
+    out = []
+    for f in flows:
+        x = d[d["flow"] == f.id]
+        cum = np.interp(edges, x["time_s"], x["delivered_bytes"], left=0)
+        out.append(np.diff(cum) * 8 / step)
+    return out
+
+
+def test_two_dcqcn_flows_converge_to_fair_share():
+    T = 0.06
+    net = Network(TestbedTopology(servers=3, nics_per_server=1), paper_dcqcn())
+    size = int(T * 100e9 / 8)
+    a = net.start_flow(1, 0, size, priority=3)
+    b = net.start_flow(2, 0, size, priority=3, at=2e-3)  # b joins late, a has the whole link
+    net.enable_delivery_log(a)
+    net.enable_delivery_log(b)
+    net.run(until=T)
+    ra, rb = rates(net, [a, b], 0.04, T, 0.005)
+    fair = 50e9
+    assert np.all(np.abs(ra - rb) <= 0.1 * fair), (ra, rb)
+    assert np.all(ra + rb >= 0.9 * 100e9)
+    assert net.counter("cnps") > 0 and net.counter("ecn_marks") > 0
+    flows = net.flows()
+    assert (flows["rate_decreases"] > 0).all()
+
+
+def test_dcqcn_cuts_pause_frames_in_a_16_to_1_incast():
+    results = {}
+    for cc in ("none", "dcqcn"):
+        net = Network(TestbedTopology(servers=17, nics_per_server=1), FabricConfig(cc=cc))
+        for s in range(1, 17):
+            net.start_flow(s, 0, 8_000_000, priority=3)
+        net.run()
+        s = net.summary()
+        assert s["drops"] == 0 and s["completed"] == 16
+        results[cc] = s
+    assert results["dcqcn"]["pfc_pause_frames"] <= 0.5 * results["none"]["pfc_pause_frames"]
+    assert results["dcqcn"]["cnps"] > 0 and results["none"]["pfc_pause_frames"] > 0
+
+
+def test_raised_flow_overtakes_and_delivers_every_byte_once():
+    net = Network(TestbedTopology(servers=3, nics_per_server=1), FabricConfig(cc="none"))
+    low = net.start_flow(1, 0, 6_000_000, priority=5)
+    other = net.start_flow(2, 0, 12_000_000, priority=3)
+    net.enable_delivery_log(low)
+    net.enable_delivery_log(other)
+    t_raise = 300e-6
+    net.schedule(t_raise, lambda: net.set_priority(low, 1))
+    net.run()
+    flows = net.flows().set_index("flow_id")
+    lo, ot = flows.loc[low.id], flows.loc[other.id]
+    assert lo["completed"] and lo["bytes_delivered"] == 6_000_000
+    assert lo["final_priority"] == 1 and lo["class_changes"] == 1
+    d = net.deliveries()
+
+    def delivered(flow, t):
+        x = d[d["flow"] == flow.id]
+        return float(np.interp(t, x["time_s"], x["delivered_bytes"], left=0))
+
+    # Before the raise, class 3 starves class 5.
+    assert delivered(low, t_raise) < 0.02 * 6_000_000
+    # From the raise on, the raised flow takes the link: it finishes first, at about line rate.
+    assert lo["end_s"] < ot["end_s"]
+    assert lo["end_s"] - t_raise <= 1.1 * lo["ideal_fct_s"] + 20e-6
+    mid = t_raise + 0.5 * (lo["end_s"] - t_raise)
+    assert delivered(other, mid) - delivered(other, t_raise + 20e-6) < 0.02 * 12_000_000
+    # Packets queued in the old class were overtaken: go-back-N resent them in the new class.
+    assert lo["rewinds"] >= 1 and lo["bytes_sent"] > lo["bytes"]
+    assert net.counter("drops") == 0
+
+
+def test_class_change_before_start_and_lowering():
+    net = Network(TestbedTopology(servers=2), FabricConfig(cc="none"))
+    f = net.start_flow(0, 1, 1_000_000, priority=2, at=10e-6)
+    net.set_priority(f, 6)  # before it starts: no reordering possible
+    net.run()
+    row = net.flows().iloc[0]
+    assert row["final_priority"] == 6 and row["class_changes"] == 1
+    assert row["rewinds"] == 0 and row["bytes_sent"] == 1_000_000
+
+
+def test_ecn_config_is_validated():
+    from ns3_mfs.config import ConfigError
+
+    with pytest.raises(ConfigError, match="fabric.ecn_kmax_bytes: must be > ecn_kmin_bytes"):
+        from_dict(FabricConfig, {"ecn_kmin_bytes": 10, "ecn_kmax_bytes": 5}, "fabric")
+    with pytest.raises(ConfigError, match="fabric.cc: expected one of 'dcqcn', 'none', got 'cubic'"):
+        from_dict(FabricConfig, {"cc": "cubic"}, "fabric")
+    with pytest.raises(ConfigError, match=r"fabric.ecn_classes\[1\]: must be <= 7, got 9"):
+        from_dict(FabricConfig, {"ecn_classes": [1, 9]}, "fabric")

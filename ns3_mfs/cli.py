@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ._build import BuildError
 from .config import ConfigError, from_dict, load_toml
 
 
@@ -23,6 +24,8 @@ def _fabric_config(args: argparse.Namespace):
         cfg = replace(cfg, pfc=args.pfc == "on")
     if args.mtu is not None:
         cfg = replace(cfg, mtu=args.mtu)
+    if args.cc is not None:
+        cfg = replace(cfg, cc=args.cc)
     return cfg
 
 
@@ -66,6 +69,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--out", required=True, help="result directory")
     f.add_argument("--pfc", choices=("on", "off"), help="lossless mode (default on)")
     f.add_argument("--mtu", type=int, choices=(1024, 2048, 4096), help="RoCE payload MTU (default 4096)")
+    f.add_argument("--cc", choices=("dcqcn", "none"), help="sender congestion control (default dcqcn)")
     f.add_argument("--config", help="TOML file with a [fabric] table of FabricConfig settings")
     f.add_argument("--seed", type=int, default=1, help="seed (ECMP hashing)")
     f.add_argument("--until", type=float, help="stop at this simulated time (s)")
@@ -86,6 +90,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"ns3-mfs: error: {exc}", file=sys.stderr)
+        return 2
+    except BuildError as exc:
+        print(f"ns3-mfs: cannot build the native module: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ns3-mfs: interrupted", file=sys.stderr)

@@ -45,6 +45,16 @@ def cmd_fabric(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from .experiment.run import load_run_config, run
+
+    cfg = load_run_config(args.config)
+    summary = run(cfg, out=Path(args.out))
+    print(json.dumps(summary, indent=2))
+    print(f"results: {Path(args.out).resolve()}", file=sys.stderr)
+    return 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from . import _build
 
@@ -74,6 +84,11 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, default=1, help="seed (ECMP hashing)")
     f.add_argument("--until", type=float, help="stop at this simulated time (s)")
     f.set_defaults(func=cmd_fabric)
+
+    r = sub.add_parser("run", help="run a serving scenario (TOML run config)")
+    r.add_argument("config", help="run config TOML (see scratch/serving_small.toml)")
+    r.add_argument("--out", required=True, help="result directory")
+    r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("build", help="build the native library now (else built on first use)")
     b.set_defaults(func=cmd_build)

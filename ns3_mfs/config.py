@@ -48,6 +48,8 @@ def _type_name(tp: Any) -> str:
 
 
 def _convert(value: Any, tp: Any, path: str) -> Any:
+    if tp is Any:
+        return value
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         args = [a for a in get_args(tp) if a is not type(None)]

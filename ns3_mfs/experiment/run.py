@@ -1,0 +1,249 @@
+"""A serving run: config -> simulation -> result directory (DESIGN.md section 6).
+
+A run config is one TOML file::
+
+    seed = 1
+    topology = "topologies/testbed.toml"   # a path, or an inline [topology] table
+    [fabric]      # FabricConfig keys (optional)
+    [serving]     # ServingConfig keys
+    [workload]    # WorkloadConfig keys (ns3_mfs.serving.requests)
+
+The TTFT SLO of a request is ``serving.ttft_slo_s`` if set, else
+``ttft_slo_factor`` x its unloaded TTFT, which the simulator measures itself:
+requests of a few prompt lengths (the workload's quantiles) are run alone on
+the same cluster before the real run, and the unloaded TTFT of every request
+is interpolated from them by prompt length.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import numpy as np
+import pandas as pd
+
+from ..config import ConfigError, from_dict, load_toml, spec, to_dict
+from ..fabric.network import FabricConfig, Network
+from ..fabric.topology import Topology, load_topology, topology_from_dict
+from ..serving.cluster import build_layout
+from ..serving.compute import ComputeModel, Utilization, load_gpu
+from ..serving.models import load_model
+from ..serving.prefill import STAGES, PrefillEngine
+from ..serving.requests import Request, WorkloadConfig, generate
+from .store import write_run
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """The serving system on the fabric."""
+
+    model: str = spec("mixtral-8x7b", doc="catalogue name or path of a model TOML")
+    gpu: str = spec("rtx3090", doc="GPU profile name or path of a GPU TOML")
+    tp: int = spec(1, min=1, max=64, doc="tensor-parallel degree of attention")
+    ep: int = spec(8, min=1, max=1024, doc="expert-parallel degree; an instance has max(tp, ep) GPUs")
+    prefill_gpus: int = spec(16, min=1, doc="GPUs running prefill (a multiple of max(tp, ep))")
+    decode_gpus: int = spec(4, min=1, doc="GPUs of the decode side (P2D destinations)")
+    kv_store_servers: int = spec(1, min=1, doc="servers holding the KV store (the topology's last ones)")
+    gpus_per_nic: int = spec(2, min=1, max=64, doc="GPUs sharing one NIC port")
+    max_batched_tokens: int = spec(8192, min=1, doc="vLLM max_num_batched_tokens (chunked prefill)")
+    kv_block_tokens: int = spec(512, min=1, doc="tokens per reusable KV block (Mooncake: 512)")
+    intra_server_gb_per_s: Optional[float] = spec(
+        None, gt=0.0, doc="GPU-to-GPU bandwidth inside a server (GB/s); default: the GPU profile's PCIe/NVLink"
+    )
+    mfu: Optional[float] = spec(None, gt=0.0, max=1.0, doc="achieved fraction of peak FLOPs (default: compute model's)")
+    mbu: Optional[float] = spec(None, gt=0.0, max=1.0, doc="achieved fraction of memory bandwidth (default: compute model's)")
+    ttft_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute TTFT SLO (s); else a multiple of unloaded TTFT")
+    ttft_slo_factor: float = spec(3.0, gt=0.0, doc="TTFT SLO = factor x unloaded TTFT")
+    kv_fetch_priority: int = spec(3, min=0, max=7, doc="class of stage-1 flows (until a policy sets them)")
+    collective_priority: int = spec(3, min=0, max=7, doc="class of stage-2 flows")
+    p2d_priority: int = spec(3, min=0, max=7, doc="class of stage-3 flows")
+    max_sim_s: Optional[float] = spec(None, gt=0.0, doc="stop the simulation at this time (s)")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    topology: Any
+    workload: WorkloadConfig
+    serving: ServingConfig = ServingConfig()
+    fabric: FabricConfig = FabricConfig()
+    seed: int = spec(1, min=1, max=2**32 - 1, doc="seed of the run")
+    scenario: str = spec("", doc="free-form name")
+
+
+def run_config_from_dict(data: dict[str, Any], source: str = "config", base: Optional[Path] = None) -> RunConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a table")
+    allowed = {"topology", "workload", "serving", "fabric", "seed", "scenario"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(f"{source}: {unknown[0]}: unknown key; allowed keys: {', '.join(sorted(allowed))}")
+    if "topology" not in data:
+        raise ConfigError(f"{source}: topology: missing; give a topology file path or a [topology] table")
+    topo = data["topology"]
+    if isinstance(topo, str):
+        p = Path(topo)
+        if not p.is_absolute() and base is not None and not p.exists():
+            p = base / p
+        topology: Topology = load_topology(p)
+    else:
+        topology = topology_from_dict(topo, "topology")
+    if "workload" not in data:
+        raise ConfigError(f"{source}: workload: missing; a [workload] table is required")
+    rest = {k: v for k, v in data.items() if k not in ("topology",)}
+    rest["topology"] = topology
+    wl = rest["workload"]
+    if isinstance(wl, dict) and isinstance(wl.get("trace"), str) and base is not None:
+        t = Path(wl["trace"])
+        if not t.is_absolute() and not t.exists() and (base / t).exists():
+            rest["workload"] = {**wl, "trace": str((base / t).resolve())}
+    cfg = from_dict(RunConfig, rest, "")
+    return cfg
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    p = Path(path)
+    return run_config_from_dict(load_toml(p), str(p), p.parent)
+
+
+def resolved(cfg: RunConfig) -> dict[str, Any]:
+    return {
+        "seed": cfg.seed,
+        "scenario": cfg.scenario,
+        "topology": to_dict(cfg.topology),
+        "fabric": to_dict(cfg.fabric),
+        "serving": to_dict(cfg.serving),
+        "workload": to_dict(cfg.workload),
+    }
+
+
+class _Setup:
+    """Everything of a run that does not depend on the requests (validated before simulating)."""
+
+    def __init__(self, cfg: RunConfig):
+        s = cfg.serving
+        self.cfg = cfg
+        self.graph = cfg.topology.graph()
+        self.model = load_model(s.model)
+        self.gpu = load_gpu(s.gpu)
+        util = Utilization(**{k: v for k, v in (("mfu", s.mfu), ("mbu", s.mbu)) if v is not None})
+        self.compute = ComputeModel(self.model, self.gpu, tp=s.tp, ep=s.ep, utilization=util)
+        self.layout = build_layout(
+            self.graph, tp=s.tp, ep=s.ep, prefill_gpus=s.prefill_gpus, decode_gpus=s.decode_gpus,
+            kv_store_servers=s.kv_store_servers, gpus_per_nic=s.gpus_per_nic,
+        )
+        self.prio = {"kv_fetch": s.kv_fetch_priority, "dispatch": s.collective_priority,
+                     "combine": s.collective_priority, "allreduce": s.collective_priority, "p2d": s.p2d_priority}
+
+    def simulate(self, requests: list[Request]) -> tuple[Network, PrefillEngine]:
+        net = Network(self.graph, self.cfg.fabric, seed=self.cfg.seed)
+        engine = PrefillEngine(net, self.layout, self.model, self.compute, self.cfg.serving, self.prio)
+        for r in requests:
+            engine.submit(r)
+        net.run(self.cfg.serving.max_sim_s)
+        return net, engine
+
+
+def unloaded_ttft(setup: _Setup, lengths: np.ndarray) -> np.ndarray:
+    """TTFT of a request of each prompt length alone on the cluster (no cache)."""
+    out = []
+    for n in lengths:
+        net, eng = setup.simulate([Request(0, 0.0, int(n), 1)])
+        out.append(eng.states[0].first_token_s)
+        net.close()
+    return np.array(out)
+
+
+def _tables(net: Network, eng: PrefillEngine, slo_of: np.ndarray | float) -> dict[str, pd.DataFrame]:
+    flows = net.flows()
+    meta = pd.DataFrame.from_dict(
+        eng.flow_meta, orient="index",
+        columns=["stage", "layer", "request_id", "batch_id", "collective_id", "src_gpu", "dst_gpu"],
+    )
+    flows = flows.join(meta, on="flow_id")
+    flows["path"] = "network"
+    intra = pd.DataFrame(eng.intra)
+    if len(intra):
+        intra["fct_s"] = intra["end_s"] - intra["start_s"]
+        intra["path"] = "intra_server"
+        intra["completed"] = True
+        flows = pd.concat([flows, intra], ignore_index=True)
+    flows["stage_num"] = flows["stage"].map(STAGES).astype("Int64")
+    rows = []
+    for rid, st in sorted(eng.states.items()):
+        rows.append(dict(
+            request_id=rid, arrival_s=st.req.arrival_s, input_tokens=st.req.input_tokens,
+            cached_tokens=st.cached_tokens, output_tokens=st.req.output_tokens, instance=st.instance,
+            prefill_start_s=st.prefill_start_s, prefill_end_s=st.prefill_end_s,
+            p2d_end_s=st.p2d_end_s, first_token_s=st.first_token_s,
+        ))
+    req = pd.DataFrame(rows)
+    req["ttft_s"] = req["first_token_s"] - req["arrival_s"]
+    req["queue_s"] = (req["prefill_start_s"] - req["arrival_s"]).clip(lower=0.0)  # arrival is ps-rounded
+    req["slo_s"] = slo_of if np.isscalar(slo_of) else slo_of[: len(req)]
+    req["slo_met"] = req["ttft_s"] <= req["slo_s"]
+    req["completed"] = req["first_token_s"].notna()
+    coll = pd.DataFrame(eng.collectives)
+    if len(coll):
+        coll["cct_s"] = coll["end_s"] - coll["start_s"]
+    else:
+        coll = pd.DataFrame(columns=["collective_id", "batch_id", "instance", "layer", "kind", "start_s",
+                                     "end_s", "bytes", "transfers", "cct_s"])
+    steps = pd.DataFrame(eng.steps, columns=["batch_id", "instance", "layer", "kind", "start_s", "end_s", "tokens"])
+    return {"requests": req, "flows": flows, "collectives": coll, "steps": steps, "pfc": net.pfc(),
+            "queues": net.queues()}
+
+
+def _summary(net: Network, tables: dict[str, pd.DataFrame], wall_s: float) -> dict[str, Any]:
+    req, coll = tables["requests"], tables["collectives"]
+    fab = net.summary()
+    ttft = req["ttft_s"].dropna()
+    a2a = coll[coll["kind"].isin(["dispatch", "combine"])]["cct_s"].dropna() if len(coll) else pd.Series([], dtype=float)
+    q = lambda s, p: float(s.quantile(p)) if len(s) else float("nan")  # noqa: E731
+    return {
+        "requests": int(len(req)),
+        "completed": int(req["completed"].sum()),
+        "ttft_slo_attainment": float(req["slo_met"].mean()) if len(req) else float("nan"),
+        "ttft_mean_s": float(ttft.mean()) if len(ttft) else float("nan"),
+        "ttft_p50_s": q(ttft, 0.5),
+        "ttft_p99_s": q(ttft, 0.99),
+        "cct_mean_s": float(a2a.mean()) if len(a2a) else float("nan"),
+        "cct_p99_s": q(a2a, 0.99),
+        "collectives": int(len(coll)),
+        "network_flows": fab["flows"],
+        "pfc_pause_frames": fab["pfc_pause_frames"],
+        "drops": fab["drops"],
+        "ecn_marks": fab["ecn_marks"],
+        "packet_hops": fab["packet_hops"],
+        "events": fab["events"],
+        "sim_s": fab["sim_s"],
+        "wall_s": wall_s,
+        "packet_hops_per_s": fab["packet_hops"] / fab["wall_s"] if fab["wall_s"] else 0.0,
+    }
+
+
+def run(cfg: RunConfig, out: Optional[Path] = None) -> dict[str, Any]:
+    """Simulate a run config; write the result directory if ``out`` is given."""
+    t0 = time.perf_counter()
+    setup = _Setup(cfg)  # validates model, GPU, memory, layout before any simulation
+    requests = generate(cfg.workload, cfg.seed)
+    if not requests:
+        raise ConfigError("workload: produced no requests")
+    lengths = np.array([r.input_tokens for r in requests])
+    if cfg.serving.ttft_slo_s is not None:
+        slo: np.ndarray | float = cfg.serving.ttft_slo_s
+    else:
+        grid = np.unique(np.quantile(lengths, [0.0, 0.25, 0.5, 0.75, 1.0]).round().astype(int))
+        base = unloaded_ttft(setup, grid)
+        slo = cfg.serving.ttft_slo_factor * np.interp(lengths, grid, base)
+    net, eng = setup.simulate(requests)
+    try:
+        tables = _tables(net, eng, slo)
+        summary = _summary(net, tables, time.perf_counter() - t0)
+        if out is not None:
+            write_run(Path(out), config=resolved(cfg), summary=summary, tables=tables, seed=cfg.seed)
+        return summary
+    finally:
+        net.close()

@@ -1,0 +1,1 @@
+"""LLM serving workloads and models: requests, traces, arrival processes."""

@@ -1,0 +1,109 @@
+"""Cluster layout: which GPUs and NICs form prefill instances, decode instances
+and the KV store.
+
+GPUs are numbered server by server (``server * gpus_per_server + local``).
+GPU ``local`` of a server uses the server's NIC ``local // gpus_per_nic``
+(the MFS testbed shares one 100G NIC between 2 GPUs). Prefill instances take
+the first servers, decode instances the next ones, and the KV store the last
+``kv_store_servers`` servers.
+
+A prefill instance has ``G = max(tp, ep)`` GPUs (the Megatron/vLLM
+convention: DBRX TP2/EP16 is 16 GPUs). Attention is tensor-parallel in
+``G / tp`` data-parallel groups of ``tp`` consecutive GPUs (each group owns
+some of the batch's requests); the experts are spread over all ``G`` GPUs, and
+the MoE all-to-all runs between all of them, each GPU carrying 1/tp of its
+group's tokens (sequence-split after the TP reduce-scatter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import ConfigError
+from ..fabric.topology import Graph
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One prefill instance: ``groups[d][t]`` is GPU t of attention (TP) group d."""
+
+    index: int
+    groups: tuple[tuple[int, ...], ...]
+
+    @property
+    def gpus(self) -> tuple[int, ...]:
+        return tuple(g for group in self.groups for g in group)
+
+    @property
+    def tp(self) -> int:
+        return len(self.groups[0])
+
+
+@dataclass(frozen=True)
+class Layout:
+    gpus_per_server: int
+    gpu_nic: tuple[int, ...]           #: host (NIC) index of every GPU
+    prefill: tuple[Instance, ...]
+    decode_gpus: tuple[int, ...]
+    kv_store_hosts: tuple[int, ...]
+
+    def server_of(self, gpu: int) -> int:
+        return gpu // self.gpus_per_server
+
+    def same_server(self, a: int, b: int) -> bool:
+        return self.server_of(a) == self.server_of(b)
+
+    def kv_host_for_block(self, block: int) -> int:
+        """KV-store NIC holding a prefix block (placement by block id)."""
+        return self.kv_store_hosts[block % len(self.kv_store_hosts)]
+
+
+def build_layout(
+    graph: Graph,
+    *,
+    tp: int,
+    ep: int,
+    prefill_gpus: int,
+    decode_gpus: int,
+    kv_store_servers: int,
+    gpus_per_nic: int,
+    path: str = "serving",
+) -> Layout:
+    """Place instances on a topology's servers; impossible layouts raise ConfigError."""
+    gps = graph.gpus_per_server
+    nics_of: dict[int, list[int]] = {}
+    for host, server in enumerate(graph.host_server):
+        nics_of.setdefault(server, []).append(host)
+    servers = graph.num_servers
+    total_gpus = servers * gps
+    per_instance = max(tp, ep)
+    if per_instance > prefill_gpus:
+        raise ConfigError(
+            f"{path}.ep: an instance needs max(tp, ep) = {per_instance} GPUs but prefill_gpus = {prefill_gpus}"
+        )
+    if prefill_gpus % per_instance:
+        raise ConfigError(
+            f"{path}.prefill_gpus: {prefill_gpus} is not a multiple of max(tp, ep) = {per_instance}"
+        )
+    prefill_servers = -(-prefill_gpus // gps)
+    decode_servers = -(-decode_gpus // gps)
+    needed = prefill_servers + decode_servers + kv_store_servers
+    if needed > servers:
+        raise ConfigError(
+            f"{path}: the layout needs {needed} servers ({prefill_servers} prefill, {decode_servers} decode, "
+            f"{kv_store_servers} KV store) but the topology '{graph.name}' has {servers} servers of "
+            f"{gps} GPUs ({total_gpus} GPUs)"
+        )
+    gpu_nic = []
+    for gpu in range(total_gpus):
+        nics = nics_of[gpu // gps]
+        gpu_nic.append(nics[min((gpu % gps) // gpus_per_nic, len(nics) - 1)])
+    instances = []
+    for i in range(prefill_gpus // per_instance):
+        base = i * per_instance
+        groups = tuple(tuple(base + d * tp + t for t in range(tp)) for d in range(per_instance // tp))
+        instances.append(Instance(i, groups))
+    decode_first = prefill_servers * gps
+    decode = tuple(range(decode_first, decode_first + decode_gpus))
+    kv_hosts = tuple(h for s in range(servers - kv_store_servers, servers) for h in nics_of[s])
+    return Layout(gps, tuple(gpu_nic), tuple(instances), decode, kv_hosts)

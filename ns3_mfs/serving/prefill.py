@@ -1,0 +1,338 @@
+"""Prefill instances on the fabric: batches as DAGs of compute steps and flows.
+
+Per batch and layer ``l`` (DESIGN.md section 1):
+
+1. **KV fetch** (stage 1): the reused prefix KV of layer ``l`` comes from the
+   KV-store NICs holding its blocks; it starts when layer ``l-1``'s attention
+   starts (overlapping its compute) and layer ``l``'s attention waits for it.
+2. **Attention** compute, then (TP > 1) a ring all-reduce in each TP group.
+3. **P2D** (stage 3): the layer's new KV cache goes to the decode instance; it
+   does not block prefill, but the first token waits for the last one.
+4. MoE layers: **dispatch** all-to-all, **expert** compute, **combine**
+   all-to-all (stage 2), then (TP > 1) a second all-reduce. The next layer's
+   attention waits for the combine.
+
+Each step starts when its dependencies finish, driven by the fabric's
+completion callbacks and timers. Transfers between GPUs of one server do not
+enter the network: they take ``bytes / intra_server_gbps`` and are recorded
+with ``path = "intra_server"``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..fabric.network import Network
+from .cluster import Instance, Layout
+from .requests import Request
+
+STAGES = {"kv_fetch": 1, "dispatch": 2, "combine": 2, "allreduce": 2, "p2d": 3}
+
+
+class Join:
+    """Waits for ``n`` parts; ``then(fn)`` runs fn when all are done (as an event if already done)."""
+
+    def __init__(self, net: Network, n: int):
+        self.net, self.n = net, n
+        self.fn: Optional[Callable[[], None]] = None
+
+    def then(self, fn: Callable[[], None]) -> None:
+        if self.n == 0:
+            self.net.schedule(self.net.now, fn)
+        else:
+            self.fn = fn
+
+    def done(self, *_: object) -> None:
+        self.n -= 1
+        if self.n == 0 and self.fn is not None:
+            self.fn()
+
+
+@dataclass
+class ReqState:
+    req: Request
+    instance: int
+    cached_tokens: int
+    cached_blocks: tuple[int, ...]
+    remaining: int
+    computed: int = 0
+    prefill_start_s: float = float("nan")
+    prefill_end_s: float = float("nan")
+    p2d_pending: int = 0
+    p2d_end_s: float = float("nan")
+    group: int = 0
+    first_token_s: float = float("nan")
+
+
+@dataclass
+class Batch:
+    id: int
+    instance: Instance
+    items: list[tuple[ReqState, int, int]]  # (request, tokens in this chunk, context before it)
+    fetch: dict[int, Join] = field(default_factory=dict)
+    start_s: float = 0.0
+    group_tokens: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.group_tokens = [0] * len(self.instance.groups)
+
+    @property
+    def tokens(self) -> int:
+        return sum(t for _, t, _ in self.items)
+
+
+class PrefillEngine:
+    """Runs requests through prefill instances on a :class:`Network`."""
+
+    def __init__(self, net: Network, layout: Layout, model, compute, cfg, stage_priority: dict[str, int]):
+        self.net, self.layout, self.model, self.compute, self.cfg = net, layout, model, compute, cfg
+        self.prio = stage_priority
+        self.intra_bps = (cfg.intra_server_gb_per_s * 8e9 if cfg.intra_server_gb_per_s
+                          else compute.gpu.intra_server_bw_bytes_per_s * 8)
+        self.queues = [deque() for _ in layout.prefill]
+        self.busy = [False] * len(layout.prefill)
+        self.states: dict[int, ReqState] = {}
+        self.kv_store: set[int] = set()
+        self.flow_meta: dict[int, tuple] = {}
+        self.intra: list[dict] = []
+        self.collectives: list[dict] = []
+        self.steps: list[dict] = []
+        self.batches = 0
+        self._rr = 0
+        self.layers = model.layers
+        self.moe = {l for l in range(model.layers) if model.is_moe_layer(l)}
+
+    # ---------------------------------------------------------- transfers
+    def transfer(self, src_gpu_or_host: tuple[str, int], dst_gpu: int, nbytes: int, stage: str,
+                 layer: int, request: int, batch: int, collective: int, on_done: Callable[[], None]) -> None:
+        """Move bytes from a GPU (or a KV-store host) to a GPU: network flow or intra-server copy."""
+        kind, src = src_gpu_or_host
+        if nbytes <= 0:
+            self.net.schedule(self.net.now, on_done)
+            return
+        if kind == "gpu" and self.layout.same_server(src, dst_gpu):
+            t0 = self.net.now
+            dt = nbytes * 8 / self.intra_bps
+            self.intra.append(dict(stage=stage, layer=layer, request_id=request, batch_id=batch,
+                                   collective_id=collective, bytes=nbytes, start_s=t0, end_s=t0 + dt,
+                                   src_gpu=src, dst_gpu=dst_gpu))
+            self.net.schedule(t0 + dt, on_done)
+            return
+        src_host = self.layout.gpu_nic[src] if kind == "gpu" else src
+        dst_host = self.layout.gpu_nic[dst_gpu]
+        flow = self.net.start_flow(src_host, dst_host, int(nbytes), self.prio[stage], on_done=lambda _f: on_done())
+        self.flow_meta[flow.id] = (stage, layer, request, batch, collective,
+                                   src if kind == "gpu" else -1, dst_gpu)
+
+    # ----------------------------------------------------------- requests
+    def submit(self, req: Request) -> None:
+        self.net.schedule(req.arrival_s, lambda: self._arrive(req))
+
+    def _cached_prefix(self, req: Request) -> tuple[int, ...]:
+        blocks = []
+        for b in req.block_hashes:
+            if b not in self.kv_store:
+                break
+            blocks.append(b)
+        # At least one token is always computed (the last one produces the first token).
+        max_blocks = max(0, (req.input_tokens - 1) // self.cfg.kv_block_tokens)
+        return tuple(blocks[:max_blocks])
+
+    def _arrive(self, req: Request) -> None:
+        inst = self._rr % len(self.layout.prefill)
+        self._rr += 1
+        blocks = self._cached_prefix(req)
+        cached = len(blocks) * self.cfg.kv_block_tokens
+        st = ReqState(req, inst, cached, blocks, remaining=req.input_tokens - cached)
+        self.states[req.id] = st
+        self.queues[inst].append(st)
+        if not self.busy[inst]:
+            self._start_batch(inst)
+
+    # ------------------------------------------------------------ batches
+    def _start_batch(self, inst_idx: int) -> None:
+        q = self.queues[inst_idx]
+        if not q:
+            self.busy[inst_idx] = False
+            return
+        self.busy[inst_idx] = True
+        budget = self.cfg.max_batched_tokens
+        items = []
+        while q and budget > 0:
+            st = q[0]
+            take = min(st.remaining, budget)
+            items.append((st, take, st.cached_tokens + st.computed))
+            if np.isnan(st.prefill_start_s):
+                st.prefill_start_s = self.net.now
+            st.remaining -= take
+            budget -= take
+            if st.remaining == 0:
+                q.popleft()
+        inst = self.layout.prefill[inst_idx]
+        batch = Batch(self.batches, inst, items, start_s=self.net.now)
+        self.batches += 1
+        # Data-parallel attention: a request's first chunk goes to the least loaded TP group.
+        for st, take, _ in items:
+            if st.computed == 0:
+                st.group = int(np.argmin(batch.group_tokens))
+            batch.group_tokens[st.group] += take
+        self._start_fetch(batch, 0).then(lambda: self._attention(batch, 0))
+
+    def _start_fetch(self, batch: Batch, layer: int) -> Join:
+        """Stage 1 of ``layer``: prefix KV blocks from the KV store, per (request, store host)."""
+        per_token = self.model.kv_bytes_per_token_per_layer()
+        parts = []
+        for st, _take, _ctx in batch.items:
+            if st.computed or not st.cached_blocks:
+                continue  # only the first chunk of a request needs its prefix
+            by_host: dict[int, int] = {}
+            for b in st.cached_blocks:
+                h = self.layout.kv_host_for_block(b)
+                by_host[h] = by_host.get(h, 0) + 1
+            gpu = batch.instance.groups[st.group][0]
+            for host, nblocks in sorted(by_host.items()):
+                parts.append((host, gpu, nblocks * self.cfg.kv_block_tokens * per_token, st.req.id))
+        join = Join(self.net, len(parts))
+        batch.fetch[layer] = join
+        for host, gpu, nbytes, rid in parts:
+            self.transfer(("host", host), gpu, nbytes, "kv_fetch", layer, rid, batch.id, -1, join.done)
+        return join
+
+    def _attention(self, batch: Batch, layer: int) -> None:
+        if layer + 1 < self.layers:
+            self._start_fetch(batch, layer + 1)  # overlaps this layer's compute
+        # Each group's tokens attend on average to the context before them plus
+        # half of their own chunk (causal mask).
+        dt = 0.0
+        for g, tokens in enumerate(batch.group_tokens):
+            items = [(t, c) for st, t, c in batch.items if st.group == g]
+            if tokens:
+                ctx = sum(t * (c + t / 2) for t, c in items) / tokens
+                kv = sum(c + t for t, c in items)
+                dt = max(dt, self.compute.attention_time_s(tokens, ctx, kv))
+        self._compute(batch, layer, "attention", dt, lambda: self._after_attention(batch, layer))
+
+    def _after_attention(self, batch: Batch, layer: int) -> None:
+        self._p2d(batch, layer)
+        self._allreduce(batch, layer, "attn", lambda: self._ffn(batch, layer))
+
+    def _ffn(self, batch: Batch, layer: int) -> None:
+        if layer in self.moe:
+            self._all_to_all(batch, layer, "dispatch", lambda: self._experts(batch, layer))
+        else:
+            dt = self.compute.dense_ffn_time_s(max(batch.group_tokens))
+            self._compute(batch, layer, "dense_ffn", dt,
+                          lambda: self._allreduce(batch, layer, "ffn", lambda: self._layer_done(batch, layer)))
+
+    def _experts(self, batch: Batch, layer: int) -> None:
+        # Per GPU, for the mean group batch (uniform routing spreads tokens evenly over GPUs).
+        dt = self.compute.expert_time_s(batch.tokens / len(batch.group_tokens))
+        self._compute(
+            batch, layer, "experts", dt,
+            lambda: self._all_to_all(
+                batch, layer, "combine",
+                lambda: self._allreduce(batch, layer, "ffn", lambda: self._layer_done(batch, layer)),
+            ),
+        )
+
+    def _layer_done(self, batch: Batch, layer: int) -> None:
+        if layer + 1 < self.layers:
+            batch.fetch[layer + 1].then(lambda: self._attention(batch, layer + 1))
+        else:
+            self._batch_done(batch)
+
+    def _batch_done(self, batch: Batch) -> None:
+        now = self.net.now
+        for st, take, _ in batch.items:
+            st.computed += take
+            if st.remaining == 0 and st.computed + st.cached_tokens >= st.req.input_tokens:
+                st.prefill_end_s = now
+                self.kv_store.update(st.req.block_hashes)
+                self._maybe_first_token(st)
+        self._start_batch(batch.instance.index)
+
+    def _compute(self, batch: Batch, layer: int, kind: str, dt: float, then: Callable[[], None]) -> None:
+        """A compute step of ``dt`` seconds on the instance's GPUs, recorded in ``steps``."""
+        t0 = self.net.now
+        self.steps.append(dict(batch_id=batch.id, instance=batch.instance.index, layer=layer, kind=kind,
+                               start_s=t0, end_s=t0 + dt, tokens=batch.tokens))
+        self.net.schedule(t0 + dt, then)
+
+    # ------------------------------------------------------- collectives
+    def _collective(self, batch: Batch, layer: int, kind: str, transfers: list, then: Callable[[], None]) -> None:
+        cid = len(self.collectives)
+        rec = dict(collective_id=cid, batch_id=batch.id, instance=batch.instance.index, layer=layer, kind=kind,
+                   start_s=self.net.now, end_s=float("nan"), bytes=int(sum(t[2] for t in transfers)),
+                   transfers=len(transfers))
+        self.collectives.append(rec)
+
+        def finished() -> None:
+            rec["end_s"] = self.net.now
+            then()
+
+        join = Join(self.net, len(transfers))
+        join.then(finished)
+        stage = "allreduce" if kind.startswith("allreduce") else kind
+        for src, dst, nbytes in transfers:
+            self.transfer(("gpu", src), dst, nbytes, stage, layer, -1, batch.id, cid, join.done)
+
+    def _all_to_all(self, batch: Batch, layer: int, kind: str, then: Callable[[], None]) -> None:
+        """Dispatch or combine among the instance's G GPUs (uniform routing over expert shards).
+
+        GPU i owns ``group_tokens / tp`` tokens; ``1/G`` of their expert inputs
+        go to each other GPU (dispatch: i -> j) and come back (combine: j -> i).
+        """
+        inst = batch.instance
+        gpus, tp = inst.gpus, inst.tp
+        G = len(gpus)
+        per_token = (self.model.dispatch_bytes_per_token() if kind == "dispatch"
+                     else self.model.combine_bytes_per_token())
+        transfers = []
+        for i, gi in enumerate(gpus):
+            nbytes = int(round(batch.group_tokens[i // tp] / tp * per_token / G))
+            if not nbytes:
+                continue
+            for gj in gpus:
+                if gj != gi:
+                    transfers.append((gi, gj, nbytes) if kind == "dispatch" else (gj, gi, nbytes))
+        self._collective(batch, layer, kind, transfers, then)
+
+    def _allreduce(self, batch: Batch, layer: int, which: str, then: Callable[[], None]) -> None:
+        """Ring all-reduce in every TP group: each GPU sends 2(T-1)/T of the buffer to its successor."""
+        inst = batch.instance
+        tp = inst.tp
+        if tp == 1:
+            then()
+            return
+        transfers = []
+        for e, rank in enumerate(inst.groups):
+            buf = batch.group_tokens[e] * self.model.tp_allreduce_bytes_per_token()
+            nbytes = int(round(buf * 2 * (tp - 1) / tp))
+            for t in range(tp):
+                if nbytes:
+                    transfers.append((rank[t], rank[(t + 1) % tp], nbytes))
+        self._collective(batch, layer, f"allreduce_{which}", transfers, then)
+
+    # ----------------------------------------------------------------- P2D
+    def _p2d(self, batch: Batch, layer: int) -> None:
+        per_token = self.model.kv_bytes_per_token_per_layer()
+        decode = self.layout.decode_gpus
+        for st, take, _ in batch.items:
+            src = batch.instance.groups[st.group][0]
+            dst = decode[st.req.id % len(decode)]
+            st.p2d_pending += 1
+
+            def landed(st=st) -> None:
+                st.p2d_pending -= 1
+                st.p2d_end_s = self.net.now
+                self._maybe_first_token(st)
+
+            self.transfer(("gpu", src), dst, take * per_token, "p2d", layer, st.req.id, batch.id, -1, landed)
+
+    def _maybe_first_token(self, st: ReqState) -> None:
+        if not np.isnan(st.prefill_end_s) and st.p2d_pending == 0 and np.isnan(st.first_token_s):
+            st.first_token_s = max(st.prefill_end_s, st.p2d_end_s if not np.isnan(st.p2d_end_s) else 0.0)

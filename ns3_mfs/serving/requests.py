@@ -1,0 +1,732 @@
+"""LLM inference requests: real traces, synthetic arrivals and workload configs.
+
+A workload is a list of :class:`Request` sorted by arrival time. It comes
+either from a real trace file (:func:`load_trace`: Mooncake JSONL or Azure LLM
+inference CSV) or from a synthetic arrival process (:func:`poisson_arrivals`,
+:func:`gamma_arrivals`) combined with token-length distributions
+(:class:`LengthDist`). :class:`WorkloadConfig` describes either kind in TOML
+and :func:`generate` turns it into requests; the same seed always gives the
+same list.
+
+Conventions used throughout:
+
+* ``arrival_s`` is in seconds; loaded traces are re-based so that the earliest
+  request arrives at 0 s, and the list is stably sorted by arrival time
+  (unsorted files are accepted). Request ids are 0..n-1 in that order.
+* The *rate* of a list of requests is ``len(requests) / span_s`` with
+  ``span_s = last arrival - first arrival``; :func:`trace_stats` reports it
+  and :func:`scale_to_rate` makes it exactly equal to a target.
+* Malformed input raises :class:`~ns3_mfs.config.ConfigError` whose message
+  reads ``"<file> line <n>: <problem>"`` (or ``"<file>: <problem>"`` when no
+  single line is to blame, e.g. an unreadable path).
+
+Nothing here touches ns-3; only numpy is needed.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal, Optional, Sequence, Union
+
+import numpy as np
+
+from ..config import ConfigError, spec
+
+BLOCK_TOKENS = 512
+"""Tokens per Mooncake prefix block (one ``hash_ids`` entry)."""
+
+AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+MOONCAKE_FIELDS = ("timestamp", "input_length", "output_length", "hash_ids")
+
+RngLike = Union[np.random.Generator, int]
+
+
+# --------------------------------------------------------------------------- #
+# Request
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One inference request.
+
+    ``block_hashes`` are the ids of the request's 512-token prompt prefix
+    blocks (Mooncake ``hash_ids``; equal ids are the same reusable KV block),
+    empty when the source does not record them. ``session`` groups requests
+    that share a conversation/prefix: for Mooncake traces it is the first
+    block id, otherwise None.
+    """
+
+    id: int
+    arrival_s: float
+    input_tokens: int
+    output_tokens: int
+    block_hashes: tuple[int, ...] = ()
+    session: Optional[int] = None
+
+
+# --------------------------------------------------------------------------- #
+# Trace loading
+# --------------------------------------------------------------------------- #
+
+
+def _read_text(p: Path, what: str) -> str:
+    """File contents as text; I/O, binary and empty files become ConfigError."""
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read file ({exc.strerror or exc})") from None
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise ConfigError(f"{p} line {line}: not a text {what} file (contains NUL bytes)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{p} line {line}: not a text (UTF-8) {what} file ({exc.reason})") from None
+    if not text.strip():
+        raise ConfigError(f"{p} line 1: empty file; expected {what} request records")
+    return text
+
+
+def _check_limit(limit: Optional[int]) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"limit: expected a positive integer or None, got {limit!r}")
+
+
+def _finish(rows: list[tuple[float, int, int, tuple[int, ...], Optional[int]]]) -> list[Request]:
+    """Stable-sort rows by arrival, re-base at 0 and number them 0..n-1."""
+    rows.sort(key=lambda r: r[0])  # list.sort is stable
+    t0 = rows[0][0]
+    return [Request(i, r[0] - t0, r[1], r[2], r[3], r[4]) for i, r in enumerate(rows)]
+
+
+def _json_int(obj: dict, key: str, where: str) -> int:
+    v = obj.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"{where}: {key}: expected a non-negative integer, got {v!r}")
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise ConfigError(f"{where}: {key}: expected a non-negative integer, got {v!r}")
+        v = int(v)
+    if v < 0:
+        raise ConfigError(f"{where}: {key}: negative length {v}; expected an integer >= 0")
+    return v
+
+
+def _parse_mooncake(p: Path, text: str, limit: Optional[int]) -> list[Request]:
+    rows: list[tuple[float, int, int, tuple[int, ...], Optional[int]]] = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{p} line {lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise ConfigError(f"{where}: expected a JSON object with keys {', '.join(MOONCAKE_FIELDS)}")
+        for key in ("timestamp", "input_length", "output_length"):
+            if key not in obj:
+                raise ConfigError(f"{where}: missing field {key!r}; expected {', '.join(MOONCAKE_FIELDS)}")
+        ts = obj["timestamp"]
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
+            raise ConfigError(f"{where}: timestamp: expected a finite number (ms), got {ts!r}")
+        n_in = _json_int(obj, "input_length", where)
+        n_out = _json_int(obj, "output_length", where)
+        hashes = obj.get("hash_ids")
+        if hashes is None:
+            hashes = []
+        if not isinstance(hashes, list) or not all(
+            type(h) is int for h in hashes  # noqa: E721 - bool is not a block id
+        ):
+            raise ConfigError(f"{where}: hash_ids: expected a list of integers, got {hashes!r:.80}")
+        hashes = tuple(hashes)
+        rows.append((ts / 1000.0, n_in, n_out, hashes, hashes[0] if hashes else None))
+        if limit is not None and len(rows) >= limit:
+            break
+    if not rows:
+        raise ConfigError(f"{p} line 1: no requests in file")
+    return _finish(rows)
+
+
+_TS = re.compile(
+    r"\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s*Z?\s*$"
+)
+
+
+def _azure_time_ns(text: str, where: str, days: dict[str, int]) -> int:
+    """A ``YYYY-MM-DD HH:MM:SS[.fffffff]`` timestamp (or plain seconds) in ns."""
+    m = _TS.match(text)
+    if m is None:
+        try:
+            sec = float(text)
+        except ValueError:
+            sec = math.nan
+        if not math.isfinite(sec):
+            raise ConfigError(
+                f"{where}: TIMESTAMP: expected 'YYYY-MM-DD HH:MM:SS[.fraction]' or seconds, got {text!r}"
+            )
+        return round(sec * 1e9)
+    y, mo, d, hh, mm, ss, frac = m.groups()
+    key = f"{y}-{mo}-{d}"
+    day = days.get(key)
+    if day is None:
+        try:
+            day = days[key] = date(int(y), int(mo), int(d)).toordinal()
+        except ValueError as exc:
+            raise ConfigError(f"{where}: TIMESTAMP: invalid date {key!r} ({exc})") from None
+    h, mi, s = int(hh), int(mm), int(ss)
+    if h > 23 or mi > 59 or s > 60:
+        raise ConfigError(f"{where}: TIMESTAMP: invalid time of day in {text!r}")
+    ns = ((day * 24 + h) * 60 + mi) * 60 + s
+    ns *= 1_000_000_000
+    if frac:
+        ns += int(frac) * 10 ** (9 - len(frac))
+    return ns
+
+
+def _csv_int(text: str, col: str, where: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise ConfigError(f"{where}: {col}: expected a non-negative integer, got {text!r}") from None
+    if v < 0:
+        raise ConfigError(f"{where}: {col}: negative length {v}; expected an integer >= 0")
+    return v
+
+
+def _parse_azure(p: Path, text: str, limit: Optional[int]) -> list[Request]:
+    lines = text.split("\n")
+    reader = csv.reader(lines)
+    header_line = 1
+    header: list[str] = []
+    for row in reader:
+        header_line = reader.line_num
+        if row and any(c.strip() for c in row):
+            header = [c.strip() for c in row]
+            break
+    missing = [c for c in AZURE_COLUMNS if c not in header]
+    if missing:
+        raise ConfigError(
+            f"{p} line {header_line}: header {','.join(header)!r} lacks {', '.join(missing)}; "
+            f"expected columns {','.join(AZURE_COLUMNS)}"
+        )
+    i_ts, i_in, i_out = (header.index(c) for c in AZURE_COLUMNS)
+    width = len(header)
+    days: dict[str, int] = {}
+    stamps: list[int] = []
+    rows: list[tuple[float, int, int, tuple[int, ...], Optional[int]]] = []
+    for row in reader:
+        lineno = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        where = f"{p} line {lineno}"
+        if len(row) != width:
+            raise ConfigError(f"{where}: {len(row)} fields; expected {width} ({','.join(header)})")
+        stamps.append(_azure_time_ns(row[i_ts], where, days))
+        rows.append((0.0, _csv_int(row[i_in].strip(), AZURE_COLUMNS[1], where),
+                     _csv_int(row[i_out].strip(), AZURE_COLUMNS[2], where), (), None))
+        if limit is not None and len(rows) >= limit:
+            break
+    if not rows:
+        raise ConfigError(f"{p} line {header_line}: no requests after the header line")
+    t0 = min(stamps)
+    rows = [((ns - t0) / 1e9, *r[1:]) for ns, r in zip(stamps, rows)]
+    return _finish(rows)
+
+
+def load_mooncake(path: str | os.PathLike, limit: Optional[int] = None) -> list[Request]:
+    """Load a Mooncake JSONL trace (``timestamp`` in ms, ``input_length``,
+    ``output_length``, ``hash_ids``).
+
+    ``hash_ids`` may be absent or null (then ``block_hashes`` is empty and ``session``
+    None). Blank lines are skipped. ``limit`` keeps the first ``limit``
+    records of the file (file order) before sorting. Errors name the file and
+    line.
+    """
+    _check_limit(limit)
+    p = Path(path)
+    return _parse_mooncake(p, _read_text(p, "JSONL"), limit)
+
+
+def load_azure(path: str | os.PathLike, limit: Optional[int] = None) -> list[Request]:
+    """Load an Azure LLM inference CSV trace (``TIMESTAMP,ContextTokens,GeneratedTokens``).
+
+    Timestamps are ``YYYY-MM-DD HH:MM:SS`` with an optional fraction of up to
+    9 digits (Azure writes 7), a space or ``T`` separator and an optional
+    ``Z``; plain numbers are read as seconds. They are parsed exactly (integer
+    nanoseconds) and re-based to the earliest row. Columns are found by
+    header name, so extra columns and any order are fine. ``limit`` keeps the
+    first ``limit`` data rows of the file. Errors name the file and line.
+    """
+    _check_limit(limit)
+    p = Path(path)
+    return _parse_azure(p, _read_text(p, "CSV"), limit)
+
+
+def load_trace(path: str | os.PathLike, limit: Optional[int] = None) -> list[Request]:
+    """Load a Mooncake JSONL or Azure CSV trace, chosen by content.
+
+    A file whose first non-blank character is ``{`` or whose name ends in
+    ``.jsonl``/``.json`` is read as Mooncake JSONL; anything else as Azure
+    CSV (its header line must name the columns).
+    """
+    _check_limit(limit)
+    p = Path(path)
+    text = _read_text(p, "trace")
+    if text.lstrip()[:1] == "{" or p.suffix.lower() in (".jsonl", ".json"):
+        return _parse_mooncake(p, text, limit)
+    return _parse_azure(p, text, limit)
+
+
+# --------------------------------------------------------------------------- #
+# Time transformations
+# --------------------------------------------------------------------------- #
+
+
+def _span(requests: Sequence[Request]) -> float:
+    return requests[-1].arrival_s - requests[0].arrival_s if requests else 0.0
+
+
+def scale_time(requests: Sequence[Request], factor: float) -> list[Request]:
+    """Multiply every arrival time by ``factor`` (2.0 = half the rate).
+
+    Times are scaled about 0 s, so a list re-based at 0 (as loaded or
+    windowed) keeps its origin; lengths, ids and blocks are kept.
+    """
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not (
+        math.isfinite(factor) and factor > 0
+    ):
+        raise ConfigError(f"time_scale: must be a finite number > 0, got {factor!r}")
+    return [dataclasses.replace(r, arrival_s=r.arrival_s * factor) for r in requests]
+
+
+def scale_to_rate(requests: Sequence[Request], rate_per_s: float) -> list[Request]:
+    """Rescale inter-arrival times uniformly so that the mean rate
+    (``len / span``, as in :func:`trace_stats`) equals ``rate_per_s``.
+
+    The shape of the arrival pattern (burstiness, relative gaps) is kept;
+    times are scaled about 0 s as in :func:`scale_time`. Needs two requests
+    at distinct times.
+    """
+    if isinstance(rate_per_s, bool) or not isinstance(rate_per_s, (int, float)) or not (
+        math.isfinite(rate_per_s) and rate_per_s > 0
+    ):
+        raise ConfigError(f"rate_per_s: must be a finite number > 0, got {rate_per_s!r}")
+    span = _span(requests)
+    if len(requests) < 2 or span <= 0:
+        raise ConfigError(
+            f"rate_per_s: cannot rescale {len(requests)} request(s) spanning {span} s; "
+            "need at least two requests at different times"
+        )
+    return scale_time(requests, len(requests) / span / rate_per_s)
+
+
+def window(
+    requests: Sequence[Request],
+    start_s: float = 0.0,
+    duration_s: Optional[float] = None,
+    *,
+    count: Optional[int] = None,
+) -> list[Request]:
+    """Requests arriving in ``[start_s, start_s + duration_s)``, and/or the
+    first ``count`` arriving at or after ``start_s``, with arrival times
+    re-based so that ``start_s`` becomes 0 s.
+
+    At least one of ``duration_s`` and ``count`` is required; with both, the
+    tighter limit wins. Ids, lengths and blocks are kept. ``requests`` must
+    be sorted by arrival (as loaders and generators return them).
+    """
+    if duration_s is None and count is None:
+        raise ConfigError("window: give duration_s or count (or both)")
+    if not (isinstance(start_s, (int, float)) and math.isfinite(start_s) and start_s >= 0):
+        raise ConfigError(f"start_s: must be a finite number >= 0, got {start_s!r}")
+    if duration_s is not None and not (
+        isinstance(duration_s, (int, float)) and math.isfinite(duration_s) and duration_s > 0
+    ):
+        raise ConfigError(f"duration_s: must be a finite number > 0, got {duration_s!r}")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        raise ConfigError(f"count: must be an integer >= 1, got {count!r}")
+    end = math.inf if duration_s is None else start_s + duration_s
+    out: list[Request] = []
+    for r in requests:
+        if r.arrival_s < start_s:
+            continue
+        if r.arrival_s >= end or (count is not None and len(out) >= count):
+            break
+        out.append(dataclasses.replace(r, arrival_s=r.arrival_s - start_s))
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Synthetic arrivals
+# --------------------------------------------------------------------------- #
+
+
+def _rng(rng: RngLike) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
+    raise ConfigError(f"rng: expected a numpy.random.Generator or a seed >= 0, got {rng!r}")
+
+
+def _positive(name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not (
+        math.isfinite(v) and v > 0
+    ):
+        raise ConfigError(f"{name}: must be a finite number > 0, got {v!r}")
+    return float(v)
+
+
+def _renewal(gap, rate: float, n: Optional[int], duration_s: Optional[float]) -> np.ndarray:
+    """Arrival times from i.i.d. gaps (``gap(k)`` draws k) until n / duration."""
+    if n is None and duration_s is None:
+        raise ConfigError("arrivals: give n or duration_s (or both)")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0):
+        raise ConfigError(f"n: must be an integer >= 0, got {n!r}")
+    if duration_s is None:
+        return np.cumsum(gap(int(n)))
+    duration_s = _positive("duration_s", duration_s)
+    expect = rate * duration_s
+    chunk = int(expect + 6 * math.sqrt(expect) + 16)
+    if n is not None:
+        chunk = min(chunk, int(n))
+    times = np.cumsum(gap(chunk))
+    while (n is None or times.size < n) and (times.size == 0 or times[-1] < duration_s):
+        more = max(chunk // 4, 16) if n is None else min(max(chunk // 4, 16), int(n) - times.size)
+        times = np.concatenate([times, (times[-1] if times.size else 0.0) + np.cumsum(gap(more))])
+    times = times[times < duration_s]
+    return times if n is None else times[: int(n)]
+
+
+def poisson_arrivals(
+    rate_per_s: float,
+    n: Optional[int] = None,
+    *,
+    duration_s: Optional[float] = None,
+    rng: RngLike,
+) -> np.ndarray:
+    """Arrival times (s, ascending) of a Poisson process of ``rate_per_s``
+    starting at 0 (the first arrival is one exponential gap after 0).
+
+    Give ``n`` (that many arrivals) and/or ``duration_s`` (arrivals before
+    that time; with both, whichever ends first). ``rng`` is a
+    ``numpy.random.Generator`` or an integer seed.
+    """
+    rate = _positive("rate_per_s", rate_per_s)
+    g = _rng(rng)
+    return _renewal(lambda k: g.exponential(1.0 / rate, k), rate, n, duration_s)
+
+
+def gamma_arrivals(
+    rate_per_s: float,
+    cv: float,
+    n: Optional[int] = None,
+    *,
+    duration_s: Optional[float] = None,
+    rng: RngLike,
+) -> np.ndarray:
+    """Arrival times (s, ascending) of a bursty renewal process: gamma
+    inter-arrival gaps with shape ``1/cv**2`` and mean ``1/rate_per_s``.
+
+    ``cv`` is the coefficient of variation of the gaps (1 = Poisson, > 1
+    burstier, < 1 more regular). ``n``/``duration_s``/``rng`` as in
+    :func:`poisson_arrivals`.
+    """
+    rate = _positive("rate_per_s", rate_per_s)
+    cv = _positive("cv", cv)
+    shape = 1.0 / (cv * cv)
+    scale = 1.0 / (rate * shape)
+    g = _rng(rng)
+    return _renewal(lambda k: g.gamma(shape, scale, k), rate, n, duration_s)
+
+
+# --------------------------------------------------------------------------- #
+# Length distributions
+# --------------------------------------------------------------------------- #
+
+_LENGTH_PARAMS = {
+    "fixed": ("value",),
+    "uniform": ("low", "high"),
+    "lognormal": ("mean", "sigma"),
+    "empirical": ("trace",),
+}
+_LENGTH_OPTIONAL = {"empirical": ("column",)}
+
+_EMPIRICAL_CACHE: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _trace_lengths(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(input, output) length arrays of a trace, cached by file identity."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read file ({exc.strerror or exc})") from None
+    key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+    hit = _EMPIRICAL_CACHE.get(key)
+    if hit is None:
+        reqs = load_trace(p)
+        hit = (
+            np.fromiter((r.input_tokens for r in reqs), np.int64, len(reqs)),
+            np.fromiter((r.output_tokens for r in reqs), np.int64, len(reqs)),
+        )
+        _EMPIRICAL_CACHE[key] = hit
+    return hit
+
+
+@dataclass(frozen=True)
+class LengthDist:
+    """A distribution of token counts (prompt or output lengths).
+
+    ``kind`` and its parameters:
+
+    * ``fixed``: ``value``.
+    * ``uniform``: integers in ``[low, high]`` (inclusive).
+    * ``lognormal``: ``mean`` of the lengths and ``sigma`` (standard
+      deviation of their logarithm); ``mu = ln(mean) - sigma**2 / 2``.
+    * ``empirical``: resampled with replacement from the lengths of the trace
+      file ``trace`` (Mooncake or Azure); ``column`` = ``input``/``output``
+      picks which lengths (default: the role it is used for).
+
+    Every kind is rounded to integers and clipped to ``[clip_min, clip_max]``.
+    Parameters of other kinds are refused, so typos surface.
+    """
+
+    kind: Literal["fixed", "uniform", "lognormal", "empirical"] = spec(doc="distribution family")
+    value: Optional[int] = spec(None, min=1, doc="fixed: the length (tokens)")
+    low: Optional[int] = spec(None, min=1, doc="uniform: smallest length (tokens)")
+    high: Optional[int] = spec(None, min=1, doc="uniform: largest length (tokens, inclusive)")
+    mean: Optional[float] = spec(None, gt=0.0, doc="lognormal: mean length (tokens)")
+    sigma: Optional[float] = spec(None, min=0.0, max=10.0, doc="lognormal: std. dev. of ln(length)")
+    trace: Optional[str] = spec(None, doc="empirical: trace file to resample lengths from")
+    column: Optional[Literal["input", "output"]] = spec(None, doc="empirical: which lengths of the trace")
+    clip_min: int = spec(1, min=1, doc="smallest length produced (tokens)")
+    clip_max: Optional[int] = spec(None, min=1, doc="largest length produced (tokens); none = unbounded")
+
+    def validate(self, path: str = "") -> None:
+        """Check that exactly the parameters of ``kind`` are given and consistent."""
+        prefix = f"{path}." if path else ""
+        needed = _LENGTH_PARAMS[self.kind]
+        allowed = needed + _LENGTH_OPTIONAL.get(self.kind, ())
+        for name in needed:
+            if getattr(self, name) is None:
+                raise ConfigError(
+                    f"{prefix}{name}: required when kind = {self.kind!r} "
+                    f"(parameters: {', '.join(needed)})"
+                )
+        for names in _LENGTH_PARAMS.values():
+            for name in names + ("column",):
+                if name not in allowed and getattr(self, name) is not None:
+                    raise ConfigError(
+                        f"{prefix}{name}: not used when kind = {self.kind!r}; "
+                        f"allowed: {', '.join(allowed + ('clip_min', 'clip_max'))}"
+                    )
+        if self.kind == "uniform" and self.high < self.low:
+            raise ConfigError(f"{prefix}high: must be >= low ({self.low}), got {self.high}")
+        if self.kind == "empirical" and not self.trace.strip():
+            raise ConfigError(f"{prefix}trace: must name a trace file, got {self.trace!r}")
+        if self.clip_max is not None and self.clip_max < self.clip_min:
+            raise ConfigError(f"{prefix}clip_max: must be >= clip_min ({self.clip_min}), got {self.clip_max}")
+
+    def sample(self, n: int, rng: RngLike, role: Literal["input", "output"] = "input") -> np.ndarray:
+        """``n`` lengths (int64 array); ``role`` is the default ``column`` for ``empirical``."""
+        self.validate()
+        g = _rng(rng)
+        if self.kind == "fixed":
+            out = np.full(n, self.value, dtype=np.int64)
+        elif self.kind == "uniform":
+            out = g.integers(self.low, self.high + 1, size=n, dtype=np.int64)
+        elif self.kind == "lognormal":
+            mu = math.log(self.mean) - self.sigma**2 / 2
+            out = np.rint(g.lognormal(mu, self.sigma, size=n)).astype(np.int64)
+        else:
+            pool = _trace_lengths(self.trace)[0 if (self.column or role) == "input" else 1]
+            out = pool[g.integers(0, pool.size, size=n)]
+        return np.clip(out, self.clip_min, self.clip_max if self.clip_max is not None else None)
+
+
+def make_requests(
+    arrival_s: Sequence[float] | np.ndarray,
+    input_dist: LengthDist,
+    output_dist: LengthDist,
+    rng: RngLike,
+) -> list[Request]:
+    """Requests at the given arrival times (sorted first) with input and
+    output lengths drawn independently from the two distributions (input
+    lengths first, then output, from ``rng``). Ids are 0..n-1; no blocks."""
+    t = np.sort(np.asarray(arrival_s, dtype=np.float64), kind="stable")
+    g = _rng(rng)
+    n_in = input_dist.sample(t.size, g, "input")
+    n_out = output_dist.sample(t.size, g, "output")
+    return [
+        Request(i, a, int(x), int(y))
+        for i, (a, x, y) in enumerate(zip(t.tolist(), n_in.tolist(), n_out.tolist()))
+    ]
+
+
+# --------------------------------------------------------------------------- #
+# Statistics
+# --------------------------------------------------------------------------- #
+
+
+def trace_stats(requests: Sequence[Request]) -> dict[str, Any]:
+    """Summary statistics of a request list.
+
+    Keys: ``requests``; ``span_s`` (last - first arrival); ``rate_per_s``
+    (``requests / span_s``; NaN if the span is 0); ``input_mean``,
+    ``input_p50``, ``input_p99``, ``output_mean``, ``output_p50``,
+    ``output_p99`` (percentiles by numpy's linear interpolation); ``blocks``
+    (prefix-block occurrences) and ``prefix_reuse``: the fraction of block
+    occurrences whose id already occurred earlier in arrival order, i.e.
+    ``1 - distinct ids / occurrences`` (None when no request has blocks).
+    This is the definition behind the reuse figures of the shared traces'
+    SOURCES.md (36.6 % and 64 %).
+    """
+    if not requests:
+        raise ConfigError("trace_stats: no requests")
+    n = len(requests)
+    ins = np.fromiter((r.input_tokens for r in requests), np.int64, n)
+    outs = np.fromiter((r.output_tokens for r in requests), np.int64, n)
+    span = _span(requests)
+    total = sum(len(r.block_hashes) for r in requests)
+    reuse: Optional[float] = None
+    if total:
+        distinct = len({h for r in requests for h in r.block_hashes})
+        reuse = 1.0 - distinct / total
+    p_in = np.percentile(ins, [50, 99])
+    p_out = np.percentile(outs, [50, 99])
+    return {
+        "requests": n,
+        "span_s": span,
+        "rate_per_s": n / span if span > 0 else math.nan,
+        "input_mean": float(ins.mean()),
+        "input_p50": float(p_in[0]),
+        "input_p99": float(p_in[1]),
+        "output_mean": float(outs.mean()),
+        "output_p50": float(p_out[0]),
+        "output_p99": float(p_out[1]),
+        "blocks": total,
+        "prefix_reuse": reuse,
+    }
+
+
+# --------------------------------------------------------------------------- #
+# Workload config
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    """Where requests come from: a synthetic process or a real trace.
+
+    * ``kind = "poisson"`` / ``"gamma"``: ``rate_per_s`` (required), ``cv``
+      (gamma only), ``num_requests`` and/or ``duration_s`` (at least one),
+      ``input`` and ``output`` length distributions (required).
+    * ``kind = "trace"``: ``trace`` file; the part of it starting at
+      ``start_s`` and lasting ``duration_s`` and/or holding ``num_requests``
+      requests (both in the trace's own time; neither = whole trace), re-based
+      at 0, then either rescaled to exactly ``rate_per_s`` or stretched by
+      ``time_scale`` (not both). ``input``/``output``, if given, replace the
+      trace's lengths (a replaced input drops the prefix blocks).
+    """
+
+    kind: Literal["poisson", "gamma", "trace"] = spec("poisson", doc="arrival source")
+    rate_per_s: Optional[float] = spec(None, gt=0.0, doc="mean arrival rate (req/s); trace: target rate")
+    cv: float = spec(1.0, gt=0.0, max=50.0, doc="gamma: coefficient of variation of inter-arrival gaps")
+    num_requests: Optional[int] = spec(None, min=1, doc="number of requests")
+    duration_s: Optional[float] = spec(None, gt=0.0, doc="arrivals before this time (s)")
+    trace: Optional[str] = spec(None, doc="trace: Mooncake JSONL or Azure CSV file")
+    start_s: float = spec(0.0, min=0.0, doc="trace: where in the trace to start (s)")
+    time_scale: Optional[float] = spec(None, gt=0.0, doc="trace: multiply inter-arrival times by this")
+    input: Optional[LengthDist] = spec(None, doc="prompt length distribution")
+    output: Optional[LengthDist] = spec(None, doc="output length distribution")
+    seed: int = spec(0, min=0, doc="random seed")
+
+    def validate(self, path: str = "") -> None:
+        """Check the combination of keys for ``kind``; errors name the key."""
+        prefix = f"{path}." if path else ""
+
+        def refuse(name: str, why: str) -> None:
+            raise ConfigError(f"{prefix}{name}: {why}")
+
+        if self.kind in ("poisson", "gamma"):
+            if self.rate_per_s is None:
+                refuse("rate_per_s", f"required when kind = {self.kind!r}")
+            if self.num_requests is None and self.duration_s is None:
+                refuse("num_requests", f"give num_requests or duration_s (or both) when kind = {self.kind!r}")
+            for name in ("input", "output"):
+                if getattr(self, name) is None:
+                    refuse(name, f"a length distribution table is required when kind = {self.kind!r}")
+            for name in ("trace", "time_scale"):
+                if getattr(self, name) is not None:
+                    refuse(name, "only used when kind = 'trace'")
+            if self.start_s != 0.0:
+                refuse("start_s", "only used when kind = 'trace'")
+            if self.kind == "poisson" and self.cv != 1.0:
+                refuse("cv", "only used when kind = 'gamma' (poisson has cv = 1)")
+        else:
+            if self.trace is None or not self.trace.strip():
+                refuse("trace", "a trace file path is required when kind = 'trace'")
+            if self.rate_per_s is not None and self.time_scale is not None:
+                refuse("time_scale", "give rate_per_s or time_scale, not both")
+            if self.cv != 1.0:
+                refuse("cv", "only used when kind = 'gamma'")
+        for name in ("input", "output"):
+            dist = getattr(self, name)
+            if dist is not None:
+                dist.validate(prefix + name)
+
+
+def generate(cfg: WorkloadConfig, seed: Optional[int] = None) -> list[Request]:
+    """The requests of a workload, sorted by arrival, ids 0..n-1.
+
+    ``seed`` overrides ``cfg.seed``. Arrival times and each length
+    distribution draw from independent streams of that seed, so changing a
+    length distribution leaves the arrival times unchanged.
+    """
+    cfg.validate()
+    s = cfg.seed if seed is None else seed
+    if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+        raise ConfigError(f"seed: expected an integer >= 0, got {s!r}")
+    g_arr, g_in, g_out = (np.random.default_rng(c) for c in np.random.SeedSequence(int(s)).spawn(3))
+    if cfg.kind == "trace":
+        reqs = load_trace(cfg.trace)
+        if cfg.duration_s is not None or cfg.num_requests is not None:
+            reqs = window(reqs, cfg.start_s, cfg.duration_s, count=cfg.num_requests)
+        elif cfg.start_s > 0:
+            reqs = window(reqs, cfg.start_s, count=len(reqs))
+        if not reqs:
+            raise ConfigError(
+                f"start_s: no requests of {cfg.trace} in the window starting at {cfg.start_s} s"
+                + (f" and lasting {cfg.duration_s} s" if cfg.duration_s is not None else "")
+            )
+        if cfg.rate_per_s is not None:
+            reqs = scale_to_rate(reqs, cfg.rate_per_s)
+        elif cfg.time_scale is not None:
+            reqs = scale_time(reqs, cfg.time_scale)
+        if cfg.input is not None:
+            lens = cfg.input.sample(len(reqs), g_in, "input").tolist()
+            reqs = [dataclasses.replace(r, input_tokens=x, block_hashes=()) for r, x in zip(reqs, lens)]
+        if cfg.output is not None:
+            lens = cfg.output.sample(len(reqs), g_out, "output").tolist()
+            reqs = [dataclasses.replace(r, output_tokens=y) for r, y in zip(reqs, lens)]
+        return [dataclasses.replace(r, id=i) for i, r in enumerate(reqs)]
+    if cfg.kind == "poisson":
+        t = poisson_arrivals(cfg.rate_per_s, cfg.num_requests, duration_s=cfg.duration_s, rng=g_arr)
+    else:
+        t = gamma_arrivals(cfg.rate_per_s, cfg.cv, cfg.num_requests, duration_s=cfg.duration_s, rng=g_arr)
+    n_in = cfg.input.sample(t.size, g_in, "input").tolist()
+    n_out = cfg.output.sample(t.size, g_out, "output").tolist()
+    return [Request(i, a, x, y) for i, (a, x, y) in enumerate(zip(t.tolist(), n_in, n_out))]

@@ -7,6 +7,7 @@ written last: its presence marks a finished run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -14,7 +15,7 @@ import subprocess
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import pandas as pd
 import tomli_w
@@ -22,38 +23,33 @@ import tomli_w
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def write_table(path: Path, df: pd.DataFrame) -> None:
-    """Write a DataFrame as Parquet, atomically."""
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[str]:
+    """Yield a temporary name beside ``path``; on success rename it to ``path``, else remove it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        df.to_parquet(tmp, index=False)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    with _atomic(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def write_table(path: Path, df: pd.DataFrame) -> None:
+    """Write a DataFrame as Parquet, atomically."""
+    with _atomic(path) as tmp:
+        df.to_parquet(tmp, index=False)
 
 
 def _json(obj: Any) -> bytes:

@@ -101,9 +101,9 @@ class TxLogger : public SimpleRefCount<TxLogger>
     uint32_t m_port;
 };
 
-template <class T, class F>
+template <class C, class F>
 std::vector<double>
-ColumnD(const std::vector<T>& rows, F get)
+ColumnD(const C& rows, F get)
 {
     std::vector<double> out;
     out.reserve(rows.size());
@@ -114,9 +114,9 @@ ColumnD(const std::vector<T>& rows, F get)
     return out;
 }
 
-template <class T, class F>
+template <class C, class F>
 std::vector<uint64_t>
-ColumnU(const std::vector<T>& rows, F get)
+ColumnU(const C& rows, F get)
 {
     std::vector<uint64_t> out;
     out.reserve(rows.size());
@@ -131,6 +131,25 @@ ColumnU(const std::vector<T>& rows, F get)
 UnknownColumn(const std::string& table, const std::string& name)
 {
     throw std::invalid_argument("unknown " + table + " column '" + name + "'");
+}
+
+template <class R>
+using Getter = std::function<uint64_t(const R&)>;
+
+/** The integer column @p name of @p rows, looked up in @p cols. */
+template <class R, class C>
+std::vector<uint64_t>
+Select(const C& rows,
+       const char* table,
+       const std::string& name,
+       const std::map<std::string, Getter<R>>& cols)
+{
+    auto it = cols.find(name);
+    if (it == cols.end())
+    {
+        UnknownColumn(table, name);
+    }
+    return ColumnU(rows, it->second);
 }
 
 } // namespace
@@ -832,65 +851,42 @@ Fabric::NumPorts(uint32_t node) const
 std::vector<double>
 Fabric::FlowColumnD(const std::string& name) const
 {
-    std::vector<double> out;
-    out.reserve(m->flows.size());
-    for (const auto& f : m->flows)
-    {
-        if (name == "start_s")
-        {
-            out.push_back(PsToS(f.startPs));
-        }
-        else if (name == "end_s")
-        {
-            out.push_back(PsToS(f.endPs));
-        }
-        else if (name == "acked_s")
-        {
-            out.push_back(PsToS(f.ackedPs));
-        }
-        else if (name == "ideal_fct_s")
-        {
-            out.push_back(m->IdealFct(f));
-        }
-        else
-        {
-            UnknownColumn("flow", name);
-        }
-    }
-    return out;
-}
-
-std::vector<uint64_t>
-Fabric::FlowColumnU(const std::string& name) const
-{
     using F = RdmaFlow;
-    static const std::map<std::string, std::function<uint64_t(const F&)>> cols = {
-        {"src", [](const F& f) { return f.src; }},
-        {"dst", [](const F& f) { return f.dst; }},
-        {"bytes", [](const F& f) { return f.size; }},
-        {"priority", [](const F& f) { return f.initialCls; }},
-        {"final_priority", [](const F& f) { return f.cls; }},
-        {"class_changes", [](const F& f) { return f.classChanges; }},
-        {"bytes_sent", [](const F& f) { return f.bytesSent; }},
-        {"bytes_received", [](const F& f) { return f.bytesReceived; }},
-        {"bytes_delivered", [](const F& f) { return f.rcvNxt; }},
-        {"rewinds", [](const F& f) { return f.rewinds; }},
-        {"completed", [](const F& f) { return uint64_t(f.endPs >= 0); }},
-        {"cnps_received", [](const F& f) { return f.cnpsReceived; }},
-        {"rate_decreases", [](const F& f) { return f.rateDecreases; }},
+    const Impl& impl = *m;
+    static const std::map<std::string, std::function<double(const Impl&, const F&)>> cols = {
+        {"start_s", [](const Impl&, const F& f) { return PsToS(f.startPs); }},
+        {"end_s", [](const Impl&, const F& f) { return PsToS(f.endPs); }},
+        {"acked_s", [](const Impl&, const F& f) { return PsToS(f.ackedPs); }},
+        {"ideal_fct_s", [](const Impl& i, const F& f) { return i.IdealFct(f); }},
     };
     auto it = cols.find(name);
     if (it == cols.end())
     {
         UnknownColumn("flow", name);
     }
-    std::vector<uint64_t> out;
-    out.reserve(m->flows.size());
-    for (const auto& f : m->flows)
-    {
-        out.push_back(it->second(f));
-    }
-    return out;
+    return ColumnD(m->flows, [&](const F& f) { return it->second(impl, f); });
+}
+
+std::vector<uint64_t>
+Fabric::FlowColumnU(const std::string& name) const
+{
+    using F = RdmaFlow;
+    return Select<F>(m->flows,
+                     "flow",
+                     name,
+                     {{"src", [](const F& f) { return f.src; }},
+                      {"dst", [](const F& f) { return f.dst; }},
+                      {"bytes", [](const F& f) { return f.size; }},
+                      {"priority", [](const F& f) { return f.initialCls; }},
+                      {"final_priority", [](const F& f) { return f.cls; }},
+                      {"class_changes", [](const F& f) { return f.classChanges; }},
+                      {"bytes_sent", [](const F& f) { return f.bytesSent; }},
+                      {"bytes_received", [](const F& f) { return f.bytesReceived; }},
+                      {"bytes_delivered", [](const F& f) { return f.rcvNxt; }},
+                      {"rewinds", [](const F& f) { return f.rewinds; }},
+                      {"completed", [](const F& f) { return uint64_t(f.endPs >= 0); }},
+                      {"cnps_received", [](const F& f) { return f.cnpsReceived; }},
+                      {"rate_decreases", [](const F& f) { return f.rateDecreases; }}});
 }
 
 std::vector<uint32_t>
@@ -919,24 +915,13 @@ std::vector<uint64_t>
 Fabric::PfcColumnU(const std::string& name) const
 {
     using R = RocePfcRecord;
-    const auto& rows = m->stats.pfcLog;
-    if (name == "node")
-    {
-        return ColumnU(rows, [](const R& r) { return r.node; });
-    }
-    if (name == "port")
-    {
-        return ColumnU(rows, [](const R& r) { return r.port; });
-    }
-    if (name == "priority")
-    {
-        return ColumnU(rows, [](const R& r) { return r.cls; });
-    }
-    if (name == "kind")
-    {
-        return ColumnU(rows, [](const R& r) { return r.kind; });
-    }
-    UnknownColumn("pfc", name);
+    return Select<R>(m->stats.pfcLog,
+                     "pfc",
+                     name,
+                     {{"node", [](const R& r) { return r.node; }},
+                      {"port", [](const R& r) { return r.port; }},
+                      {"priority", [](const R& r) { return r.cls; }},
+                      {"kind", [](const R& r) { return r.kind; }}});
 }
 
 std::vector<double>
@@ -953,24 +938,13 @@ std::vector<uint64_t>
 Fabric::QueueColumnU(const std::string& name) const
 {
     using R = QueueSample;
-    const auto& rows = m->samples;
-    if (name == "node")
-    {
-        return ColumnU(rows, [](const R& r) { return r.node; });
-    }
-    if (name == "port")
-    {
-        return ColumnU(rows, [](const R& r) { return r.port; });
-    }
-    if (name == "priority")
-    {
-        return ColumnU(rows, [](const R& r) { return r.band; });
-    }
-    if (name == "bytes")
-    {
-        return ColumnU(rows, [](const R& r) { return r.bytes; });
-    }
-    UnknownColumn("queue", name);
+    return Select<R>(m->samples,
+                     "queue",
+                     name,
+                     {{"node", [](const R& r) { return r.node; }},
+                      {"port", [](const R& r) { return r.port; }},
+                      {"priority", [](const R& r) { return r.band; }},
+                      {"bytes", [](const R& r) { return r.bytes; }}});
 }
 
 std::vector<double>
@@ -987,32 +961,15 @@ std::vector<uint64_t>
 Fabric::TxLogColumnU(const std::string& name) const
 {
     using R = TxRecord;
-    const auto& rows = m->txLog;
-    if (name == "node")
-    {
-        return ColumnU(rows, [](const R& r) { return r.node; });
-    }
-    if (name == "port")
-    {
-        return ColumnU(rows, [](const R& r) { return r.port; });
-    }
-    if (name == "priority")
-    {
-        return ColumnU(rows, [](const R& r) { return r.cls; });
-    }
-    if (name == "type")
-    {
-        return ColumnU(rows, [](const R& r) { return r.type; });
-    }
-    if (name == "bytes")
-    {
-        return ColumnU(rows, [](const R& r) { return r.bytes; });
-    }
-    if (name == "flow")
-    {
-        return ColumnU(rows, [](const R& r) { return r.flow; });
-    }
-    UnknownColumn("tx log", name);
+    return Select<R>(m->txLog,
+                     "tx log",
+                     name,
+                     {{"node", [](const R& r) { return r.node; }},
+                      {"port", [](const R& r) { return r.port; }},
+                      {"priority", [](const R& r) { return r.cls; }},
+                      {"type", [](const R& r) { return r.type; }},
+                      {"bytes", [](const R& r) { return r.bytes; }},
+                      {"flow", [](const R& r) { return r.flow; }}});
 }
 
 std::vector<double>
@@ -1029,15 +986,11 @@ std::vector<uint64_t>
 Fabric::DeliveryColumnU(const std::string& name) const
 {
     using R = RdmaDeliveryRecord;
-    if (name == "flow")
-    {
-        return ColumnU(m->deliveries, [](const R& r) { return r.flow; });
-    }
-    if (name == "delivered_bytes")
-    {
-        return ColumnU(m->deliveries, [](const R& r) { return r.delivered; });
-    }
-    UnknownColumn("delivery", name);
+    return Select<R>(m->deliveries,
+                     "delivery",
+                     name,
+                     {{"flow", [](const R& r) { return r.flow; }},
+                      {"delivered_bytes", [](const R& r) { return r.delivered; }}});
 }
 
 uint64_t

@@ -204,3 +204,60 @@ def test_mooncake_prefix_reuse_becomes_kv_fetch(tmp_path):
     fetch = t["flows"][t["flows"].stage == "kv_fetch"]
     assert fetch["bytes"].sum() == n * 512 * m.kv_bytes_per_token_per_layer() * m.layers
     assert req["completed"].all()
+
+
+def test_kv_store_capacity_evicts_and_placement_groups_sessions():
+    reqs = [Request(0, 0.0, 1600, 10, block_hashes=(1, 2, 3)),
+            Request(1, 0.4, 1600, 10, block_hashes=(4, 5, 6)),
+            Request(2, 0.8, 1600, 10, block_hashes=(1, 2, 3, 7))]
+    # Unlimited store: request 2 reuses request 0's three blocks.
+    _, t = simulate(config(), reqs)
+    assert t["requests"].set_index("request_id").loc[2, "cached_tokens"] == 3 * 512
+    # Room for 3 blocks only: request 1's blocks evict request 0's.
+    _, t = simulate(config(kv_store_capacity_blocks=3), reqs)
+    assert t["requests"].set_index("request_id").loc[2, "cached_tokens"] == 0
+    assert "kv_fetch" not in set(t["flows"]["stage"])
+
+
+def test_session_placement_fetches_from_one_server():
+    topo = TestbedTopology(servers=6)
+    reqs = [Request(0, 0.0, 3000, 10, block_hashes=(10, 11, 12, 13, 14)),
+            Request(1, 3.0, 3000, 10, block_hashes=(10, 11, 12, 13, 14, 15))]
+    fetch_hosts = {}
+    for placement in ("block_hash", "session"):
+        cfg = config(kv_placement=placement, kv_store_servers=2)
+        cfg = RunConfig(topology=topo, workload=cfg.workload, serving=cfg.serving, seed=1)
+        _, t = simulate(cfg, reqs)
+        f = t["flows"]
+        fetch_hosts[placement] = f[(f.stage == "kv_fetch") & (f.layer == 0)]["src"].nunique()
+    assert fetch_hosts == {"block_hash": 4, "session": 1}  # 2 servers x 2 NICs hold the blocks
+
+
+def test_routing_models_are_pluggable():
+    from ns3_mfs.serving import routing
+
+    @routing.register("all_to_first")
+    def all_to_first(gpus, layer):
+        m = np.zeros((gpus, gpus))
+        m[:, 0] = 1.0
+        return m
+
+    _, t = simulate(config(routing="all_to_first"), [Request(0, 0.0, 800, 10)])
+    d = t["flows"][t["flows"].stage == "dispatch"]
+    # The request sits on GPU 0, whose inputs all stay local: nothing is dispatched.
+    assert len(d) == 0
+    with pytest.raises(ConfigError, match="serving.routing: 'zipf9' is not a routing model; allowed:"):
+        _Setup(config(routing="zipf9"))
+
+
+def test_calibration_csv_drives_the_compute_model(tmp_path):
+    from ns3_mfs.serving.compute import ComputeModel, Utilization
+
+    truth = ComputeModel("mixtral-8x7b", "rtx3090", tp=1, ep=8, utilization=Utilization(mfu=0.3, mbu=0.5))
+    csv = tmp_path / "layers.csv"
+    csv.write_text("tokens,layer_time_s\n" + "".join(
+        f"{n},{truth.layer_time_s(n, n / 2)}\n" for n in (16, 64, 256, 1024, 4096, 8192)))
+    setup = _Setup(config(calibration_csv=str(csv)))
+    assert setup.compute.mfu == pytest.approx(0.3, rel=0.02)
+    with pytest.raises(ConfigError, match="calibration_csv: give a calibration CSV or mfu/mbu, not both"):
+        _Setup(config(calibration_csv=str(csv), mfu=0.4))

@@ -29,7 +29,8 @@ from ..config import ConfigError, from_dict, load_toml, spec, to_dict
 from ..fabric.network import FabricConfig, Network
 from ..fabric.topology import Topology, load_topology, topology_from_dict
 from ..serving.cluster import build_layout
-from ..serving.compute import ComputeModel, Utilization, load_gpu
+from ..serving import routing
+from ..serving.compute import ComputeModel, Utilization, calibrate, load_gpu
 from ..serving.models import load_model
 from ..serving.prefill import STAGES, PrefillEngine
 from ..serving.requests import Request, WorkloadConfig, generate
@@ -50,6 +51,12 @@ class ServingConfig:
     gpus_per_nic: int = spec(2, min=1, max=64, doc="GPUs sharing one NIC port")
     max_batched_tokens: int = spec(8192, min=1, doc="vLLM max_num_batched_tokens (chunked prefill)")
     kv_block_tokens: int = spec(512, min=1, doc="tokens per reusable KV block (Mooncake: 512)")
+    kv_store_capacity_blocks: Optional[int] = spec(None, min=1, doc="KV-store capacity in blocks (LRU); default unlimited")
+    kv_placement: Literal["block_hash", "session"] = spec(
+        "block_hash", doc="KV-store server of a block: by block id, or one server per session"
+    )
+    routing: str = spec("uniform", doc="token routing model (ns3_mfs.serving.routing)")
+    calibration_csv: Optional[str] = spec(None, doc="CSV of measured (tokens, layer_time_s) to fit mfu/mbu")
     intra_server_gb_per_s: Optional[float] = spec(
         None, gt=0.0, doc="GPU-to-GPU bandwidth inside a server (GB/s); default: the GPU profile's PCIe/NVLink"
     )
@@ -128,8 +135,14 @@ class _Setup:
         self.graph = cfg.topology.graph()
         self.model = load_model(s.model)
         self.gpu = load_gpu(s.gpu)
-        util = Utilization(**{k: v for k, v in (("mfu", s.mfu), ("mbu", s.mbu)) if v is not None})
-        self.compute = ComputeModel(self.model, self.gpu, tp=s.tp, ep=s.ep, utilization=util)
+        routing.get(s.routing)
+        if s.calibration_csv is not None:
+            if s.mfu is not None or s.mbu is not None:
+                raise ConfigError("serving.calibration_csv: give a calibration CSV or mfu/mbu, not both")
+            self.compute = calibrate(self.model, self.gpu, s.calibration_csv, tp=s.tp, ep=s.ep)
+        else:
+            util = Utilization(**{k: v for k, v in (("mfu", s.mfu), ("mbu", s.mbu)) if v is not None})
+            self.compute = ComputeModel(self.model, self.gpu, tp=s.tp, ep=s.ep, utilization=util)
         self.layout = build_layout(
             self.graph, tp=s.tp, ep=s.ep, prefill_gpus=s.prefill_gpus, decode_gpus=s.decode_gpus,
             kv_store_servers=s.kv_store_servers, gpus_per_nic=s.gpus_per_nic,

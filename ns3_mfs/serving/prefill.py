@@ -20,13 +20,14 @@ with ``path = "intra_server"``.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
 
 from ..fabric.network import Network
+from . import routing
 from .cluster import Instance, Layout
 from .requests import Request
 
@@ -96,7 +97,8 @@ class PrefillEngine:
         self.queues = [deque() for _ in layout.prefill]
         self.busy = [False] * len(layout.prefill)
         self.states: dict[int, ReqState] = {}
-        self.kv_store: set[int] = set()
+        self.kv_store: "OrderedDict[int, None]" = OrderedDict()  # LRU of computed prefix blocks
+        self.routing = routing.get(cfg.routing)
         self.flow_meta: dict[int, tuple] = {}
         self.intra: list[dict] = []
         self.collectives: list[dict] = []
@@ -137,10 +139,26 @@ class PrefillEngine:
         for b in req.block_hashes:
             if b not in self.kv_store:
                 break
+            self.kv_store.move_to_end(b)  # a hit refreshes the block
             blocks.append(b)
         # At least one token is always computed (the last one produces the first token).
         max_blocks = max(0, (req.input_tokens - 1) // self.cfg.kv_block_tokens)
         return tuple(blocks[:max_blocks])
+
+    def _store(self, blocks: tuple[int, ...]) -> None:
+        """Keep a request's prefix blocks in the KV store, evicting the least recently used."""
+        cap = self.cfg.kv_store_capacity_blocks
+        for b in blocks:
+            self.kv_store[b] = None
+            self.kv_store.move_to_end(b)
+        while cap is not None and len(self.kv_store) > cap:
+            self.kv_store.popitem(last=False)
+
+    def _kv_host(self, req: Request, block: int) -> int:
+        """KV-store NIC of a block: by block id, or all of a session's blocks together."""
+        if self.cfg.kv_placement == "session" and req.block_hashes:
+            return self.layout.kv_host_for_block(req.block_hashes[0])
+        return self.layout.kv_host_for_block(block)
 
     def _arrive(self, req: Request) -> None:
         inst = self._rr % len(self.layout.prefill)
@@ -191,7 +209,7 @@ class PrefillEngine:
                 continue  # only the first chunk of a request needs its prefix
             by_host: dict[int, int] = {}
             for b in st.cached_blocks:
-                h = self.layout.kv_host_for_block(b)
+                h = self._kv_host(st.req, b)
                 by_host[h] = by_host.get(h, 0) + 1
             gpu = batch.instance.groups[st.group][0]
             for host, nblocks in sorted(by_host.items()):
@@ -251,7 +269,7 @@ class PrefillEngine:
             st.computed += take
             if st.remaining == 0 and st.computed + st.cached_tokens >= st.req.input_tokens:
                 st.prefill_end_s = now
-                self.kv_store.update(st.req.block_hashes)
+                self._store(st.req.block_hashes)
                 self._maybe_first_token(st)
         self._start_batch(batch.instance.index)
 
@@ -281,23 +299,23 @@ class PrefillEngine:
             self.transfer(("gpu", src), dst, nbytes, stage, layer, -1, batch.id, cid, join.done)
 
     def _all_to_all(self, batch: Batch, layer: int, kind: str, then: Callable[[], None]) -> None:
-        """Dispatch or combine among the instance's G GPUs (uniform routing over expert shards).
+        """Dispatch or combine among the instance's G GPUs.
 
-        GPU i owns ``group_tokens / tp`` tokens; ``1/G`` of their expert inputs
-        go to each other GPU (dispatch: i -> j) and come back (combine: j -> i).
+        GPU i owns ``group_tokens / tp`` tokens; the routing model's share
+        ``shares[i, j]`` of their expert inputs goes to GPU j (dispatch: i -> j)
+        and comes back (combine: j -> i).
         """
         inst = batch.instance
         gpus, tp = inst.gpus, inst.tp
-        G = len(gpus)
+        shares = self.routing(len(gpus), layer)
         per_token = (self.model.dispatch_bytes_per_token() if kind == "dispatch"
                      else self.model.combine_bytes_per_token())
         transfers = []
         for i, gi in enumerate(gpus):
-            nbytes = int(round(batch.group_tokens[i // tp] / tp * per_token / G))
-            if not nbytes:
-                continue
-            for gj in gpus:
-                if gj != gi:
+            owned = batch.group_tokens[i // tp] / tp * per_token
+            for j, gj in enumerate(gpus):
+                nbytes = int(round(owned * shares[i, j]))
+                if gj != gi and nbytes:
                     transfers.append((gi, gj, nbytes) if kind == "dispatch" else (gj, gi, nbytes))
         self._collective(batch, layer, kind, transfers, then)
 

@@ -62,6 +62,10 @@ RmlqQueueDisc::GetTypeId()
                             "A packet left a band for transmission (band, item).",
                             MakeTraceSourceAccessor(&RmlqQueueDisc::m_bandDequeueTrace),
                             "ns3::RmlqQueueDisc::BandItemCallback")
+            .AddTraceSource("EcnMark",
+                            "A packet leaving a band was marked CE (band, item).",
+                            MakeTraceSourceAccessor(&RmlqQueueDisc::m_ecnMarkTrace),
+                            "ns3::RmlqQueueDisc::BandItemCallback")
             .AddTraceSource("BandBytes",
                             "Bytes queued in a band after a change (band, bytes).",
                             MakeTraceSourceAccessor(&RmlqQueueDisc::m_bandBytesTrace),
@@ -190,9 +194,12 @@ RmlqQueueDisc::DoDequeue()
         if (m_ecn && ((m_ecnBandMask >> b) & 1) && m_bandBytes[b] > m_kmin)
         {
             double p = MarkProbability(m_bandBytes[b]);
-            if ((p >= 1.0 || m_uniform->GetValue() < p) && Mark(item, "ECN CE"))
+            // item->Mark() directly: QueueDisc::Mark keeps string-keyed statistics
+            // maps, too slow for a per-packet path; EcnMark is the trace instead.
+            if ((p >= 1.0 || m_uniform->GetValue() < p) && item->Mark())
             {
                 m_ecnMarks++;
+                m_ecnMarkTrace(b, item);
             }
         }
         m_bandBytes[b] -= item->GetSize();

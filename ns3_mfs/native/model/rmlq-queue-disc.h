@@ -43,8 +43,8 @@ namespace ns3
  * PFC), not of the queue disc.
  *
  * Trace sources: the QueueDisc ones (Enqueue, Dequeue, Drop, Mark, ...) plus
- * BandEnqueue and BandDequeue (band, item) and BandBytes (band, bytes queued
- * in that band after the change).
+ * BandEnqueue and BandDequeue (band, item), BandBytes (band, bytes queued
+ * in that band after the change) and EcnMark (band, item).
  */
 class RmlqQueueDisc : public QueueDisc
 {
@@ -126,6 +126,7 @@ class RmlqQueueDisc : public QueueDisc
     TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandEnqueueTrace;
     TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandDequeueTrace;
     TracedCallback<uint32_t, uint64_t> m_bandBytesTrace;
+    TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_ecnMarkTrace;
 };
 
 } // namespace ns3

@@ -32,15 +32,16 @@ RoceQueueItem::Mark()
     {
         return false;
     }
-    if (m_hdr.ecn != ECN_CE)
-    {
-        m_hdr.ecn = ECN_CE;
-        RoceHeader wire;
-        GetPacket()->RemoveHeader(wire);
-        wire.ecn = ECN_CE;
-        GetPacket()->AddHeader(wire);
-    }
+    m_hdr.ecn = ECN_CE;
     return true;
+}
+
+void
+RoceQueueItem::SyncWireHeader()
+{
+    RoceHeader wire;
+    GetPacket()->RemoveHeader(wire);
+    GetPacket()->AddHeader(m_hdr);
 }
 
 bool

@@ -18,8 +18,10 @@ namespace ns3
  *
  * The item travels with the packet from port to port, the way a switch ASIC
  * carries a parsed header vector beside the frame, so switches never re-parse
- * bytes on the hot path. The packet's serialized RoceHeader stays the
- * authoritative on-wire content; Mark() updates both.
+ * bytes on the hot path. In flight the parsed header is authoritative:
+ * Mark() changes only it (rewriting the packet bytes at every mark cost a
+ * quarter of the simulator's speed under deep queues); SyncWireHeader()
+ * writes it back into the packet for whoever needs the bytes (a pcap tap).
  */
 class RoceQueueItem : public QueueDiscItem
 {
@@ -50,6 +52,9 @@ class RoceQueueItem : public QueueDiscItem
      * @return true if the packet was marked
      */
     bool Mark() override;
+
+    /** Write the parsed header back into the packet bytes. */
+    void SyncWireHeader();
 
     /** Exposes the DS field: DSCP = traffic class, ECN in the low two bits. */
     bool GetUint8Value(Uint8Values field, uint8_t& value) const override;

@@ -170,7 +170,7 @@ bool
 RmlqQueueDisc::DoEnqueue(Ptr<QueueDiscItem> item)
 {
     uint32_t band = BandOf(item);
-    bool ok = GetInternalQueue(band)->Enqueue(item);
+    bool ok = m_bands[band]->Enqueue(item);
     if (ok)
     {
         m_bandBytes[band] += item->GetSize();
@@ -190,7 +190,7 @@ RmlqQueueDisc::DoDequeue()
         {
             continue;
         }
-        Ptr<QueueDiscItem> item = GetInternalQueue(b)->Dequeue();
+        Ptr<QueueDiscItem> item = m_bands[b]->Dequeue();
         if (m_ecn && ((m_ecnBandMask >> b) & 1) && m_bandBytes[b] > m_kmin)
         {
             double p = MarkProbability(m_bandBytes[b]);
@@ -218,7 +218,7 @@ RmlqQueueDisc::DoPeek()
     {
         if (m_bandPackets[b] && !((m_pausedMask >> b) & 1))
         {
-            return GetInternalQueue(b)->Peek();
+            return m_bands[b]->Peek();
         }
     }
     return nullptr;
@@ -260,6 +260,11 @@ RmlqQueueDisc::InitializeParams()
 {
     m_bandBytes.assign(m_numBands, 0);
     m_bandPackets.assign(m_numBands, 0);
+    m_bands.clear();
+    for (uint32_t b = 0; b < m_numBands; ++b)
+    {
+        m_bands.push_back(PeekPointer(GetInternalQueue(b)));
+    }
 }
 
 } // namespace ns3

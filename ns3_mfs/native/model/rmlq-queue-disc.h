@@ -122,6 +122,7 @@ class RmlqQueueDisc : public QueueDisc
     uint8_t m_pausedMask{0};             //!< classes paused by PFC
     std::vector<uint64_t> m_bandBytes;   //!< bytes per band
     std::vector<uint32_t> m_bandPackets; //!< packets per band
+    std::vector<InternalQueue*> m_bands; //!< the internal queues (owned by QueueDisc)
 
     TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandEnqueueTrace;
     TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandDequeueTrace;

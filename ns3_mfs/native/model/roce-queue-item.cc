@@ -16,7 +16,8 @@ const Address kNoAddress;
 
 RoceQueueItem::RoceQueueItem(Ptr<Packet> p, const RoceHeader& h)
     : QueueDiscItem(p, kNoAddress, 0),
-      m_hdr(h)
+      m_hdr(h),
+      m_size(p->GetSize())
 {
 }
 

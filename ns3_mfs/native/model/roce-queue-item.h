@@ -44,6 +44,12 @@ class RoceQueueItem : public QueueDiscItem
         return m_hdr;
     }
 
+    /** @return the frame size (cached: frames never change size in flight) */
+    uint32_t GetSize() const override
+    {
+        return m_size;
+    }
+
     /** Nothing to add: the RoCE header is already in the packet. */
     void AddHeader() override;
 
@@ -66,6 +72,7 @@ class RoceQueueItem : public QueueDiscItem
 
   private:
     RoceHeader m_hdr; //!< parsed header
+    uint32_t m_size;  //!< frame size in bytes
 };
 
 /**

@@ -34,6 +34,7 @@ from ..serving.compute import ComputeModel, Utilization, calibrate, load_gpu
 from ..serving.models import load_model
 from ..serving.prefill import STAGES, PrefillEngine
 from ..serving.requests import Request, WorkloadConfig, generate
+from ..policies import check_params, make_policy
 from .store import write_run
 
 
@@ -64,9 +65,6 @@ class ServingConfig:
     mbu: Optional[float] = spec(None, gt=0.0, max=1.0, doc="achieved fraction of memory bandwidth (default: compute model's)")
     ttft_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute TTFT SLO (s); else a multiple of unloaded TTFT")
     ttft_slo_factor: float = spec(3.0, gt=0.0, doc="TTFT SLO = factor x unloaded TTFT")
-    kv_fetch_priority: int = spec(3, min=0, max=7, doc="class of stage-1 flows (until a policy sets them)")
-    collective_priority: int = spec(3, min=0, max=7, doc="class of stage-2 flows")
-    p2d_priority: int = spec(3, min=0, max=7, doc="class of stage-3 flows")
     max_sim_s: Optional[float] = spec(None, gt=0.0, doc="stop the simulation at this time (s)")
 
 
@@ -78,12 +76,19 @@ class RunConfig:
     fabric: FabricConfig = FabricConfig()
     seed: int = spec(1, min=1, max=2**32 - 1, doc="seed of the run")
     scenario: str = spec("", doc="free-form name")
+    policy: str = spec("fair", doc="flow-scheduling policy (ns3_mfs.policies)")
+    policies: dict = spec({}, doc="per-policy parameter tables, [policies.<name>]")
+
+    def validate(self, path: str) -> None:
+        check_params(self.policy, self.policies.get(self.policy))
+        for name, params in self.policies.items():
+            check_params(name, params)
 
 
 def run_config_from_dict(data: dict[str, Any], source: str = "config", base: Optional[Path] = None) -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a table")
-    allowed = {"topology", "workload", "serving", "fabric", "seed", "scenario"}
+    allowed = {"topology", "workload", "serving", "fabric", "seed", "scenario", "policy", "policies"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ConfigError(f"{source}: {unknown[0]}: unknown key; allowed keys: {', '.join(sorted(allowed))}")
@@ -123,6 +128,8 @@ def resolved(cfg: RunConfig) -> dict[str, Any]:
         "fabric": to_dict(cfg.fabric),
         "serving": to_dict(cfg.serving),
         "workload": to_dict(cfg.workload),
+        "policy": cfg.policy,
+        "policies": {cfg.policy: to_dict(check_params(cfg.policy, cfg.policies.get(cfg.policy)))},
     }
 
 
@@ -147,12 +154,12 @@ class _Setup:
             self.graph, tp=s.tp, ep=s.ep, prefill_gpus=s.prefill_gpus, decode_gpus=s.decode_gpus,
             kv_store_servers=s.kv_store_servers, gpus_per_nic=s.gpus_per_nic,
         )
-        self.prio = {"kv_fetch": s.kv_fetch_priority, "dispatch": s.collective_priority,
-                     "combine": s.collective_priority, "allreduce": s.collective_priority, "p2d": s.p2d_priority}
 
-    def simulate(self, requests: list[Request]) -> tuple[Network, PrefillEngine]:
+    def simulate(self, requests: list[Request], deadlines: Optional[dict[int, float]] = None
+                 ) -> tuple[Network, PrefillEngine]:
         net = Network(self.graph, self.cfg.fabric, seed=self.cfg.seed)
-        engine = PrefillEngine(net, self.layout, self.model, self.compute, self.cfg.serving, self.prio)
+        policy = make_policy(self.cfg.policy, self.cfg.policies.get(self.cfg.policy), net)
+        engine = PrefillEngine(net, self.layout, self.model, self.compute, self.cfg.serving, policy, deadlines)
         for r in requests:
             engine.submit(r)
         net.run(self.cfg.serving.max_sim_s)
@@ -251,7 +258,9 @@ def run(cfg: RunConfig, out: Optional[Path] = None) -> dict[str, Any]:
         grid = np.unique(np.quantile(lengths, [0.0, 0.25, 0.5, 0.75, 1.0]).round().astype(int))
         base = unloaded_ttft(setup, grid)
         slo = cfg.serving.ttft_slo_factor * np.interp(lengths, grid, base)
-    net, eng = setup.simulate(requests)
+    slos = np.broadcast_to(np.asarray(slo, dtype=float), (len(requests),))
+    deadlines = {r.id: r.arrival_s + float(s) for r, s in zip(requests, slos)}
+    net, eng = setup.simulate(requests, deadlines)
     try:
         tables = _tables(net, eng, slo)
         summary = _summary(net, tables, time.perf_counter() - t0)

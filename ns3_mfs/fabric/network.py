@@ -135,6 +135,10 @@ class Flow:
     start_s: float
 
 
+def _fid(flow: "Flow | int") -> int:
+    return flow.id if isinstance(flow, Flow) else int(flow)
+
+
 def _array(vec: Any, dtype: Any) -> np.ndarray:
     n = vec.size()
     if n == 0:
@@ -253,10 +257,28 @@ class Network:
 
     def set_priority(self, flow: Flow | int, priority: int) -> None:
         """Move a running flow to another class from its next packet on."""
-        fid = flow.id if isinstance(flow, Flow) else int(flow)
+        fid = _fid(flow)
         if not 0 <= priority <= 7:
             raise ConfigError(f"priority: expected an integer 0..7, got {priority!r}")
         self._fabric().SetPriority(fid, int(priority))
+
+    def set_rate_cap(self, flow: Flow | int, bps: float) -> None:
+        """Pace a flow at no more than ``bps`` (0 removes the cap)."""
+        self._fabric().SetRateCap(_fid(flow), float(bps))
+
+    def set_demotion(self, flow: Flow | int, thresholds: list[int]) -> None:
+        """PIAS: the flow's class goes one down each time its bytes sent cross a threshold (in C++)."""
+        self._fabric().SetDemotion(_fid(flow), [int(t) for t in thresholds])
+
+    def flow_priority(self, flow: Flow | int) -> int:
+        return int(self._fabric().FlowPriority(_fid(flow)))
+
+    def flow_bytes_delivered(self, flow: Flow | int) -> int:
+        return int(self._fabric().FlowBytesDelivered(_fid(flow)))
+
+    def port_tx_bytes(self, node: int, port: int = 0) -> int:
+        """Bytes that left a port so far (frames with preamble and IFG)."""
+        return int(self._fabric().PortTxBytes(int(node), int(port)))
 
     def schedule(self, at: float, fn: Callable[[], None]) -> None:
         """Call ``fn()`` at absolute simulated time ``at``."""
@@ -302,7 +324,7 @@ class Network:
 
     def enable_delivery_log(self, flow: Flow | int) -> None:
         """Record every in-order delivery of a flow (see :meth:`deliveries`)."""
-        self._fabric().EnableDeliveryLog(flow.id if isinstance(flow, Flow) else int(flow))
+        self._fabric().EnableDeliveryLog(_fid(flow))
 
     def deliveries(self) -> pd.DataFrame:
         """In-order deliveries of logged flows: time_s, flow, delivered_bytes (cumulative)."""
@@ -316,8 +338,7 @@ class Network:
         )
 
     def flow_path(self, flow: Flow | int) -> list[int]:
-        fid = flow.id if isinstance(flow, Flow) else int(flow)
-        return [int(x) for x in self._fabric().FlowPath(fid)]
+        return [int(x) for x in self._fabric().FlowPath(_fid(flow))]
 
     def counter(self, name: str) -> int:
         return int(self._fabric().Counter(name))

@@ -27,6 +27,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..fabric.network import Network
+from ..policies import FlowInfo, Policy
 from . import routing
 from .cluster import Instance, Layout
 from .requests import Request
@@ -89,9 +90,12 @@ class Batch:
 class PrefillEngine:
     """Runs requests through prefill instances on a :class:`Network`."""
 
-    def __init__(self, net: Network, layout: Layout, model, compute, cfg, stage_priority: dict[str, int]):
+    def __init__(self, net: Network, layout: Layout, model, compute, cfg, policy: Policy,
+                 deadlines: Optional[dict[int, float]] = None):
         self.net, self.layout, self.model, self.compute, self.cfg = net, layout, model, compute, cfg
-        self.prio = stage_priority
+        self.policy = policy
+        self.deadlines = deadlines or {}
+        self.batch_deadlines: dict[int, list[float]] = {}
         self.intra_bps = (cfg.intra_server_gb_per_s * 8e9 if cfg.intra_server_gb_per_s
                           else compute.gpu.intra_server_bw_bytes_per_s * 8)
         self.queues = [deque() for _ in layout.prefill]
@@ -110,7 +114,8 @@ class PrefillEngine:
 
     # ---------------------------------------------------------- transfers
     def transfer(self, src_gpu_or_host: tuple[str, int], dst_gpu: int, nbytes: int, stage: str,
-                 layer: int, request: int, batch: int, collective: int, on_done: Callable[[], None]) -> None:
+                 layer: int, request: int, batch: int, collective: int, on_done: Callable[[], None],
+                 instance: int = 0) -> None:
         """Move bytes from a GPU (or a KV-store host) to a GPU: network flow or intra-server copy."""
         kind, src = src_gpu_or_host
         if nbytes <= 0:
@@ -126,7 +131,11 @@ class PrefillEngine:
             return
         src_host = self.layout.gpu_nic[src] if kind == "gpu" else src
         dst_host = self.layout.gpu_nic[dst_gpu]
-        flow = self.net.start_flow(src_host, dst_host, int(nbytes), self.prio[stage], on_done=lambda _f: on_done())
+        info = FlowInfo(src_host, dst_host, int(nbytes), stage, layer, request, batch, instance,
+                        deadline_s=self.deadlines.get(request) if stage == "p2d" else None)
+        if stage == "p2d" and batch in self.batch_deadlines:
+            info.extra["batch_deadlines"] = self.batch_deadlines[batch]
+        flow = self.policy.start(info, on_done=lambda _f: on_done())
         self.flow_meta[flow.id] = (stage, layer, request, batch, collective,
                                    src if kind == "gpu" else -1, dst_gpu)
 
@@ -198,6 +207,8 @@ class PrefillEngine:
             if st.computed == 0:
                 st.group = int(np.argmin(batch.group_tokens))
             batch.group_tokens[st.group] += take
+        self.batch_deadlines[batch.id] = [self.deadlines[st.req.id] for st, _, _ in items
+                                          if st.req.id in self.deadlines]
         self._start_fetch(batch, 0).then(lambda: self._attention(batch, 0))
 
     def _start_fetch(self, batch: Batch, layer: int) -> Join:
@@ -217,10 +228,12 @@ class PrefillEngine:
         join = Join(self.net, len(parts))
         batch.fetch[layer] = join
         for host, gpu, nbytes, rid in parts:
-            self.transfer(("host", host), gpu, nbytes, "kv_fetch", layer, rid, batch.id, -1, join.done)
+            self.transfer(("host", host), gpu, nbytes, "kv_fetch", layer, rid, batch.id, -1, join.done,
+                          batch.instance.index)
         return join
 
     def _attention(self, batch: Batch, layer: int) -> None:
+        self.policy.layer_boundary(batch.id, batch.instance.index, layer)
         if layer + 1 < self.layers:
             self._start_fetch(batch, layer + 1)  # overlaps this layer's compute
         # Each group's tokens attend on average to the context before them plus
@@ -265,6 +278,7 @@ class PrefillEngine:
 
     def _batch_done(self, batch: Batch) -> None:
         now = self.net.now
+        self.policy.batch_done(batch.id, batch.instance.index)
         for st, take, _ in batch.items:
             st.computed += take
             if st.remaining == 0 and st.computed + st.cached_tokens >= st.req.input_tokens:
@@ -296,7 +310,8 @@ class PrefillEngine:
         join.then(finished)
         stage = "allreduce" if kind.startswith("allreduce") else kind
         for src, dst, nbytes in transfers:
-            self.transfer(("gpu", src), dst, nbytes, stage, layer, -1, batch.id, cid, join.done)
+            self.transfer(("gpu", src), dst, nbytes, stage, layer, -1, batch.id, cid, join.done,
+                          batch.instance.index)
 
     def _all_to_all(self, batch: Batch, layer: int, kind: str, then: Callable[[], None]) -> None:
         """Dispatch or combine among the instance's G GPUs.
@@ -349,7 +364,8 @@ class PrefillEngine:
                 st.p2d_end_s = self.net.now
                 self._maybe_first_token(st)
 
-            self.transfer(("gpu", src), dst, take * per_token, "p2d", layer, st.req.id, batch.id, -1, landed)
+            self.transfer(("gpu", src), dst, take * per_token, "p2d", layer, st.req.id, batch.id, -1, landed,
+                          batch.instance.index)
 
     def _maybe_first_token(self, st: ReqState) -> None:
         if not np.isnan(st.prefill_end_s) and st.p2d_pending == 0 and np.isnan(st.first_token_s):

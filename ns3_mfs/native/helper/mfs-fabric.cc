@@ -732,6 +732,57 @@ Fabric::SetPriority(uint32_t flow, uint32_t cls)
 }
 
 void
+Fabric::SetRateCap(uint32_t flow, double bps)
+{
+    RdmaFlow& f = m->FlowAt(flow);
+    if (!(bps >= 0) || !std::isfinite(bps))
+    {
+        throw std::invalid_argument("rate cap must be >= 0 bit/s");
+    }
+    m->nodes[m->hostNode[f.src]].nic->SetFlowRateCap(flow, bps);
+}
+
+void
+Fabric::SetDemotion(uint32_t flow, const std::vector<uint64_t>& thresholds)
+{
+    RdmaFlow& f = m->FlowAt(flow);
+    if (!std::is_sorted(thresholds.begin(), thresholds.end()))
+    {
+        throw std::invalid_argument("demotion thresholds must be increasing");
+    }
+    m->nodes[m->hostNode[f.src]].nic->SetFlowDemotion(flow, thresholds);
+}
+
+uint32_t
+Fabric::FlowPriority(uint32_t flow) const
+{
+    return m->FlowAt(flow).cls;
+}
+
+uint64_t
+Fabric::FlowBytesSent(uint32_t flow) const
+{
+    return m->FlowAt(flow).bytesSent;
+}
+
+uint64_t
+Fabric::FlowBytesDelivered(uint32_t flow) const
+{
+    return m->FlowAt(flow).rcvNxt;
+}
+
+uint64_t
+Fabric::PortTxBytes(uint32_t node, uint32_t port) const
+{
+    const auto& info = m->NodeAt(node, "node");
+    if (port >= info.ports.size())
+    {
+        throw std::invalid_argument("node " + std::to_string(node) + " has no port " + std::to_string(port));
+    }
+    return info.ports[port]->GetTxBytes();
+}
+
+void
 Fabric::SetFlowDoneCallback(std::function<void(uint32_t)> cb)
 {
     m->onFlowDone = std::move(cb);

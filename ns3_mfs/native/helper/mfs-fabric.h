@@ -91,6 +91,18 @@ class Fabric
 
     /** Change a flow's class; new packets of the flow use it. */
     void SetPriority(uint32_t flow, uint32_t cls);
+    /** Cap a flow's rate in bit/s (0 = no cap). */
+    void SetRateCap(uint32_t flow, double bps);
+    /** PIAS demotion: the class goes one down at each byte threshold crossed. */
+    void SetDemotion(uint32_t flow, const std::vector<uint64_t>& thresholds);
+    /** @return current class of a flow */
+    uint32_t FlowPriority(uint32_t flow) const;
+    /** @return bytes the flow has put on the wire (payload, resends included) */
+    uint64_t FlowBytesSent(uint32_t flow) const;
+    /** @return bytes the flow has delivered in order */
+    uint64_t FlowBytesDelivered(uint32_t flow) const;
+    /** @return bytes that left a port (frames, preamble and IFG) */
+    uint64_t PortTxBytes(uint32_t node, uint32_t port) const;
 
     /** @param cb called with the flow id when a flow added with notify completes */
     void SetFlowDoneCallback(std::function<void(uint32_t)> cb);

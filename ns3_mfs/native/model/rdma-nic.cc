@@ -228,6 +228,26 @@ RdmaNic::SetFlowClass(uint32_t id, uint8_t cls)
 }
 
 void
+RdmaNic::SetFlowRateCap(uint32_t id, double bps)
+{
+    RdmaFlow& f = (*m_flows)[id];
+    f.rateCap = bps > 0 ? std::min(bps, m_lineRate) : 0;
+    if (f.rateCap == 0)
+    {
+        f.nextTxPs = 0;
+        m_dev->Kick();
+    }
+}
+
+void
+RdmaNic::SetFlowDemotion(uint32_t id, std::vector<uint64_t> thresholds)
+{
+    RdmaFlow& f = (*m_flows)[id];
+    f.demoteAt = std::move(thresholds);
+    f.demoted = 0;
+}
+
+void
 RdmaNic::Regroup(uint32_t cls)
 {
     auto& list = m_ready[cls];
@@ -302,16 +322,29 @@ RdmaNic::PortPull(uint32_t, uint8_t pausedMask)
         p->AddHeader(h);
         f.sndNxt += h.payload;
         f.bytesSent += h.payload;
-        if (f.rate < m_lineRate)
+        double rate = f.rateCap > 0 ? std::min(f.rate, f.rateCap) : f.rate;
+        if (rate < m_lineRate)
         {
             double wire = p->GetSize() + RoceHeader::kPreambleIfg;
-            f.nextTxPs = now + static_cast<int64_t>(std::llround(wire * 8e12 / f.rate));
+            f.nextTxPs = now + static_cast<int64_t>(std::llround(wire * 8e12 / rate));
+        }
+        if (f.rate < m_lineRate)
+        {
             f.stageBytes += h.payload;
             if (f.stageBytes >= m_byteCounter)
             {
                 f.stageBytes -= m_byteCounter;
                 f.byteStage++;
                 RateIncrease(f);
+            }
+        }
+        while (f.demoted < f.demoteAt.size() && f.bytesSent >= f.demoteAt[f.demoted])
+        {
+            f.demoted++;
+            if (f.cls + 1u < RoceHeader::kNumClasses)
+            {
+                f.cls++;
+                f.classChanges++;
             }
         }
         Ready(f);

@@ -15,6 +15,7 @@
 #include <array>
 #include <deque>
 #include <functional>
+#include <vector>
 
 namespace ns3
 {
@@ -57,6 +58,9 @@ struct RdmaFlow
     uint32_t byteStage{0};   //!< BC: byte-counter expirations since the last decrease
     uint64_t stageBytes{0};  //!< bytes sent towards the next byte-counter expiration
     int64_t nextTxPs{0};     //!< pacing: earliest start of the next packet (ps)
+    double rateCap{0};       //!< policy rate limit (bit/s); 0 = none
+    std::vector<uint64_t> demoteAt; //!< PIAS: bytes sent at which the flow moves one class down
+    uint32_t demoted{0};     //!< thresholds already crossed
     uint32_t cnpsReceived{0}; //!< CNPs that reached the sender
     uint32_t rateDecreases{0}; //!< DCQCN rate cuts
     EventId increaseTimer;   //!< DCQCN rate-increase timer
@@ -168,6 +172,23 @@ class RdmaNic : public Object, public RocePortOwner
      * @param cls new class
      */
     void SetFlowClass(uint32_t id, uint8_t cls);
+
+    /**
+     * Cap a flow's sending rate (Karuna's minimum required rate); 0 removes the cap.
+     * The NIC paces the flow at min(DCQCN rate, cap).
+     * @param id flow id
+     * @param bps the cap in bit/s
+     */
+    void SetFlowRateCap(uint32_t id, double bps);
+
+    /**
+     * PIAS-style demotion, applied per packet in the NIC: each time the flow's
+     * bytes sent cross the next threshold, its class goes one down (numerically
+     * up, at most to the last class).
+     * @param id flow id
+     * @param thresholds increasing byte counts
+     */
+    void SetFlowDemotion(uint32_t id, std::vector<uint64_t> thresholds);
 
     /** @return the NIC's port */
     Ptr<RoceNetDevice> GetDevice() const;

@@ -200,6 +200,12 @@ RoceNetDevice::IsBusy() const
     return m_busy;
 }
 
+uint64_t
+RoceNetDevice::GetTxBytes() const
+{
+    return m_txBytes;
+}
+
 uint32_t
 RoceNetDevice::GetPortIndex() const
 {
@@ -277,6 +283,7 @@ void
 RoceNetDevice::StartTx(Ptr<RoceQueueItem> item)
 {
     m_busy = true;
+    m_txBytes += item->GetSize() + RoceHeader::kPreambleIfg;
     Time tx = TxTime(item->GetSize());
     if (m_stats)
     {

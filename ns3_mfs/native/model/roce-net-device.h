@@ -204,6 +204,9 @@ class RoceNetDevice : public NetDevice
     /** @return true while a frame is being serialised */
     bool IsBusy() const;
 
+    /** @return bytes of all frames started on this port (preamble and IFG included) */
+    uint64_t GetTxBytes() const;
+
     /** @return the port index at the owner */
     uint32_t GetPortIndex() const;
 
@@ -263,6 +266,7 @@ class RoceNetDevice : public NetDevice
     uint32_t m_nodeIndex{0};      //!< fabric node index
     RoceFabricStats* m_stats{nullptr}; //!< shared counters
     bool m_busy{false};           //!< serialising a frame
+    uint64_t m_txBytes{0};        //!< bytes put on the wire
     std::deque<Ptr<RoceQueueItem>> m_ctrl; //!< MAC control frames waiting
     uint8_t m_pausedMask{0};      //!< classes paused by the peer
     std::array<EventId, RoceHeader::kNumClasses> m_pauseExpiry; //!< pause timers

@@ -1,0 +1,138 @@
+"""Flow-scheduling policies: the interface, the registry and the flow record.
+
+A policy decides the class (0 highest) of every flow the serving engine
+starts, and may change it later (promotion), cap its rate or let the NIC
+demote it by bytes sent. Per-packet work stays in C++: a policy acts per flow
+start, per layer boundary, per batch end and on its own timers.
+
+Classes: 0 carries ACK/NACK/CNP; data flows use 1..7 (``FIRST`` .. ``LAST``).
+
+To add a policy: subclass :class:`Policy` in a new file of this package, give
+it a ``name`` and a frozen ``Params`` dataclass (validated from the run
+config's ``[policies.<name>]`` table), decorate it with ``@register`` and
+import the file in ``__init__.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Optional
+
+from ..config import ConfigError, from_dict
+from ..fabric.network import Flow, Network
+
+FIRST, LAST = 1, 7
+STAGE_OF = {"kv_fetch": 1, "dispatch": 2, "combine": 2, "allreduce": 2, "p2d": 3}
+
+
+@dataclass
+class FlowInfo:
+    """What a policy knows about a flow."""
+
+    src: int                      #: source host (NIC)
+    dst: int                      #: destination host (NIC)
+    bytes: int
+    stage: str                    #: kv_fetch, dispatch, combine, allreduce, p2d
+    layer: int = 0                #: layer the flow serves
+    request_id: int = -1          #: -1 for collectives (shared by a batch)
+    batch_id: int = -1
+    instance: int = 0
+    deadline_s: Optional[float] = None  #: absolute deadline (P2D: arrival + TTFT SLO)
+    flow: Optional[Flow] = None   #: set once started
+    cls: int = LAST               #: current class
+    start_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stage_num(self) -> int:
+        return STAGE_OF[self.stage]
+
+
+@dataclass(frozen=True)
+class NoParams:
+    pass
+
+
+class Policy:
+    """Base class: subclasses implement :meth:`classify` and may override the hooks."""
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+
+    def __init__(self, params: Any, net: Network):
+        self.params = params
+        self.net = net
+        self.active: dict[int, FlowInfo] = {}
+        #: (time_s, flow_id, stage, class, reason) for every class decision
+        self.log: list[tuple[float, int, str, int, str]] = []
+
+    # ------------------------------------------------------------- decisions
+    def classify(self, info: FlowInfo) -> int:
+        """Class of a new flow."""
+        raise NotImplementedError
+
+    def started(self, info: FlowInfo) -> None:
+        """After the flow started (set rate caps, demotion thresholds...)."""
+
+    def layer_boundary(self, batch_id: int, instance: int, layer: int) -> None:
+        """Layer ``layer`` of a batch starts its compute."""
+
+    def batch_done(self, batch_id: int, instance: int) -> None:
+        """A batch finished its last layer (its P2D flows may still run)."""
+
+    def finished(self, info: FlowInfo) -> None:
+        """The flow delivered its last byte."""
+
+    # --------------------------------------------------------------- helpers
+    def start(self, info: FlowInfo, on_done=None) -> Flow:
+        """Classify and start a flow on the network; keeps track of it while it runs."""
+        info.cls = self.classify(info)
+        info.start_s = self.net.now
+
+        def done(flow: Flow) -> None:
+            self.active.pop(flow.id, None)
+            self.finished(info)
+            if on_done is not None:
+                on_done(flow)
+
+        info.flow = self.net.start_flow(info.src, info.dst, info.bytes, info.cls, on_done=done)
+        self.active[info.flow.id] = info
+        self._record(info, info.cls, "start")
+        self.started(info)
+        return info.flow
+
+    def promote(self, info: FlowInfo, cls: int, reason: str) -> None:
+        """Raise a running flow's class (never lower it)."""
+        if info.flow is None or cls >= info.cls:
+            return
+        info.cls = cls
+        self.net.set_priority(info.flow, cls)
+        self._record(info, cls, reason)
+
+    def _record(self, info: FlowInfo, cls: int, reason: str) -> None:
+        fid = info.flow.id if info.flow is not None else -1
+        self.log.append((self.net.now, fid, info.stage, cls, reason))
+
+
+REGISTRY: dict[str, type[Policy]] = {}
+
+
+def register(cls: type[Policy]) -> type[Policy]:
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def make_policy(name: str, params: Optional[dict[str, Any]], net: Network) -> Policy:
+    """Build a registered policy with validated parameters (errors name ``policies.<name>.<key>``)."""
+    if name not in REGISTRY:
+        raise ConfigError(f"policy: {name!r} is not a policy; allowed: {', '.join(sorted(REGISTRY))}")
+    cls = REGISTRY[name]
+    p = from_dict(cls.Params, params or {}, f"policies.{name}")
+    return cls(p, net)
+
+
+def check_params(name: str, params: Optional[dict[str, Any]]) -> Any:
+    """Validate a policy name and its parameters without a network."""
+    if name not in REGISTRY:
+        raise ConfigError(f"policy: {name!r} is not a policy; allowed: {', '.join(sorted(REGISTRY))}")
+    return from_dict(REGISTRY[name].Params, params or {}, f"policies.{name}")

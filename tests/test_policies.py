@@ -1,0 +1,182 @@
+"""Each flow-scheduling policy assigns classes as its definition says (event logs on hand-built scenarios)."""
+
+import math
+
+import pytest
+
+from ns3_mfs.config import ConfigError
+from ns3_mfs.fabric import FabricConfig, Network, TestbedTopology
+from ns3_mfs.policies import FlowInfo, make_policy
+from ns3_mfs.policies.mfs import representative_deadline
+
+TOPO = TestbedTopology(servers=4, nics_per_server=1)
+
+
+def net_and(policy, params=None, cc="none"):
+    net = Network(TOPO, FabricConfig(cc=cc))
+    return net, make_policy(policy, params or {}, net)
+
+
+def classes_of(policy, flow):
+    return [c for (_t, fid, _s, c, _r) in policy.log if fid == flow.id]
+
+
+def boundaries(net, policy, every=100e-6, until=10e-3, batch=0):
+    """Layer boundaries of one batch every ``every`` seconds (as the serving engine would signal)."""
+    for k in range(int(until / every)):
+        net.schedule(k * every, lambda k=k: policy.layer_boundary(batch, 0, k))
+
+
+def p2d_against_collective(policy, params=None):
+    """A 4 MB P2D flow with a 3 ms deadline shares host 0's downlink with a 25 MB all-to-all flow."""
+    net, pol = net_and(policy, params)
+    coll = pol.start(FlowInfo(1, 0, 25_000_000, "dispatch", batch_id=1))
+    p2d = pol.start(FlowInfo(2, 0, 4_000_000, "p2d", request_id=7, batch_id=0, deadline_s=3e-3))
+    boundaries(net, pol)
+    net.run()
+    flows = net.flows().set_index("flow_id")
+    return pol, flows.loc[p2d.id], flows.loc[coll.id], p2d, coll
+
+
+def test_mfs_defers_p2d_and_promotes_it_as_its_deadline_nears():
+    pol, p2d, coll, f_p2d, f_coll = p2d_against_collective("mfs", {"rho": 0.0})
+    seq = classes_of(pol, f_p2d)
+    # MLU = 4 MB x 8 / (3 ms x 100G) = 0.107 < Q1 = 0.125: level 2, one below the collective (P2).
+    assert seq[0] == 3
+    assert seq[-1] == 1 and seq == sorted(seq, reverse=True)  # monotonic promotion, ends in P1
+    assert classes_of(pol, f_coll) == [2]
+    assert p2d["end_s"] <= 3e-3  # meets its deadline
+    assert p2d["final_priority"] == 1 and p2d["class_changes"] >= 1
+    # The promotion happened when the laxity had shrunk: MLU >= Q1 means t >= 3 ms - 4 MB x 8 / (0.125 x 100G).
+    t_promote = next(t for (t, fid, _s, c, _r) in pol.log if fid == f_p2d.id and c == 1)
+    assert t_promote >= 3e-3 - 4e6 * 8 / (0.125 * 100e9) - 1e-12
+
+
+def test_mfs_shrinks_p2d_earliness_and_speeds_up_the_collective_compared_with_fair():
+    _, p2d_mfs, coll_mfs, *_ = p2d_against_collective("mfs", {"rho": 0.0})
+    _, p2d_fair, coll_fair, *_ = p2d_against_collective("fair")
+    deadline = 3e-3
+    assert p2d_mfs["end_s"] <= deadline and p2d_fair["end_s"] <= deadline
+    early_mfs, early_fair = deadline - p2d_mfs["end_s"], deadline - p2d_fair["end_s"]
+    assert early_mfs < early_fair
+    # MFS holds P2D back until MLU reaches Q1 = U / E = 0.125 (at 3 ms - 2.56 ms = 0.44 ms, seen at
+    # the next 100 us boundary), then sends it at line rate: it cannot end before 0.5 ms + 4 MB / 100G.
+    assert p2d_mfs["end_s"] >= 0.5e-3 + 4e6 * 8 / 100e9
+    assert coll_mfs["end_s"] < coll_fair["end_s"]  # the stage-2 flow is not slowed by early P2D
+
+
+def test_mfs_stage_and_rli_order():
+    net, pol = net_and("mfs", {"rho": 0.0})
+    pol.layer_boundary(0, 0, 4)  # batch 0 computes layer 4
+    a2a = pol.start(FlowInfo(1, 0, 1_000_000, "combine", layer=4, batch_id=0))
+    near = pol.start(FlowInfo(2, 0, 2_000_000, "kv_fetch", layer=5, batch_id=0, request_id=1))
+    far = pol.start(FlowInfo(3, 0, 2_000_000, "kv_fetch", layer=7, batch_id=0, request_id=1))
+    p2d = pol.start(FlowInfo(3, 0, 1_000_000, "p2d", layer=4, batch_id=0, request_id=1, deadline_s=1.0))
+    first = {}
+    for (_t, fid, _s, c, _r) in pol.log:
+        first.setdefault(fid, c)
+    assert first[a2a.id] == 2                      # stage 2 straight to the high level
+    assert first[near.id] == 3 and first[far.id] == 5  # RLI 1 and 3: smaller RLI higher
+    assert first[p2d.id] > first[a2a.id]             # stage 2 outranks stage 3
+    pol.layer_boundary(0, 0, 5)                     # layer boundary: RLIs shrink by one
+    now = {f: c for (_t, f, _s, c, _r) in pol.log}
+    assert now[near.id] == 2 and now[far.id] == 4
+    net.run()
+
+
+def test_mlu_thresholds_are_geometric():
+    _, pol = net_and("mfs")
+    assert pol.thresholds() == pytest.approx([0.5 / 4**i for i in range(1, 7)])
+    assert pol.mlu_class(0.2) == 1 and pol.mlu_class(0.1) == 3 and pol.mlu_class(0.0) == 7
+    assert pol.mlu_class(math.inf) == 1
+
+
+def test_sjf_puts_smaller_flows_higher():
+    net, pol = net_and("sjf")
+    small = pol.start(FlowInfo(1, 0, 10_000, "p2d"))
+    mid = pol.start(FlowInfo(2, 0, 2_000_000, "dispatch"))
+    big = pol.start(FlowInfo(3, 0, 100_000_000, "kv_fetch"))
+    first = {f: c for (_t, f, _s, c, _r) in pol.log}
+    assert (first[small.id], first[mid.id], first[big.id]) == (1, 4, 7)
+    net.run()
+
+
+def test_pias_demotes_at_its_thresholds():
+    net, pol = net_and("pias")
+    short = pol.start(FlowInfo(1, 0, 50_000, "dispatch"))
+    longer = pol.start(FlowInfo(2, 0, 2_000_000, "p2d"))
+    net.run()
+    flows = net.flows().set_index("flow_id")
+    # 46 x 1460 = 67,160 and 1084 x 1460 = 1,582,640 bytes: a 2 MB flow crosses two thresholds.
+    assert flows.loc[short.id, "final_priority"] == 1 and flows.loc[short.id, "class_changes"] == 0
+    assert flows.loc[longer.id, "final_priority"] == 3 and flows.loc[longer.id, "class_changes"] == 2
+
+
+def test_edf_orders_deadline_flows_and_shares_the_rest():
+    net, pol = net_and("edf")
+    soon = pol.start(FlowInfo(1, 0, 100_000, "p2d", deadline_s=0.0005))
+    later = pol.start(FlowInfo(2, 0, 100_000, "p2d", deadline_s=0.1))
+    other = pol.start(FlowInfo(3, 0, 100_000, "dispatch"))
+    first = {f: c for (_t, f, _s, c, _r) in pol.log}
+    # 0.5 ms to go: under the first limit (1 ms); 100 ms: between 64 and 256 ms, the fifth class.
+    assert first[soon.id] == 1 and first[later.id] == 5 and first[other.id] == 4
+    net.run()
+
+
+def test_karuna_paces_deadline_flows_at_their_minimum_rate():
+    net, pol = net_and("karuna", {"margin": 0.0})
+    dl = pol.start(FlowInfo(1, 0, 2_000_000, "p2d", deadline_s=2e-3))   # needs 8 Gbit/s
+    bulk = pol.start(FlowInfo(2, 0, 20_000_000, "dispatch"))
+    net.run()
+    flows = net.flows().set_index("flow_id")
+    assert classes_of(pol, dl) == [1] and classes_of(pol, bulk) == [2]
+    assert 1.9e-3 <= flows.loc[dl.id, "end_s"] <= 2.05e-3  # just in time, not earlier
+    assert flows.loc[bulk.id, "final_priority"] > 2       # PIAS demotion of the rest
+
+
+def test_ablation_defer_off_sends_p2d_with_the_collectives():
+    pol, p2d, *_ , f_p2d, _ = p2d_against_collective("mfs", {"rho": 0.0, "defer": False})
+    assert classes_of(pol, f_p2d) == [2]
+
+
+def test_ablation_rli_off_treats_fetches_like_collectives():
+    net, pol = net_and("mfs", {"rli": False})
+    far = pol.start(FlowInfo(1, 0, 100_000, "kv_fetch", layer=9, batch_id=0))
+    assert classes_of(pol, far) == [2]
+    net.run()
+
+
+def test_ablation_red_off_uses_each_requests_own_deadline():
+    assert representative_deadline([1.0, 1.1, 5.0, 5.2]) == pytest.approx(0.5 * 1.0 + 0.5 * 5.0)
+    classes = {}
+    for red in (True, False):
+        net, pol = net_and("mfs", {"rho": 0.0, "red": red})
+        f = pol.start(FlowInfo(1, 0, 1_000_000, "p2d", request_id=1, batch_id=0, deadline_s=0.4e-3,
+                               extra={"batch_deadlines": [0.4e-3, 0.5e-3, 1.0, 1.1]}))
+        classes[red] = classes_of(pol, f)[0]
+        net.run()
+    # Own deadline 0.4 ms: MLU = 0.2, level 1. RED ~ 0.5 s: MLU tiny, deferred to the bottom.
+    assert classes == {False: 1, True: 7}
+
+
+def test_ablation_scavenger_moves_hopeless_requests_within_the_budget():
+    for scav, expected in ((True, 7), (False, 1)):
+        net, pol = net_and("mfs", {"rho": 0.0, "scavenger": scav, "drop_budget": 1.0})
+        f = pol.start(FlowInfo(1, 0, 10_000_000, "p2d", request_id=3, deadline_s=0.1e-3))  # needs 800 Gbit/s
+        assert classes_of(pol, f) == [expected]
+        net.run()
+    net, pol = net_and("mfs", {"rho": 0.0, "drop_budget": 0.0})
+    f = pol.start(FlowInfo(1, 0, 10_000_000, "p2d", request_id=3, deadline_s=0.1e-3))
+    assert classes_of(pol, f) == [1]  # no budget: promoted like the others
+    net.run()
+
+
+def test_policy_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match="policy: 'lstf' is not a policy; allowed: edf, fair, karuna, mfs, pias, sjf"):
+        net_and("lstf")
+    with pytest.raises(ConfigError, match="policies.mfs.E: must be > 1.0, got 0.5"):
+        net_and("mfs", {"E": 0.5})
+    with pytest.raises(ConfigError, match="policies.sjf.thresholds_bytes: must be increasing"):
+        net_and("sjf", {"thresholds_bytes": [5, 3]})
+    with pytest.raises(ConfigError, match="policies.mfs.defer: expected true or false"):
+        net_and("mfs", {"defer": "yes"})

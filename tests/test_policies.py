@@ -27,11 +27,11 @@ def boundaries(net, policy, every=100e-6, until=10e-3, batch=0):
         net.schedule(k * every, lambda k=k: policy.layer_boundary(batch, 0, k))
 
 
-def p2d_against_collective(policy, params=None):
-    """A 4 MB P2D flow with a 3 ms deadline shares host 0's downlink with a 25 MB all-to-all flow."""
+def p2d_against_collective(policy, params=None, coll_bytes=25_000_000, deadline=3e-3):
+    """A 4 MB P2D flow with a deadline shares host 0's downlink with an all-to-all flow."""
     net, pol = net_and(policy, params)
-    coll = pol.start(FlowInfo(1, 0, 25_000_000, "dispatch", batch_id=1))
-    p2d = pol.start(FlowInfo(2, 0, 4_000_000, "p2d", request_id=7, batch_id=0, deadline_s=3e-3))
+    coll = pol.start(FlowInfo(1, 0, coll_bytes, "dispatch", batch_id=1))
+    p2d = pol.start(FlowInfo(2, 0, 4_000_000, "p2d", request_id=7, batch_id=0, deadline_s=deadline))
     boundaries(net, pol)
     net.run()
     flows = net.flows().set_index("flow_id")
@@ -53,16 +53,19 @@ def test_mfs_defers_p2d_and_promotes_it_as_its_deadline_nears():
 
 
 def test_mfs_shrinks_p2d_earliness_and_speeds_up_the_collective_compared_with_fair():
-    _, p2d_mfs, coll_mfs, *_ = p2d_against_collective("mfs", {"rho": 0.0})
-    _, p2d_fair, coll_fair, *_ = p2d_against_collective("fair")
-    deadline = 3e-3
+    # A 10 MB collective and a P2D flow with a loose 10 ms deadline: fair sharing finishes the
+    # P2D flow 9.3 ms early and slows the collective the GPUs wait for; MFS defers P2D.
+    deadline = 10e-3
+    _, p2d_mfs, coll_mfs, *_ = p2d_against_collective("mfs", {"rho": 0.0}, 10_000_000, deadline)
+    _, p2d_fair, coll_fair, *_ = p2d_against_collective("fair", None, 10_000_000, deadline)
     assert p2d_mfs["end_s"] <= deadline and p2d_fair["end_s"] <= deadline
     early_mfs, early_fair = deadline - p2d_mfs["end_s"], deadline - p2d_fair["end_s"]
     assert early_mfs < early_fair
-    # MFS holds P2D back until MLU reaches Q1 = U / E = 0.125 (at 3 ms - 2.56 ms = 0.44 ms, seen at
-    # the next 100 us boundary), then sends it at line rate: it cannot end before 0.5 ms + 4 MB / 100G.
-    assert p2d_mfs["end_s"] >= 0.5e-3 + 4e6 * 8 / 100e9
-    assert coll_mfs["end_s"] < coll_fair["end_s"]  # the stage-2 flow is not slowed by early P2D
+    # The collective runs alone at line rate (10 MB with RoCE framing: ~0.82 ms) instead of sharing.
+    assert coll_mfs["fct_s"] <= 1.02 * coll_mfs["ideal_fct_s"]
+    assert coll_mfs["end_s"] < 0.8 * coll_fair["end_s"]
+    # P2D waited for it: it cannot end before the collective plus its own 4 MB at line rate.
+    assert p2d_mfs["end_s"] >= coll_mfs["end_s"] + 4e6 * 8 / 100e9 * 0.95
 
 
 def test_mfs_stage_and_rli_order():

@@ -55,6 +55,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{what}: expected comma-separated numbers, got {text!r}") from None
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .experiment.compare import compare
+    from .experiment.run import load_run_config
+
+    cfg = load_run_config(args.config)
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    table = compare(cfg, policies, _floats(args.rates, "--rates"), Path(args.out), args.jobs,
+                    progress=lambda m: print(m, file=sys.stderr, flush=True))
+    cols = [c for c in ("policy", "rate_per_gpu", "ttft_slo_attainment", "ttft_mean_s", "ttft_p99_s",
+                        "cct_mean_s", "cct_p99_s", "error") if c in table.columns]
+    print(table[cols].to_string(index=False))
+    print(f"results: {Path(args.out).resolve()}", file=sys.stderr)
+    return 0 if table["error"].isna().all() else 1
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from . import _build
 
@@ -89,6 +111,14 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("config", help="run config TOML (see scratch/serving_small.toml)")
     r.add_argument("--out", required=True, help="result directory")
     r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("compare", help="run every (policy, rate) pair of a run config and plot them")
+    c.add_argument("config", help="run config TOML")
+    c.add_argument("--policies", default="mfs,fair,sjf,edf,karuna", help="comma-separated policy names")
+    c.add_argument("--rates", default="0.5,0.75,1.0,1.25", help="requests/s per prefill GPU, comma-separated")
+    c.add_argument("--out", required=True, help="result directory")
+    c.add_argument("--jobs", type=int, default=0, help="parallel runs (default: cores)")
+    c.set_defaults(func=cmd_compare)
 
     b = sub.add_parser("build", help="build the native library now (else built on first use)")
     b.set_defaults(func=cmd_build)

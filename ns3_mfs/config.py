@@ -66,6 +66,10 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
         (item,) = get_args(tp)[:1]
         out = [_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
         return tuple(out) if origin is tuple else out
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a table, got {value!r}")
+        return value
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value

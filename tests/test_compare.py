@@ -1,0 +1,69 @@
+"""``ns3-mfs compare`` and policies chosen in run configs."""
+
+import pandas as pd
+import pytest
+
+from conftest import run_cli
+from ns3_mfs.config import ConfigError
+from ns3_mfs.experiment.run import run_config_from_dict
+
+TINY = """
+topology = "{topo}"
+policy = "mfs"
+[policies.mfs]
+E = 4.0
+U = 0.5
+[serving]
+prefill_gpus = 16
+decode_gpus = 4
+[workload]
+kind = "poisson"
+rate_per_s = 1.0
+num_requests = 3
+[workload.input]
+kind = "uniform"
+low = 100
+high = 300
+[workload.output]
+kind = "fixed"
+value = 8
+"""
+
+
+def test_compare_runs_every_pair_and_plots(tmp_path, root):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY.format(topo=root / "topologies/testbed.toml"))
+    out = tmp_path / "cmp"
+    res = run_cli("compare", str(cfg), "--policies", "fair,mfs,pias", "--rates", "0.25,0.5", "--out", str(out),
+                  "--jobs", "2")
+    assert res.returncode == 0, res.stderr
+    table = pd.read_parquet(out / "compare.parquet")
+    assert len(table) == 6 and set(table["policy"]) == {"fair", "mfs", "pias"}
+    assert table["error"].isna().all() and (table["completed"] == 3).all()
+    for name in ("attainment_vs_rate", "ttft_cdf", "cct_cdf"):
+        assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.pdf").exists()
+    assert len(list((out / "runs").iterdir())) == 6
+    # A second call finds every pair complete and runs nothing again.
+    mtime = (out / "runs" / "mfs-r0.5" / "meta.json").stat().st_mtime_ns
+    res = run_cli("compare", str(cfg), "--policies", "fair,mfs,pias", "--rates", "0.25,0.5", "--out", str(out))
+    assert res.returncode == 0 and (out / "runs" / "mfs-r0.5" / "meta.json").stat().st_mtime_ns == mtime
+
+
+def test_compare_refuses_unknown_policies(tmp_path, root):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY.format(topo=root / "topologies/testbed.toml"))
+    res = run_cli("compare", str(cfg), "--policies", "mfs,lifo", "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and "--policies: 'lifo' is not a policy" in res.stderr
+
+
+def test_policy_tables_in_run_configs_are_validated():
+    base = {"topology": {"kind": "testbed"},
+            "workload": {"kind": "poisson", "rate_per_s": 1.0, "num_requests": 1,
+                         "input": {"kind": "fixed", "value": 10}, "output": {"kind": "fixed", "value": 1}}}
+    assert run_config_from_dict({**base, "policy": "mfs", "policies": {"mfs": {"defer": False}}}).policy == "mfs"
+    with pytest.raises(ConfigError, match="policy: 'lstf' is not a policy"):
+        run_config_from_dict({**base, "policy": "lstf"})
+    with pytest.raises(ConfigError, match="policies.mfs.reeval_interval_s: must be > 0.0"):
+        run_config_from_dict({**base, "policy": "mfs", "policies": {"mfs": {"reeval_interval_s": 0}}})
+    with pytest.raises(ConfigError, match="policies.pias.thresholdz: unknown key"):
+        run_config_from_dict({**base, "policies": {"pias": {"thresholdz": [1]}}})

@@ -21,7 +21,6 @@ tables and plots land in ``results/reference/<setting>/`` and a summary in
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
 import sys
 import time

@@ -18,7 +18,7 @@ is interpolated from them by prompt length.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import TRACES, run_cli
 from ns3_mfs.config import ConfigError, from_dict
-from ns3_mfs.experiment.run import RunConfig, ServingConfig, _Setup, _tables, run, run_config_from_dict
+from ns3_mfs.experiment.run import RunConfig, ServingConfig, RunSetup, _tables, run, run_config_from_dict
 from ns3_mfs.fabric import TestbedTopology
 from ns3_mfs.serving.models import load_model
 from ns3_mfs.serving.requests import Request, WorkloadConfig
@@ -25,9 +25,9 @@ def config(**serving) -> RunConfig:
 
 
 def simulate(cfg: RunConfig, requests):
-    setup = _Setup(cfg)
+    setup = RunSetup(cfg)
     net, eng = setup.simulate(requests)
-    tables = _tables(net, eng, cfg.serving.ttft_slo_s)
+    tables = result_tables(net, eng, cfg.serving.ttft_slo_s)
     net.close()
     return setup, tables
 
@@ -108,7 +108,7 @@ def test_dag_order_of_compute_collectives_and_p2d():
 )
 def test_impossible_layouts_fail_before_simulating(serving, needle):
     with pytest.raises(ConfigError, match=None) as exc:
-        _Setup(config(**serving))
+        RunSetup(config(**serving))
     assert needle in str(exc.value)
 
 
@@ -247,7 +247,7 @@ def test_routing_models_are_pluggable():
     # The request sits on GPU 0, whose inputs all stay local: nothing is dispatched.
     assert len(d) == 0
     with pytest.raises(ConfigError, match="serving.routing: 'zipf9' is not a routing model; allowed:"):
-        _Setup(config(routing="zipf9"))
+        RunSetup(config(routing="zipf9"))
 
 
 def test_calibration_csv_drives_the_compute_model(tmp_path):
@@ -257,7 +257,7 @@ def test_calibration_csv_drives_the_compute_model(tmp_path):
     csv = tmp_path / "layers.csv"
     csv.write_text("tokens,layer_time_s\n" + "".join(
         f"{n},{truth.layer_time_s(n, n / 2)}\n" for n in (16, 64, 256, 1024, 4096, 8192)))
-    setup = _Setup(config(calibration_csv=str(csv)))
+    setup = RunSetup(config(calibration_csv=str(csv)))
     assert setup.compute.mfu == pytest.approx(0.3, rel=0.02)
     with pytest.raises(ConfigError, match="calibration_csv: give a calibration CSV or mfu/mbu, not both"):
-        _Setup(config(calibration_csv=str(csv), mfu=0.4))
+        RunSetup(config(calibration_csv=str(csv), mfu=0.4))

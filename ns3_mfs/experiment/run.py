@@ -133,7 +133,7 @@ def resolved(cfg: RunConfig) -> dict[str, Any]:
     }
 
 
-class _Setup:
+class RunSetup:
     """Everything of a run that does not depend on the requests (validated before simulating)."""
 
     def __init__(self, cfg: RunConfig):
@@ -166,7 +166,7 @@ class _Setup:
         return net, engine
 
 
-def unloaded_ttft(setup: _Setup, lengths: np.ndarray) -> np.ndarray:
+def unloaded_ttft(setup: RunSetup, lengths: np.ndarray) -> np.ndarray:
     """TTFT of a request of each prompt length alone on the cluster (no cache)."""
     out = []
     for n in lengths:
@@ -176,7 +176,7 @@ def unloaded_ttft(setup: _Setup, lengths: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def _tables(net: Network, eng: PrefillEngine, slo_of: np.ndarray | float) -> dict[str, pd.DataFrame]:
+def result_tables(net: Network, eng: PrefillEngine, slo_of: np.ndarray | float) -> dict[str, pd.DataFrame]:
     flows = net.flows()
     meta = pd.DataFrame.from_dict(
         eng.flow_meta, orient="index",
@@ -247,7 +247,7 @@ def _summary(net: Network, tables: dict[str, pd.DataFrame], wall_s: float) -> di
 def run(cfg: RunConfig, out: Optional[Path] = None) -> dict[str, Any]:
     """Simulate a run config; write the result directory if ``out`` is given."""
     t0 = time.perf_counter()
-    setup = _Setup(cfg)  # validates model, GPU, memory, layout before any simulation
+    setup = RunSetup(cfg)  # validates model, GPU, memory, layout before any simulation
     requests = generate(cfg.workload, cfg.seed)
     if not requests:
         raise ConfigError("workload: produced no requests")
@@ -262,7 +262,7 @@ def run(cfg: RunConfig, out: Optional[Path] = None) -> dict[str, Any]:
     deadlines = {r.id: r.arrival_s + float(s) for r, s in zip(requests, slos)}
     net, eng = setup.simulate(requests, deadlines)
     try:
-        tables = _tables(net, eng, slo)
+        tables = result_tables(net, eng, slo)
         summary = _summary(net, tables, time.perf_counter() - t0)
         if out is not None:
             write_run(Path(out), config=resolved(cfg), summary=summary, tables=tables, seed=cfg.seed)

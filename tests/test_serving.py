@@ -8,7 +8,7 @@ import pytest
 
 from conftest import TRACES, run_cli
 from ns3_mfs.config import ConfigError, from_dict
-from ns3_mfs.experiment.run import RunConfig, ServingConfig, RunSetup, _tables, run, run_config_from_dict
+from ns3_mfs.experiment.run import RunConfig, ServingConfig, RunSetup, result_tables, run, run_config_from_dict
 from ns3_mfs.fabric import TestbedTopology
 from ns3_mfs.serving.models import load_model
 from ns3_mfs.serving.requests import Request, WorkloadConfig

@@ -259,5 +259,13 @@ def test_calibration_csv_drives_the_compute_model(tmp_path):
         f"{n},{truth.layer_time_s(n, n / 2)}\n" for n in (16, 64, 256, 1024, 4096, 8192)))
     setup = RunSetup(config(calibration_csv=str(csv)))
     assert setup.compute.mfu == pytest.approx(0.3, rel=0.02)
+    # In a config file, the CSV may be named relative to that file.
+    from ns3_mfs.experiment.run import load_run_config
+
+    (tmp_path / "run.toml").write_text(
+        'topology = {kind = "testbed", servers = 4}\n[serving]\nprefill_gpus = 8\ncalibration_csv = "layers.csv"\n'
+        '[workload]\nkind = "poisson"\nrate_per_s = 1.0\nnum_requests = 1\n'
+        '[workload.input]\nkind = "fixed"\nvalue = 10\n[workload.output]\nkind = "fixed"\nvalue = 1\n')
+    assert RunSetup(load_run_config(tmp_path / "run.toml")).compute.mfu == pytest.approx(0.3, rel=0.02)
     with pytest.raises(ConfigError, match="calibration_csv: give a calibration CSV or mfu/mbu, not both"):
         RunSetup(config(calibration_csv=str(csv), mfu=0.4))

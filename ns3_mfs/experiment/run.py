@@ -30,8 +30,7 @@ from ..fabric.network import FabricConfig, Network
 from ..fabric.topology import Topology, load_topology, topology_from_dict
 from ..serving.cluster import build_layout
 from ..serving import routing
-from ..serving.compute import ComputeModel, Utilization, calibrate, load_gpu
-from ..serving.models import load_model
+from ..serving.compute import ComputeConfig
 from ..serving.prefill import STAGES, PrefillEngine
 from ..serving.requests import Request, WorkloadConfig, generate
 from ..policies import check_params, make_policy
@@ -106,11 +105,13 @@ def run_config_from_dict(data: dict[str, Any], source: str = "config", base: Opt
         raise ConfigError(f"{source}: workload: missing; a [workload] table is required")
     rest = {k: v for k, v in data.items() if k not in ("topology",)}
     rest["topology"] = topology
-    wl = rest["workload"]
-    if isinstance(wl, dict) and isinstance(wl.get("trace"), str) and base is not None:
-        t = Path(wl["trace"])
-        if not t.is_absolute() and not t.exists() and (base / t).exists():
-            rest["workload"] = {**wl, "trace": str((base / t).resolve())}
+    # Relative paths in a config file are relative to that file (if not to the working directory).
+    for table, key in (("workload", "trace"), ("serving", "model"), ("serving", "gpu"), ("serving", "calibration_csv")):
+        sub = rest.get(table)
+        if base is not None and isinstance(sub, dict) and isinstance(sub.get(key), str):
+            p = Path(sub[key])
+            if not p.is_absolute() and not p.exists() and (base / p).exists():
+                rest[table] = {**sub, key: str((base / p).resolve())}
     cfg = from_dict(RunConfig, rest, "")
     return cfg
 
@@ -140,16 +141,13 @@ class RunSetup:
         s = cfg.serving
         self.cfg = cfg
         self.graph = cfg.topology.graph()
-        self.model = load_model(s.model)
-        self.gpu = load_gpu(s.gpu)
         routing.get(s.routing)
-        if s.calibration_csv is not None:
-            if s.mfu is not None or s.mbu is not None:
-                raise ConfigError("serving.calibration_csv: give a calibration CSV or mfu/mbu, not both")
-            self.compute = calibrate(self.model, self.gpu, s.calibration_csv, tp=s.tp, ep=s.ep)
-        else:
-            util = Utilization(**{k: v for k, v in (("mfu", s.mfu), ("mbu", s.mbu)) if v is not None})
-            self.compute = ComputeModel(self.model, self.gpu, tp=s.tp, ep=s.ep, utilization=util)
+        if s.calibration_csv is not None and (s.mfu is not None or s.mbu is not None):
+            raise ConfigError("serving.calibration_csv: give a calibration CSV or mfu/mbu, not both")
+        util = {k: v for k, v in (("mfu", s.mfu), ("mbu", s.mbu)) if v is not None}
+        self.compute = ComputeConfig(model=s.model, gpu=s.gpu, tp=s.tp, ep=s.ep, calibration_csv=s.calibration_csv,
+                                     **util).build()
+        self.model = self.compute.model
         self.layout = build_layout(
             self.graph, tp=s.tp, ep=s.ep, prefill_gpus=s.prefill_gpus, decode_gpus=s.decode_gpus,
             kv_store_servers=s.kv_store_servers, gpus_per_nic=s.gpus_per_nic,

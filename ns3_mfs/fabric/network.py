@@ -146,6 +146,16 @@ def _array(vec: Any, dtype: Any) -> np.ndarray:
     return np.frombuffer(vec.data(), dtype=dtype, count=n).copy()
 
 
+def _floats(vec: Any) -> np.ndarray:
+    """A native std::vector<double> column."""
+    return _array(vec, np.float64)
+
+
+def _ints(vec: Any) -> np.ndarray:
+    """A native std::vector<uint64_t> column, as int64 (pandas-friendly)."""
+    return _array(vec, np.uint64).astype(np.int64)
+
+
 _current: Optional[weakref.ref] = None
 
 
@@ -331,9 +341,9 @@ class Network:
         f = self._fabric()
         return pd.DataFrame(
             {
-                "time_s": _array(f.DeliveryColumnD("time_s"), np.float64),
-                "flow": _array(f.DeliveryColumnU("flow"), np.uint64).astype(np.int64),
-                "delivered_bytes": _array(f.DeliveryColumnU("delivered_bytes"), np.uint64).astype(np.int64),
+                "time_s": _floats(f.DeliveryColumnD("time_s")),
+                "flow": _ints(f.DeliveryColumnU("flow")),
+                "delivered_bytes": _ints(f.DeliveryColumnU("delivered_bytes")),
             }
         )
 
@@ -350,8 +360,8 @@ class Network:
     def flows(self) -> pd.DataFrame:
         """One row per flow (times in s; NaN end for unfinished flows)."""
         f = self._fabric()
-        d = lambda c: _array(f.FlowColumnD(c), np.float64)  # noqa: E731
-        u = lambda c: _array(f.FlowColumnU(c), np.uint64).astype(np.int64)  # noqa: E731
+        d = lambda c: _floats(f.FlowColumnD(c))  # noqa: E731
+        u = lambda c: _ints(f.FlowColumnU(c))  # noqa: E731
         df = pd.DataFrame(
             {
                 "flow_id": np.arange(f.NumFlows(), dtype=np.int64),
@@ -383,15 +393,15 @@ class Network:
     def pfc(self) -> pd.DataFrame:
         """One row per PFC event: PAUSE/RESUME sent by a switch port, and their receipt."""
         f = self._fabric()
-        node = _array(f.PfcColumnU("node"), np.uint64).astype(np.int64)
-        kind = _array(f.PfcColumnU("kind"), np.uint64).astype(np.int64)
+        node = _ints(f.PfcColumnU("node"))
+        kind = _ints(f.PfcColumnU("kind"))
         return pd.DataFrame(
             {
-                "time_s": _array(f.PfcColumnD("time_s"), np.float64),
+                "time_s": _floats(f.PfcColumnD("time_s")),
                 "node": node,
                 "node_name": self._named_nodes(node),
-                "port": _array(f.PfcColumnU("port"), np.uint64).astype(np.int64),
-                "priority": _array(f.PfcColumnU("priority"), np.uint64).astype(np.int64),
+                "port": _ints(f.PfcColumnU("port")),
+                "priority": _ints(f.PfcColumnU("priority")),
                 "kind": pd.Series(np.array(PFC_KINDS, dtype=object)[kind] if len(kind) else [], dtype=object),
             }
         )
@@ -402,31 +412,31 @@ class Network:
         Only non-empty (port, class) queues are listed: a missing row means 0 bytes.
         """
         f = self._fabric()
-        node = _array(f.QueueColumnU("node"), np.uint64).astype(np.int64)
+        node = _ints(f.QueueColumnU("node"))
         return pd.DataFrame(
             {
-                "time_s": _array(f.QueueColumnD("time_s"), np.float64),
+                "time_s": _floats(f.QueueColumnD("time_s")),
                 "node": node,
                 "node_name": self._named_nodes(node),
-                "port": _array(f.QueueColumnU("port"), np.uint64).astype(np.int64),
-                "priority": _array(f.QueueColumnU("priority"), np.uint64).astype(np.int64),
-                "bytes": _array(f.QueueColumnU("bytes"), np.uint64).astype(np.int64),
+                "port": _ints(f.QueueColumnU("port")),
+                "priority": _ints(f.QueueColumnU("priority")),
+                "bytes": _ints(f.QueueColumnU("bytes")),
             }
         )
 
     def tx_log(self) -> pd.DataFrame:
         """Frames that started on ports with :meth:`enable_tx_log`."""
         f = self._fabric()
-        kind = _array(f.TxLogColumnU("type"), np.uint64).astype(np.int64)
+        kind = _ints(f.TxLogColumnU("type"))
         return pd.DataFrame(
             {
-                "time_s": _array(f.TxLogColumnD("time_s"), np.float64),
-                "node": _array(f.TxLogColumnU("node"), np.uint64).astype(np.int64),
-                "port": _array(f.TxLogColumnU("port"), np.uint64).astype(np.int64),
-                "priority": _array(f.TxLogColumnU("priority"), np.uint64).astype(np.int64),
+                "time_s": _floats(f.TxLogColumnD("time_s")),
+                "node": _ints(f.TxLogColumnU("node")),
+                "port": _ints(f.TxLogColumnU("port")),
+                "priority": _ints(f.TxLogColumnU("priority")),
                 "type": pd.Series(np.array(FRAME_TYPES, dtype=object)[kind] if len(kind) else [], dtype=object),
-                "bytes": _array(f.TxLogColumnU("bytes"), np.uint64).astype(np.int64),
-                "flow": _array(f.TxLogColumnU("flow"), np.uint64).astype(np.int64),
+                "bytes": _ints(f.TxLogColumnU("bytes")),
+                "flow": _ints(f.TxLogColumnU("flow")),
             }
         )
 

@@ -133,6 +133,18 @@ UnknownColumn(const std::string& table, const std::string& name)
     throw std::invalid_argument("unknown " + table + " column '" + name + "'");
 }
 
+/** The time_s column of any record table (every record has timePs). */
+template <class C>
+std::vector<double>
+TimeColumn(const C& rows, const char* table, const std::string& name)
+{
+    if (name != "time_s")
+    {
+        UnknownColumn(table, name);
+    }
+    return ColumnD(rows, [](const auto& r) { return PsToS(r.timePs); });
+}
+
 template <class R>
 using Getter = std::function<uint64_t(const R&)>;
 
@@ -955,11 +967,7 @@ Fabric::FlowPath(uint32_t flow) const
 std::vector<double>
 Fabric::PfcColumnD(const std::string& name) const
 {
-    if (name != "time_s")
-    {
-        UnknownColumn("pfc", name);
-    }
-    return ColumnD(m->stats.pfcLog, [](const RocePfcRecord& r) { return PsToS(r.timePs); });
+    return TimeColumn(m->stats.pfcLog, "pfc", name);
 }
 
 std::vector<uint64_t>
@@ -978,11 +986,7 @@ Fabric::PfcColumnU(const std::string& name) const
 std::vector<double>
 Fabric::QueueColumnD(const std::string& name) const
 {
-    if (name != "time_s")
-    {
-        UnknownColumn("queue", name);
-    }
-    return ColumnD(m->samples, [](const QueueSample& r) { return PsToS(r.timePs); });
+    return TimeColumn(m->samples, "queue", name);
 }
 
 std::vector<uint64_t>
@@ -1001,11 +1005,7 @@ Fabric::QueueColumnU(const std::string& name) const
 std::vector<double>
 Fabric::TxLogColumnD(const std::string& name) const
 {
-    if (name != "time_s")
-    {
-        UnknownColumn("tx log", name);
-    }
-    return ColumnD(m->txLog, [](const TxRecord& r) { return PsToS(r.timePs); });
+    return TimeColumn(m->txLog, "tx log", name);
 }
 
 std::vector<uint64_t>
@@ -1026,11 +1026,7 @@ Fabric::TxLogColumnU(const std::string& name) const
 std::vector<double>
 Fabric::DeliveryColumnD(const std::string& name) const
 {
-    if (name != "time_s")
-    {
-        UnknownColumn("delivery", name);
-    }
-    return ColumnD(m->deliveries, [](const RdmaDeliveryRecord& r) { return PsToS(r.timePs); });
+    return TimeColumn(m->deliveries, "delivery", name);
 }
 
 std::vector<uint64_t>

@@ -6,7 +6,7 @@ import pytest
 
 from ns3_mfs.config import ConfigError
 from ns3_mfs.fabric import FabricConfig, Network, TestbedTopology
-from ns3_mfs.policies import FlowInfo, make_policy
+from ns3_mfs.policies import BatchPlan, BatchRequest, FlowInfo, make_policy
 from ns3_mfs.policies.mfs import representative_deadline
 
 TOPO = TestbedTopology(servers=4, nics_per_server=1)
@@ -183,3 +183,53 @@ def test_policy_config_errors_name_the_key():
         net_and("sjf", {"thresholds_bytes": [5, 3]})
     with pytest.raises(ConfigError, match="policies.mfs.defer: expected true or false"):
         net_and("mfs", {"defer": "yes"})
+
+
+def plan(batch_id, reqs, compute_end, start=0.0):
+    """A batch plan: ``reqs`` are (request_id, deadline_s, p2d_bytes) from host 1 to host 0."""
+    return BatchPlan(batch_id, 0, start, compute_end,
+                     tuple(BatchRequest(rid, d, b, 1, 0) for rid, d, b in reqs))
+
+
+def test_feasibility_check_scavenges_the_heaviest_request_of_a_late_batch():
+    net, pol = net_and("mfs", {"rho": 0.0, "drop_budget": 1.0})
+    # Worst case: compute ends at 1 ms, then 11 MB over 100G = 0.88 ms: 1.88 ms > 1.5 ms.
+    # Without the 10 MB request: 1 ms + 0.08 ms, feasible.
+    pol.batch_started(plan(0, [(1, 1.5e-3, 10_000_000), (2, 1.5e-3, 1_000_000)], 1e-3))
+    assert pol.scavenged == {1}
+    assert pol.scavenge_log == [(0.0, 1, 0, "infeasible batch")]
+    # Its P2D flows go to the scavenger class and stay there; the other request's do not.
+    f1 = pol.start(FlowInfo(1, 0, 100_000, "p2d", request_id=1, batch_id=0, deadline_s=1.5e-3))
+    f2 = pol.start(FlowInfo(1, 0, 100_000, "p2d", request_id=2, batch_id=0, deadline_s=1.5e-3))
+    net.run()
+    assert classes_of(pol, f1) == [7] and classes_of(pol, f2)[0] < 7
+
+
+def test_feasibility_check_counts_only_batches_ahead_in_red_order():
+    # An earlier-RED batch's 5 MB on the same port makes a later 6 MB batch late (1 ms + 11 MB
+    # over 100G = 1.88 ms > 1.5 ms) until its 5 MB request goes; with a later RED it does not count.
+    for other_deadline, expected in ((1.0e-3, {4}), (5e-3, set())):
+        net, pol = net_and("mfs", {"rho": 0.0, "drop_budget": 1.0})
+        pol.batch_started(plan(0, [(9, other_deadline, 5_000_000)], 0.0))
+        pol.scavenged.clear()  # judge only the second batch
+        pol.batch_started(plan(1, [(3, 1.5e-3, 1_000_000), (4, 1.5e-3, 5_000_000)], 1e-3))
+        assert pol.scavenged == expected
+        net.run()
+
+
+def test_feasibility_check_respects_the_drop_budget_and_the_switch():
+    reqs = [(1, 1.5e-3, 10_000_000), (2, 1.5e-3, 10_000_000), (3, 1.5e-3, 10_000_000), (4, 1.5e-3, 1)]
+    for params, n in (({"drop_budget": 0.5}, 2), ({"drop_budget": 0.25}, 1), ({"scavenger": False}, 0)):
+        net, pol = net_and("mfs", {"rho": 0.0, **params})
+        pol.batch_started(plan(0, reqs, 1e-3))
+        assert len(pol.scavenged) == n
+        net.run()
+
+
+def test_pending_batches_are_forgotten_once_their_p2d_bytes_are_delivered():
+    net, pol = net_and("mfs", {"rho": 0.0})
+    pol.batch_started(plan(0, [(1, 1.0, 200_000)], 0.0))
+    for _ in range(2):
+        pol.start(FlowInfo(1, 0, 100_000, "p2d", request_id=1, batch_id=0, deadline_s=1.0))
+    net.run()
+    assert pol.pending == {}

@@ -214,7 +214,7 @@ def result_tables(net: Network, eng: PrefillEngine, slo_of: np.ndarray | float) 
             "queues": net.queues()}
 
 
-def _summary(net: Network, tables: dict[str, pd.DataFrame], wall_s: float) -> dict[str, Any]:
+def _summary(net: Network, eng: PrefillEngine, tables: dict[str, pd.DataFrame], wall_s: float) -> dict[str, Any]:
     req, coll = tables["requests"], tables["collectives"]
     fab = net.summary()
     ttft = req["ttft_s"].dropna()
@@ -239,6 +239,7 @@ def _summary(net: Network, tables: dict[str, pd.DataFrame], wall_s: float) -> di
         "sim_s": fab["sim_s"],
         "wall_s": wall_s,
         "packet_hops_per_s": fab["packet_hops"] / fab["wall_s"] if fab["wall_s"] else 0.0,
+        **{f"policy_{k}": v for k, v in eng.policy.stats().items()},
     }
 
 
@@ -261,7 +262,7 @@ def run(cfg: RunConfig, out: Optional[Path] = None) -> dict[str, Any]:
     net, eng = setup.simulate(requests, deadlines)
     try:
         tables = result_tables(net, eng, slo)
-        summary = _summary(net, tables, time.perf_counter() - t0)
+        summary = _summary(net, eng, tables, time.perf_counter() - t0)
         if out is not None:
             write_run(Path(out), config=resolved(cfg), summary=summary, tables=tables, seed=cfg.seed)
         return summary

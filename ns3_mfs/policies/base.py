@@ -49,6 +49,28 @@ class FlowInfo:
 
 
 @dataclass(frozen=True)
+class BatchRequest:
+    """One request of a batch as the network sees it."""
+
+    request_id: int
+    deadline_s: Optional[float]   #: absolute TTFT deadline
+    p2d_bytes: int                #: network bytes of its P2D transfers in this batch (all layers)
+    src: int                      #: source NIC of its P2D flows
+    dst: int                      #: destination (decode) NIC
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """A batch when its prefill starts: what it will send to the decode side and when its compute ends."""
+
+    batch_id: int
+    instance: int
+    start_s: float
+    compute_end_s: float          #: predicted by the compute model (network time excluded)
+    requests: tuple[BatchRequest, ...]
+
+
+@dataclass(frozen=True)
 class NoParams:
     pass
 
@@ -74,6 +96,9 @@ class Policy:
     def started(self, info: FlowInfo) -> None:
         """After the flow started (set rate caps, demotion thresholds...)."""
 
+    def batch_started(self, plan: BatchPlan) -> None:
+        """A batch was formed and starts its prefill."""
+
     def layer_boundary(self, batch_id: int, instance: int, layer: int) -> None:
         """Layer ``layer`` of a batch starts its compute."""
 
@@ -82,6 +107,10 @@ class Policy:
 
     def finished(self, info: FlowInfo) -> None:
         """The flow delivered its last byte."""
+
+    def stats(self) -> dict[str, float]:
+        """Policy counters for ``summary.json`` (as ``policy_<name>`` keys)."""
+        return {}
 
     # --------------------------------------------------------------- helpers
     def start(self, info: FlowInfo, on_done=None) -> Flow:

@@ -23,10 +23,16 @@ Levels P1..P7 are classes 1..7 (class 0 carries ACK/CNP). Defer-and-Promote:
   gap into a tight and a loose set, ``RED = f D_tight_min + (1 - f)
   D_loose_min`` with f the tight fraction (one deadline per batch, so a batch
   moves as a unit).
-* **Scavenger**: a P2D flow whose MLU exceeds 1 cannot meet its deadline
-  even with the link to itself; its request is moved to the scavenger class
-  (P7, served when the network is otherwise idle, never promoted again) as long
-  as the scavenged requests stay within ``drop_budget`` of all requests.
+* **Feasibility check and scavenger**: when a batch starts, the pending
+  batches are sorted by RED and the new batch's worst case is checked: its
+  predicted compute end plus the P2D bytes that the batches ahead of it in RED
+  order (and itself) still have to push through each of its bottleneck ports
+  (source and decode NICs), over that port's bandwidth, against its loose
+  deadline. While it is late, the request that adds the most bytes is moved
+  to the scavenger class (P7, served when the network is otherwise idle, never
+  promoted again). Later, a P2D flow whose MLU exceeds 1 cannot meet its
+  deadline even with the link to itself, and its request is scavenged too.
+  Both stop once the scavenged requests reach ``drop_budget`` of all requests.
 
 Each part can be switched off (``defer``, ``rli``, ``red``, ``scavenger``) for
 ablations: without ``defer`` P2D flows go to P2 with the collectives; without
@@ -37,25 +43,41 @@ deadline; without ``scavenger`` hopeless flows are promoted like the others.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Optional
 
 from ..config import spec
-from .base import FIRST, LAST, FlowInfo, Policy, register
+from .base import FIRST, LAST, BatchPlan, FlowInfo, Policy, register
 
 HIGH = FIRST + 1  # P2: stage 2, and stage 1 once its layer is the current one
 
 
-def representative_deadline(deadlines: list[float]) -> float:
-    """RED of a batch: split at the largest adjacent gap into tight and loose sets."""
+def split_deadlines(deadlines: list[float]) -> tuple[list[float], list[float]]:
+    """Tight and loose sets of a batch's deadlines, split at the largest adjacent gap."""
     d = sorted(deadlines)
     if len(d) == 1:
-        return d[0]
+        return d, d
     gaps = [b - a for a, b in zip(d, d[1:])]
     cut = gaps.index(max(gaps)) + 1
-    tight, loose = d[:cut], d[cut:]
-    f = len(tight) / len(d)
+    return d[:cut], d[cut:]
+
+
+def representative_deadline(deadlines: list[float]) -> float:
+    """RED of a batch: ``f D_tight_min + (1 - f) D_loose_min``, f the tight fraction."""
+    tight, loose = split_deadlines(deadlines)
+    f = len(tight) / len(deadlines) if tight is not loose else 1.0
     return f * tight[0] + (1 - f) * loose[0]
+
+
+@dataclass
+class _Pending:
+    """A batch whose P2D bytes are not all delivered yet (for the feasibility check)."""
+
+    plan: BatchPlan
+    red: float
+    loose: float
+    remaining: dict[int, int] = field(default_factory=dict)  # request -> P2D bytes not yet delivered
 
 
 @register
@@ -81,6 +103,9 @@ class Mfs(Policy):
         self.scavenged: set[int] = set()
         self._load: dict[int, tuple[float, int, float]] = {}  # host -> (time, tx bytes, rho)
         self._ticking: set[int] = set()
+        self.pending: dict[int, _Pending] = {}
+        #: (time_s, request_id, batch_id, reason) of every scavenging decision
+        self.scavenge_log: list[tuple[float, int, int, str]] = []
 
     # ----------------------------------------------------------------- levels
     def thresholds(self) -> list[float]:
@@ -141,12 +166,74 @@ class Mfs(Policy):
         if info.request_id in self.scavenged:
             return LAST
         mlu = self.mlu(info)
-        if (self.params.scavenger and mlu > 1.0
-                and len(self.scavenged) + 1 <= self.params.drop_budget * max(1, len(self.requests_seen))):
-            self.scavenged.add(info.request_id)
-            info.extra["scavenged"] = True
+        if self.params.scavenger and mlu > 1.0 and self._scavenge(info.request_id, info.batch_id, "mlu > 1"):
             return LAST
         return self.mlu_class(mlu)
+
+    def _scavenge(self, request_id: int, batch_id: int, reason: str) -> bool:
+        """Move a request to the scavenger class if the drop budget allows it."""
+        if len(self.scavenged) + 1 > self.params.drop_budget * max(1, len(self.requests_seen)):
+            return False
+        self.scavenged.add(request_id)
+        self.scavenge_log.append((self.net.now, request_id, batch_id, reason))
+        return True
+
+    def stats(self) -> dict[str, float]:
+        reasons = [r for *_, r in self.scavenge_log]
+        return {"scavenged_requests": len(self.scavenged),
+                "scavenged_infeasible_batch": reasons.count("infeasible batch"),
+                "scavenged_mlu": reasons.count("mlu > 1")}
+
+    # ------------------------------------------------------- feasibility
+    def batch_started(self, plan: BatchPlan) -> None:
+        self.requests_seen.update(r.request_id for r in plan.requests)
+        deadlines = [r.deadline_s for r in plan.requests if r.deadline_s is not None]
+        if not self.params.defer or not deadlines:
+            return
+        tight, loose = split_deadlines(deadlines)
+        pend = _Pending(plan, representative_deadline(deadlines), loose[0])
+        for r in plan.requests:
+            pend.remaining[r.request_id] = pend.remaining.get(r.request_id, 0) + r.p2d_bytes
+        if not any(pend.remaining.values()):
+            return  # all P2D stays inside servers
+        self.pending[plan.batch_id] = pend
+        if self.params.scavenger:
+            self._check(pend)
+
+    def _check(self, new: _Pending) -> None:
+        """Worst-case check of a new batch behind the pending batches of earlier (or equal) RED."""
+        g = self.net.graph
+        load: dict[int, float] = defaultdict(float)  # port -> bytes ahead of the new batch
+        for p in self.pending.values():
+            if p is not new and (p.red, p.plan.batch_id) <= (new.red, new.plan.batch_id):
+                for r in p.plan.requests:
+                    if r.request_id not in self.scavenged:
+                        left = p.remaining.get(r.request_id, 0)
+                        load[r.src] += left
+                        load[r.dst] += left
+        live = {r.request_id: r for r in new.plan.requests if r.request_id not in self.scavenged and r.p2d_bytes}
+
+        def finish() -> float:
+            own: dict[int, float] = defaultdict(float)
+            for r in live.values():
+                own[r.src] += r.p2d_bytes
+                own[r.dst] += r.p2d_bytes
+            worst = max(((load[h] + b) * 8 / g.host_rate_bps(h) for h, b in own.items()), default=0.0)
+            return max(new.plan.compute_end_s, self.net.now) + worst
+
+        while live and finish() > new.loose:
+            heavy = max(live.values(), key=lambda r: (r.p2d_bytes, r.request_id))
+            if not self._scavenge(heavy.request_id, new.plan.batch_id, "infeasible batch"):
+                break
+            del live[heavy.request_id]
+
+    def finished(self, info: FlowInfo) -> None:
+        p = self.pending.get(info.batch_id)
+        if info.stage != "p2d" or p is None:
+            return
+        p.remaining[info.request_id] = p.remaining.get(info.request_id, 0) - info.bytes
+        if all(b <= 0 for b in p.remaining.values()):
+            del self.pending[info.batch_id]
 
     def _reevaluate(self, info: FlowInfo, reason: str) -> None:
         if info.stage == "p2d":

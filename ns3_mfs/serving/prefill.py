@@ -27,7 +27,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..fabric.network import Network
-from ..policies import FlowInfo, Policy
+from ..policies import BatchPlan, BatchRequest, FlowInfo, Policy
 from . import routing
 from .cluster import Instance, Layout
 from .requests import Request
@@ -209,7 +209,45 @@ class PrefillEngine:
             batch.group_tokens[st.group] += take
         self.batch_deadlines[batch.id] = [self.deadlines[st.req.id] for st, _, _ in items
                                           if st.req.id in self.deadlines]
+        self.policy.batch_started(self._plan(batch))
         self._start_fetch(batch, 0).then(lambda: self._attention(batch, 0))
+
+    def _plan(self, batch: Batch) -> BatchPlan:
+        """What the batch will send to the decode side, and when its compute should end."""
+        per_token = self.model.kv_bytes_per_token_per_layer()
+        decode = self.layout.decode_gpus
+        reqs = []
+        for st, take, _ in batch.items:
+            src = batch.instance.groups[st.group][0]
+            dst = decode[st.req.id % len(decode)]
+            nbytes = 0 if self.layout.same_server(src, dst) else int(take * per_token) * self.layers
+            reqs.append(BatchRequest(st.req.id, self.deadlines.get(st.req.id), nbytes,
+                                     self.layout.gpu_nic[src], self.layout.gpu_nic[dst]))
+        return BatchPlan(batch.id, batch.instance.index, self.net.now,
+                         self.net.now + self.predict_compute_s(batch), tuple(reqs))
+
+    def predict_compute_s(self, batch: Batch) -> float:
+        """Compute time of a batch over all layers by the compute model (no network time)."""
+        att = self._attention_time(batch)
+        return sum(att + self._ffn_time(batch, layer) for layer in range(self.layers))
+
+    def _attention_time(self, batch: Batch) -> float:
+        # Each group's tokens attend on average to the context before them plus
+        # half of their own chunk (causal mask).
+        dt = 0.0
+        for g, tokens in enumerate(batch.group_tokens):
+            items = [(t, c) for st, t, c in batch.items if st.group == g]
+            if tokens:
+                ctx = sum(t * (c + t / 2) for t, c in items) / tokens
+                kv = sum(c + t for t, c in items)
+                dt = max(dt, self.compute.attention_time_s(tokens, ctx, kv))
+        return dt
+
+    def _ffn_time(self, batch: Batch, layer: int) -> float:
+        if layer in self.moe:
+            # Per GPU, for the mean group batch (uniform routing spreads tokens evenly over GPUs).
+            return self.compute.expert_time_s(batch.tokens / len(batch.group_tokens))
+        return self.compute.dense_ffn_time_s(max(batch.group_tokens))
 
     def _start_fetch(self, batch: Batch, layer: int) -> Join:
         """Stage 1 of ``layer``: prefix KV blocks from the KV store, per (request, store host)."""
@@ -236,16 +274,8 @@ class PrefillEngine:
         self.policy.layer_boundary(batch.id, batch.instance.index, layer)
         if layer + 1 < self.layers:
             self._start_fetch(batch, layer + 1)  # overlaps this layer's compute
-        # Each group's tokens attend on average to the context before them plus
-        # half of their own chunk (causal mask).
-        dt = 0.0
-        for g, tokens in enumerate(batch.group_tokens):
-            items = [(t, c) for st, t, c in batch.items if st.group == g]
-            if tokens:
-                ctx = sum(t * (c + t / 2) for t, c in items) / tokens
-                kv = sum(c + t for t, c in items)
-                dt = max(dt, self.compute.attention_time_s(tokens, ctx, kv))
-        self._compute(batch, layer, "attention", dt, lambda: self._after_attention(batch, layer))
+        self._compute(batch, layer, "attention", self._attention_time(batch),
+                      lambda: self._after_attention(batch, layer))
 
     def _after_attention(self, batch: Batch, layer: int) -> None:
         self._p2d(batch, layer)
@@ -255,15 +285,12 @@ class PrefillEngine:
         if layer in self.moe:
             self._all_to_all(batch, layer, "dispatch", lambda: self._experts(batch, layer))
         else:
-            dt = self.compute.dense_ffn_time_s(max(batch.group_tokens))
-            self._compute(batch, layer, "dense_ffn", dt,
+            self._compute(batch, layer, "dense_ffn", self._ffn_time(batch, layer),
                           lambda: self._allreduce(batch, layer, "ffn", lambda: self._layer_done(batch, layer)))
 
     def _experts(self, batch: Batch, layer: int) -> None:
-        # Per GPU, for the mean group batch (uniform routing spreads tokens evenly over GPUs).
-        dt = self.compute.expert_time_s(batch.tokens / len(batch.group_tokens))
         self._compute(
-            batch, layer, "experts", dt,
+            batch, layer, "experts", self._ffn_time(batch, layer),
             lambda: self._all_to_all(
                 batch, layer, "combine",
                 lambda: self._allreduce(batch, layer, "ffn", lambda: self._layer_done(batch, layer)),

@@ -65,5 +65,8 @@ def run_demo(out: Path = DEFAULT_OUT, num_requests: int = 24) -> dict:
         f"{summary['packet_hops']:,} packet-hops; {summary['sim_s']:.3f} s simulated in {summary['wall_s']:.1f} s wall "
         f"({summary['packet_hops_per_s'] / 1e3:,.0f} k packet-hops/s)"
     )
+    checks = [k for k, v in summary["checks"].items() if isinstance(v, dict)]
+    print(f"checks: {'all passed' if summary['checks_ok'] else 'FAILED'} ({', '.join(checks)}); "
+          f"longest PFC pause {1e6 * summary['longest_pause_s']:.1f} us")
     print(f"results: {Path(out).resolve()}")
     return summary

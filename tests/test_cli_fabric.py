@@ -22,6 +22,7 @@ def test_fabric_run_writes_the_result_contract(tmp_path, root):
     assert res.returncode == 0, res.stderr
     assert {p.name for p in out.iterdir()} == {
         "config.toml", "meta.json", "summary.json", "flows.parquet", "pfc.parquet", "queues.parquet",
+        "anomalies.parquet",
     }
     flows = pd.read_parquet(out / "flows.parquet")
     assert list(flows.columns[: len(FLOW_COLUMNS)]) == FLOW_COLUMNS

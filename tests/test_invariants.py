@@ -52,6 +52,12 @@ def test_every_byte_is_delivered_and_accounting_returns_to_zero(scenario):
         assert net.counter("drops") == 0
         assert (df["bytes_sent"] == df["bytes"]).all()
     assert net.counter("buffer_bytes_in_use") == 0
+    # The end-of-run checks of every run agree, and the PFC watch saw no deadlock or storm.
+    assert (df["bytes_sent"] == df["bytes_received"] + df["bytes_dropped"]).all()
+    assert (df["bytes_dropped"].sum() > 0) == (net.counter("drops") > 0) or not cfg.pfc
+    checks = net.checks()
+    assert checks["ok"], checks
+    assert net.stop_reason == "" and net.drained and len(net.anomalies()) == 0
     # No flow beats the analytic lower bound of its path (times are kept in ps:
     # allow 1 ps of rounding per frame and hop).
     assert (df["fct_s"] >= df["ideal_fct_s"] - 1e-11).all()

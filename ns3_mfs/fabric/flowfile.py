@@ -10,6 +10,7 @@ from typing import Any, Mapping, Optional
 
 from ..config import ConfigError, to_dict
 from ..experiment.store import write_run
+from . import safety
 from .network import FabricConfig, Network
 from .topology import Topology
 
@@ -94,7 +95,7 @@ def run_flows(
         for fl in flows:
             net.start_flow(fl.src, fl.dst, fl.bytes, fl.priority, at=fl.start_s)
         net.run(until_s)
-        summary = net.summary()
+        summary = safety.conclude(net, net.summary())
         if out is not None:
             resolved = {
                 "topology": to_dict(topology),
@@ -105,9 +106,12 @@ def run_flows(
                 Path(out),
                 config=resolved,
                 summary=summary,
-                tables={"flows": net.flows(), "pfc": net.pfc(), "queues": net.queues()},
+                tables={"flows": net.flows(), "pfc": net.pfc(), "queues": net.queues(),
+                        "anomalies": net.anomalies()},
                 seed=seed,
+                status=summary["status"],
             )
+        safety.raise_for_status(net, summary, out)
         return summary
     finally:
         net.close()

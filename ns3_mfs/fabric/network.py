@@ -20,6 +20,7 @@ import pandas as pd
 
 from .. import _ns
 from ..config import ConfigError, spec
+from . import safety
 from .topology import Graph, Topology
 
 PFC_KINDS = ("pause", "resume", "pause_rx", "resume_rx")
@@ -68,6 +69,15 @@ class FabricConfig:
     dcqcn_min_rate_mbps: float = spec(100.0, gt=0.0, doc="lowest DCQCN rate (Mbit/s)")
     scheduler: Literal["PriorityQueueScheduler", "MapScheduler", "CalendarScheduler", "ListScheduler"] = spec(
         "PriorityQueueScheduler", doc="ns-3 event scheduler (results do not depend on it)"
+    )
+    # Run safety (ns3_mfs.fabric.safety)
+    pfc_watch_interval_us: float = spec(1000.0, min=0.0, doc="PFC deadlock / pause-storm check period (us); 0 = off")
+    pause_storm_ms: float = spec(50.0, gt=0.0, doc="a (port, class) paused longer than this is a pause storm (ms)")
+    stop_on_pause_storm: bool = spec(True, doc="stop the run at the first pause storm (a deadlock always stops it)")
+    max_wall_s: Optional[float] = spec(None, gt=0.0, doc="stop a run after this much wall-clock time (s)")
+    stall_wall_s: float = spec(60.0, min=0.0, doc="stop if simulated time does not advance for this long (wall s); 0 = off")
+    max_memory_mb: Optional[float] = spec(
+        None, gt=0.0, doc="refuse a network whose memory estimate exceeds this (MB); default 80% of available memory"
     )
 
     def validate(self, path: str) -> None:
@@ -173,6 +183,8 @@ class Network:
         self.config = config or FabricConfig()
         self.graph: Graph = topology if isinstance(topology, Graph) else topology.graph()
         self.seed = seed
+        self.memory_estimate_mb = safety.check_memory(self.graph, self.config)
+        self.stop_reason = ""
         ns = _ns.native()
         self._f = ns.Fabric()
         _current = weakref.ref(self)
@@ -191,6 +203,10 @@ class Network:
                 f.AddLink(link.a, link.b, link.rate_bps, link.delay_s)
             f.SetQueueSampleInterval(self.config.queue_sample_interval_us * 1e-6)
             f.SetPfcLog(self.config.pfc_log)
+            c = self.config
+            f.SetPfcWatch(c.pfc_watch_interval_us * 1e-6 if c.pfc else 0.0, c.pause_storm_ms * 1e-3,
+                          c.stop_on_pause_storm)
+            f.SetWatchdog(c.max_wall_s or 0.0, c.stall_wall_s)
             f.Build()
         except Exception as exc:  # C++ std::exception from the native side
             self.close()
@@ -298,6 +314,8 @@ class Network:
         self._fabric().ScheduleTimer(float(at), token)
 
     def _flow_done(self, fid: int) -> None:
+        if self._progress is not None:
+            self._tick()
         cb = self._on_done.pop(int(fid), None)
         if cb is None or self._error is not None:
             return
@@ -308,6 +326,8 @@ class Network:
             self._f.Stop()
 
     def _timer_fired(self, token: int) -> None:
+        if self._progress is not None:
+            self._tick()
         fn = self._timers.pop(int(token))
         if self._error is not None:
             return
@@ -317,13 +337,29 @@ class Network:
             self._error = exc
             self._f.Stop()
 
-    def run(self, until: Optional[float] = None) -> None:
-        """Run until no event is left (or until simulated time ``until``)."""
+    _progress: Optional[Callable[[float], None]] = None
+    _next_tick = 0.0
+
+    def _tick(self) -> None:
+        """Report the simulated time to the progress callback, at most once per wall second."""
+        t = time.perf_counter()
+        if t >= self._next_tick:
+            self._next_tick = t + 1.0
+            self._progress(self.now)
+
+    def run(self, until: Optional[float] = None, progress: Optional[Callable[[float], None]] = None) -> None:
+        """Run until no event is left (or until simulated time ``until``).
+
+        ``progress(sim_s)`` is called at most once per wall-clock second (from
+        flow completions and timers; it does not change the simulation).
+        """
+        self._progress = progress
         if until is not None and until <= self.now:
             raise ConfigError(f"until: {until} s is not after the current time {self.now} s")
         t0 = time.perf_counter()
         self._fabric().Run(0.0 if until is None else float(until))
         self.wall_s += time.perf_counter() - t0
+        self.stop_reason = str(self._fabric().StopReason())
         if self._error is not None:
             err, self._error = self._error, None
             raise err
@@ -349,6 +385,11 @@ class Network:
 
     def flow_path(self, flow: Flow | int) -> list[int]:
         return [int(x) for x in self._fabric().FlowPath(_fid(flow))]
+
+    @property
+    def drained(self) -> bool:
+        """True when no event is left: the run finished rather than being stopped."""
+        return bool(self._fabric().Drained())
 
     def counter(self, name: str) -> int:
         return int(self._fabric().Counter(name))
@@ -379,6 +420,8 @@ class Network:
         df["final_priority"] = u("final_priority")
         df["class_changes"] = u("class_changes")
         df["bytes_sent"] = u("bytes_sent")
+        df["bytes_received"] = u("bytes_received")
+        df["bytes_dropped"] = u("bytes_dropped")
         df["bytes_delivered"] = u("bytes_delivered")
         df["rewinds"] = u("rewinds")
         df["cnps_received"] = u("cnps_received")
@@ -424,6 +467,29 @@ class Network:
             }
         )
 
+    def anomalies(self) -> pd.DataFrame:
+        """PFC deadlock cycle members and pause storms found by the PFC watch."""
+        f = self._fabric()
+        node = _ints(f.AnomalyColumnU("node"))
+        kind = _ints(f.AnomalyColumnU("kind"))
+        return pd.DataFrame(
+            {
+                "time_s": _floats(f.AnomalyColumnD("time_s")),
+                "kind": pd.Series(np.array(["deadlock", "pause_storm"], dtype=object)[kind] if len(kind) else [],
+                                  dtype=object),
+                "node": node,
+                "node_name": self._named_nodes(node),
+                "port": _ints(f.AnomalyColumnU("port")),
+                "priority": _ints(f.AnomalyColumnU("priority")),
+                "paused_since_s": _floats(f.AnomalyColumnD("since_s")),
+                "queued_bytes": _ints(f.AnomalyColumnU("queued_bytes")),
+            }
+        )
+
+    def checks(self) -> dict[str, Any]:
+        """End-of-run invariants (see :mod:`ns3_mfs.fabric.safety`)."""
+        return safety.run_checks(self)
+
     def tx_log(self) -> pd.DataFrame:
         """Frames that started on ports with :meth:`enable_tx_log`."""
         f = self._fabric()
@@ -464,6 +530,9 @@ class Network:
             "bytes_delivered": int(flows["bytes_delivered"].sum()),
             "fct_mean_s": float(flows["fct_s"].mean()) if len(flows) else float("nan"),
             "slowdown_p99": float(flows["slowdown"].quantile(0.99)) if len(flows) else float("nan"),
+            "longest_pause_s": float(self._fabric().LongestPauseS()),
+            "stop_reason": self.stop_reason,
+            "memory_estimate_mb": self.memory_estimate_mb,
         }
 
 

@@ -15,6 +15,9 @@ Kinds (``kind = ...`` in the file):
   hosts_per_leaf x host_rate / (spines x spine_rate).
 * ``fat_tree``: the k-ary fat-tree (k pods of k/2 edge and k/2 aggregation
   switches, (k/2)^2 cores, k^3/4 hosts), full bisection.
+* ``ring``: ``switches`` switches in a ring, ``hosts_per_switch`` NICs on
+  each. Shortest-path routing around a ring of 5 or more switches creates a
+  cyclic buffer dependency: the classic topology for PFC deadlock studies.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class Graph:
 @dataclass(frozen=True)
 class _Common:
     name: str = spec("", doc="free-form name shown in results")
-    link_delay_us: float = spec(1.0, min=0.0, doc="one-way propagation delay of every link (us)")
+    link_delay_us: float = spec(1.0, min=0.0, max=1e6, doc="one-way propagation delay of every link (us)")
     gpus_per_server: int = spec(4, min=1, max=64, doc="GPUs per server (for the serving layer)")
 
 
@@ -186,11 +189,36 @@ class FatTreeTopology(_Common):
         )
 
 
-Topology = TestbedTopology | LeafSpineTopology | FatTreeTopology
+@dataclass(frozen=True)
+class RingTopology(_Common):
+    """Switches in a ring, hosts on every switch (PFC deadlock studies)."""
+
+    kind: Literal["ring"] = "ring"
+    switches: int = spec(5, min=3, max=256, doc="switches in the ring")
+    hosts_per_switch: int = spec(1, min=1, max=64, doc="NIC ports on each switch")
+    link_rate_gbps: float = spec(100.0, gt=0.0, max=3200.0, doc="rate of every link (Gbit/s)")
+
+    def graph(self) -> Graph:
+        hosts = self.switches * self.hosts_per_switch
+        rate, delay = self.link_rate_gbps * 1e9, self.link_delay_us * 1e-6
+        links = [Link(h, hosts + h // self.hosts_per_switch, rate, delay) for h in range(hosts)]
+        links += [Link(hosts + s, hosts + (s + 1) % self.switches, rate, delay) for s in range(self.switches)]
+        return Graph(
+            self.name or f"ring{self.switches}",
+            hosts,
+            tuple(f"ring{s}" for s in range(self.switches)),
+            tuple(links),
+            tuple(range(hosts)),
+            self.gpus_per_server,
+        )
+
+
+Topology = TestbedTopology | LeafSpineTopology | FatTreeTopology | RingTopology
 KINDS: dict[str, type] = {
     "testbed": TestbedTopology,
     "leaf_spine": LeafSpineTopology,
     "fat_tree": FatTreeTopology,
+    "ring": RingTopology,
 }
 
 
@@ -199,7 +227,7 @@ def topology_from_dict(data: dict[str, Any], path: str = "topology") -> Topology
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a table, got {data!r}")
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ConfigError(
             f"{path}.kind: {'missing' if kind is None else repr(kind)}; allowed: {', '.join(KINDS)}"
         )
@@ -221,6 +249,7 @@ __all__ = [
     "Graph",
     "LeafSpineTopology",
     "Link",
+    "RingTopology",
     "TestbedTopology",
     "Topology",
     "load_topology",

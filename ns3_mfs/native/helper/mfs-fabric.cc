@@ -22,7 +22,11 @@
 #include "ns3/uinteger.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <thread>
+#include <tuple>
 #include <map>
 #include <queue>
 #include <sstream>
@@ -61,6 +65,40 @@ struct TxRecord
     uint32_t bytes;
     uint32_t flow;
 };
+
+/** A PFC anomaly at one (port, class). */
+struct Anomaly
+{
+    int64_t timePs;  //!< detection
+    int64_t sincePs; //!< the pause began
+    uint32_t node;
+    uint32_t port;
+    uint8_t cls;
+    uint8_t kind;    //!< 0 deadlock cycle member, 1 pause storm
+    uint64_t bytes;  //!< queued in that class of the egress queue
+};
+
+/** Stop reasons; the watchdog thread writes them, so they are plain integers. */
+enum StopCode : int
+{
+    STOP_NONE = 0,
+    STOP_DEADLOCK,
+    STOP_PAUSE_STORM,
+    STOP_MAX_WALL,
+    STOP_STALLED,
+};
+
+/** Set while a Run() is in progress: a watchdog event left over from an earlier run does nothing. */
+std::atomic<bool> g_runActive{false};
+
+void
+StopFromWatchdog()
+{
+    if (g_runActive)
+    {
+        Simulator::Stop();
+    }
+}
 
 /** One queue sample of one (switch port, band). */
 struct QueueSample
@@ -196,6 +234,25 @@ struct Fabric::Impl
     bool rateScaling{true};
     int64_t nextStream{0};
     std::vector<Ptr<TxLogger>> txLoggers;
+    // PFC watch and watchdog
+    Time watchInterval{0};
+    int64_t stormPs{0};
+    bool stopOnStorm{true};
+    bool watching{false};
+    std::vector<Anomaly> anomalies;
+    std::map<std::tuple<uint32_t, uint32_t, uint8_t>, int64_t> stormSeen; //!< reported pause start
+    std::vector<std::vector<uint64_t>> lastDequeued; //!< per node: per port x band
+    double maxWallS{0};
+    double stallWallS{0};
+    std::atomic<int> stopCode{STOP_NONE};
+    bool cutShort{false}; //!< the last Run() ended with events left (time limit or Stop())
+
+    /** The stop time of Run(): only cuts the run short if other events are left. */
+    void StopAtTime()
+    {
+        cutShort = cutShort || !Simulator::IsFinished();
+        Simulator::Stop();
+    }
 
     template <class T>
     Ptr<T> Make(const std::string& type)
@@ -281,6 +338,156 @@ struct Fabric::Impl
         {
             sampling = false;
         }
+    }
+
+    void StartWatch()
+    {
+        if (!watching && watchInterval.IsStrictlyPositive())
+        {
+            watching = true;
+            Simulator::Schedule(watchInterval, &Impl::Watch, this);
+        }
+    }
+
+    /** One PFC check: pause storms, then cycles of blocked switch egress classes. */
+    void Watch()
+    {
+        const int64_t now = Simulator::Now().GetPicoSeconds();
+        const uint32_t n = nodes.size();
+        if (lastDequeued.size() != n)
+        {
+            lastDequeued.assign(n, {});
+        }
+        // Blocked: a switch egress class that is paused, holds packets and dequeued none since the last check.
+        std::map<std::tuple<uint32_t, uint32_t, uint8_t>, uint32_t> blocked;
+        std::vector<std::tuple<uint32_t, uint32_t, uint8_t>> members;
+        for (uint32_t v = 0; v < n; ++v)
+        {
+            const auto& ports = nodes[v].ports;
+            auto& last = lastDequeued[v];
+            last.resize(ports.size() * RoceHeader::kNumClasses, 0);
+            for (uint32_t p = 0; p < ports.size(); ++p)
+            {
+                Ptr<RmlqQueueDisc> q = ports[p]->GetQueueDisc();
+                for (uint8_t c = 0; c < RoceHeader::kNumClasses; ++c)
+                {
+                    int64_t since = ports[p]->GetPausedSincePs(c);
+                    uint64_t deq = c < q->GetNumBands() ? q->GetBandDequeued(c) : 0;
+                    uint64_t& seen = last[p * RoceHeader::kNumClasses + c];
+                    bool progress = deq != seen;
+                    seen = deq;
+                    if (since < 0)
+                    {
+                        continue;
+                    }
+                    stats.longestPausePs = std::max(stats.longestPausePs, now - since);
+                    auto key = std::make_tuple(v, p, c);
+                    uint64_t bytes = c < q->GetNumBands() ? q->GetBandBytes(c) : 0;
+                    if (now - since > stormPs && stormSeen[key] != since + 1)
+                    {
+                        stormSeen[key] = since + 1;
+                        anomalies.push_back(Anomaly{now, since, v, p, c, 1, bytes});
+                        if (stopOnStorm)
+                        {
+                            Stop(STOP_PAUSE_STORM);
+                        }
+                    }
+                    if (nodes[v].sw && bytes > 0 && !progress)
+                    {
+                        blocked.emplace(key, members.size());
+                        members.push_back(key);
+                    }
+                }
+            }
+        }
+        FindDeadlock(blocked, members, now);
+        if (activeFlows > 0 && stopCode == STOP_NONE)
+        {
+            Simulator::Schedule(watchInterval, &Impl::Watch, this);
+        }
+        else
+        {
+            watching = false;
+        }
+    }
+
+    /**
+     * A blocked class (v, p, c) waits for the switch behind port p, whose
+     * ingress from v drains only through that switch's own egress queues of
+     * class c: an edge to each of them that is blocked too. A cycle is a deadlock.
+     */
+    void FindDeadlock(const std::map<std::tuple<uint32_t, uint32_t, uint8_t>, uint32_t>& blocked,
+                      const std::vector<std::tuple<uint32_t, uint32_t, uint8_t>>& members,
+                      int64_t now)
+    {
+        const uint32_t m = members.size();
+        std::vector<std::vector<uint32_t>> next(m);
+        for (uint32_t i = 0; i < m; ++i)
+        {
+            auto [v, p, c] = members[i];
+            uint32_t w = nodes[v].peer[p];
+            for (uint32_t q = 0; q < nodes[w].ports.size(); ++q)
+            {
+                auto it = blocked.find(std::make_tuple(w, q, c));
+                if (it != blocked.end())
+                {
+                    next[i].push_back(it->second);
+                }
+            }
+        }
+        // Iterative depth-first search with colours; a back edge closes a cycle.
+        std::vector<uint8_t> colour(m, 0);
+        std::vector<uint32_t> parent(m, UINT32_MAX);
+        for (uint32_t root = 0; root < m; ++root)
+        {
+            if (colour[root])
+            {
+                continue;
+            }
+            std::vector<std::pair<uint32_t, uint32_t>> stack{{root, 0}};
+            colour[root] = 1;
+            while (!stack.empty())
+            {
+                auto& [u, k] = stack.back();
+                if (k == next[u].size())
+                {
+                    colour[u] = 2;
+                    stack.pop_back();
+                    continue;
+                }
+                uint32_t x = next[u][k++];
+                if (colour[x] == 0)
+                {
+                    colour[x] = 1;
+                    parent[x] = u;
+                    stack.emplace_back(x, 0);
+                }
+                else if (colour[x] == 1)
+                {
+                    std::vector<uint32_t> cycle{x};
+                    for (uint32_t y = u; y != x; y = parent[y])
+                    {
+                        cycle.push_back(y);
+                    }
+                    for (auto it = cycle.rbegin(); it != cycle.rend(); ++it)
+                    {
+                        auto [v, p, c] = members[*it];
+                        Ptr<RoceNetDevice> d = nodes[v].ports[p];
+                        anomalies.push_back(Anomaly{now, d->GetPausedSincePs(c), v, p, c, 0,
+                                                    d->GetQueueDisc()->GetBandBytes(c)});
+                    }
+                    Stop(STOP_DEADLOCK);
+                    return;
+                }
+            }
+        }
+    }
+
+    void Stop(StopCode code)
+    {
+        int none = STOP_NONE;
+        stopCode.compare_exchange_strong(none, code);
+        Simulator::Stop();
     }
 
     /** Shortest-path next hops from every switch to every host (BFS per destination). */
@@ -583,9 +790,9 @@ Fabric::AddLink(uint32_t a, uint32_t b, double bps, double delayS)
     {
         throw std::invalid_argument("link rate must be at least 1e6 bit/s");
     }
-    if (!(delayS >= 0) || !std::isfinite(delayS))
+    if (!(delayS >= 0) || !(delayS <= 1.0))
     {
-        throw std::invalid_argument("link delay must be >= 0 s");
+        throw std::invalid_argument("link delay must be between 0 and 1 s, got " + std::to_string(delayS) + " s");
     }
     for (uint32_t x : {a, b})
     {
@@ -728,6 +935,7 @@ Fabric::AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls
         m->activeFlows++;
         nic->StartFlow(id);
         m->StartSampler();
+        m->StartWatch();
     });
     return id;
 }
@@ -852,23 +1060,182 @@ Fabric::EnableTxLog(uint32_t node, uint32_t port)
 }
 
 void
+Fabric::SetPfcWatch(double intervalS, double stormS, bool stopOnStorm)
+{
+    if (!(intervalS >= 0) || !std::isfinite(intervalS) || !(stormS > 0) || !std::isfinite(stormS))
+    {
+        throw std::invalid_argument("PFC watch: interval must be >= 0 s and the storm threshold > 0 s");
+    }
+    m->watchInterval = SecondsToTime(intervalS);
+    m->stormPs = SecondsToTime(stormS).GetPicoSeconds();
+    m->stopOnStorm = stopOnStorm;
+}
+
+void
+Fabric::SetWatchdog(double maxWallS, double stallWallS)
+{
+    if (!(maxWallS >= 0) || !(stallWallS >= 0))
+    {
+        throw std::invalid_argument("watchdog limits must be >= 0 s");
+    }
+    m->maxWallS = maxWallS;
+    m->stallWallS = stallWallS;
+}
+
+void
 Fabric::Run(double stopAtS)
 {
     if (!m->built)
     {
         Build();
     }
+    m->stopCode = STOP_NONE;
+    m->cutShort = false;
+    EventId stopAt;
     if (stopAtS > 0)
     {
-        Simulator::Stop(SecondsToTime(stopAtS) - Simulator::Now());
+        stopAt = Simulator::Schedule(SecondsToTime(stopAtS) - Simulator::Now(), &Impl::StopAtTime, m.get());
     }
-    Simulator::Run();
+    if (m->watchInterval.IsStrictlyPositive() && m->activeFlows > 0)
+    {
+        m->StartWatch();
+    }
+    g_runActive = true;
+    std::atomic<bool> done{false};
+    std::thread dog;
+    if (m->maxWallS > 0 || m->stallWallS > 0)
+    {
+        dog = std::thread([this, &done]() {
+            using Clock = std::chrono::steady_clock;
+            const auto t0 = Clock::now();
+            auto moved = t0;
+            int64_t simPs = Simulator::Now().GetPicoSeconds();
+            while (!done)
+            {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                const auto t = Clock::now();
+                int64_t ps = Simulator::Now().GetPicoSeconds();
+                if (ps != simPs)
+                {
+                    simPs = ps;
+                    moved = t;
+                }
+                StopCode code = STOP_NONE;
+                if (m->maxWallS > 0 && std::chrono::duration<double>(t - t0).count() > m->maxWallS)
+                {
+                    code = STOP_MAX_WALL;
+                }
+                else if (m->stallWallS > 0 && std::chrono::duration<double>(t - moved).count() > m->stallWallS)
+                {
+                    code = STOP_STALLED;
+                }
+                if (code != STOP_NONE)
+                {
+                    int none = STOP_NONE;
+                    m->stopCode.compare_exchange_strong(none, code);
+                    Simulator::ScheduleWithContext(Simulator::NO_CONTEXT, Time(0), &StopFromWatchdog);
+                    return;
+                }
+            }
+        });
+    }
+    try
+    {
+        Simulator::Run();
+    }
+    catch (...)
+    {
+        g_runActive = false;
+        done = true;
+        if (dog.joinable())
+        {
+            dog.join();
+        }
+        throw;
+    }
+    g_runActive = false;
+    done = true;
+    if (dog.joinable())
+    {
+        dog.join();
+    }
+    stopAt.Cancel();
+}
+
+std::string
+Fabric::StopReason() const
+{
+    switch (m->stopCode.load())
+    {
+    case STOP_DEADLOCK:
+        return "deadlock";
+    case STOP_PAUSE_STORM:
+        return "pause_storm";
+    case STOP_MAX_WALL:
+        return "max_wall";
+    case STOP_STALLED:
+        return "stalled";
+    default:
+        return "";
+    }
+}
+
+double
+Fabric::LongestPauseS() const
+{
+    int64_t longest = m->stats.longestPausePs;
+    const int64_t now = Simulator::Now().GetPicoSeconds();
+    for (const auto& n : m->nodes)
+    {
+        for (const auto& d : n.ports)
+        {
+            for (uint8_t c = 0; c < RoceHeader::kNumClasses; ++c)
+            {
+                if (int64_t since = d->GetPausedSincePs(c); since >= 0)
+                {
+                    longest = std::max(longest, now - since);
+                }
+            }
+        }
+    }
+    return PsToS(longest);
+}
+
+std::vector<double>
+Fabric::AnomalyColumnD(const std::string& name) const
+{
+    if (name == "since_s")
+    {
+        return ColumnD(m->anomalies, [](const Anomaly& a) { return PsToS(a.sincePs); });
+    }
+    return TimeColumn(m->anomalies, "anomaly", name);
+}
+
+std::vector<uint64_t>
+Fabric::AnomalyColumnU(const std::string& name) const
+{
+    using R = Anomaly;
+    return Select<R>(m->anomalies,
+                     "anomaly",
+                     name,
+                     {{"node", [](const R& r) { return r.node; }},
+                      {"port", [](const R& r) { return r.port; }},
+                      {"priority", [](const R& r) { return r.cls; }},
+                      {"kind", [](const R& r) { return r.kind; }},
+                      {"queued_bytes", [](const R& r) { return r.bytes; }}});
 }
 
 void
 Fabric::Stop()
 {
+    m->cutShort = true;
     Simulator::Stop();
+}
+
+bool
+Fabric::Drained() const
+{
+    return !m->cutShort && m->stopCode == STOP_NONE;
 }
 
 double
@@ -946,6 +1313,11 @@ Fabric::FlowColumnU(const std::string& name) const
                       {"bytes_sent", [](const F& f) { return f.bytesSent; }},
                       {"bytes_received", [](const F& f) { return f.bytesReceived; }},
                       {"bytes_delivered", [](const F& f) { return f.rcvNxt; }},
+                      {"bytes_dropped",
+                       [this](const F& f) {
+                           auto it = m->stats.flowDropPayload.find(f.id);
+                           return it == m->stats.flowDropPayload.end() ? uint64_t(0) : it->second;
+                       }},
                       {"rewinds", [](const F& f) { return f.rewinds; }},
                       {"completed", [](const F& f) { return uint64_t(f.endPs >= 0); }},
                       {"cnps_received", [](const F& f) { return f.cnpsReceived; }},

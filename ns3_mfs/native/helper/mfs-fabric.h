@@ -118,12 +118,46 @@ class Fabric
     /** Record every frame that starts on a port (for tests and debugging). */
     void EnableTxLog(uint32_t node, uint32_t port);
 
+    /**
+     * Watch for PFC trouble every @p intervalS of simulated time while flows are active.
+     *
+     * A pause storm is a (port, class) paused without a break for longer than
+     * @p stormS. A deadlock is a cycle of switch egress classes, each paused by
+     * the next switch of the cycle, holding packets and having dequeued none
+     * since the previous check (a cyclic buffer dependency that makes no
+     * progress). Both are recorded in the anomaly table; a deadlock always stops
+     * the run, a pause storm if @p stopOnStorm.
+     * @param intervalS check period (s); 0 turns the watch off
+     * @param stormS pause-storm threshold (s)
+     * @param stopOnStorm stop the run at the first pause storm
+     */
+    void SetPfcWatch(double intervalS, double stormS, bool stopOnStorm);
+
+    /**
+     * Watchdog of Run(): stop it when it has taken @p maxWallS seconds of wall
+     * clock, or when the simulated time has not advanced for @p stallWallS
+     * seconds of wall clock (0 turns either off). Runs on its own thread and
+     * stops the simulation through a thread-safe scheduled event.
+     */
+    void SetWatchdog(double maxWallS, double stallWallS);
+
     /** Run until no event is left, or until absolute time @p stopAtS if > 0. */
     void Run(double stopAtS);
+
+    /**
+     * @return why the last Run() ended early: "" (it ran out of events or reached
+     *         its stop time), "deadlock", "pause_storm", "max_wall" or "stalled"
+     */
+    std::string StopReason() const;
+
+    /** @return the longest continuous pause of any (port, class) so far, ongoing ones included (s) */
+    double LongestPauseS() const;
     /** Stop the run after the current event. */
     void Stop();
     /** @return the simulated time (s) */
     double Now() const;
+    /** @return true if no event is left (the run drained rather than stopped) */
+    bool Drained() const;
 
     uint32_t NumHosts() const;
     uint32_t NumNodes() const;
@@ -141,8 +175,8 @@ class Fabric
     /**
      * A flow column of integer values.
      * @param name src, dst, bytes, priority, final_priority, class_changes,
-     *        bytes_sent, bytes_received, bytes_delivered, rewinds, completed,
-     *        cnps_received, rate_decreases
+     *        bytes_sent, bytes_received, bytes_delivered, bytes_dropped, rewinds,
+     *        completed, cnps_received, rate_decreases
      */
     std::vector<uint64_t> FlowColumnU(const std::string& name) const;
     /** @return node indices along the path of @p flow, source host to destination host */
@@ -160,6 +194,13 @@ class Fabric
     std::vector<double> TxLogColumnD(const std::string& name) const;
     /** @param name node, port, priority, type (0 data, 1 ack, 2 nack, 3 cnp, 4 pause), bytes, flow */
     std::vector<uint64_t> TxLogColumnU(const std::string& name) const;
+    /** @param name time_s (detection), since_s (start of the pause) */
+    std::vector<double> AnomalyColumnD(const std::string& name) const;
+    /**
+     * @param name node, port, priority, kind (0 deadlock cycle member, 1 pause storm),
+     *        queued_bytes (in that class of the port's egress queue)
+     */
+    std::vector<uint64_t> AnomalyColumnU(const std::string& name) const;
     /** @param name time_s */
     std::vector<double> DeliveryColumnD(const std::string& name) const;
     /** @param name flow, delivered_bytes */

@@ -144,6 +144,12 @@ RmlqQueueDisc::GetBandPackets(uint32_t band) const
     return band < m_bandPackets.size() ? m_bandPackets[band] : 0;
 }
 
+uint64_t
+RmlqQueueDisc::GetBandDequeued(uint32_t band) const
+{
+    return band < m_bandDequeued.size() ? m_bandDequeued[band] : 0;
+}
+
 bool
 RmlqQueueDisc::HasEligible() const
 {
@@ -204,6 +210,7 @@ RmlqQueueDisc::DoDequeue()
         }
         m_bandBytes[b] -= item->GetSize();
         m_bandPackets[b]--;
+        m_bandDequeued[b]++;
         m_bandDequeueTrace(b, item);
         m_bandBytesTrace(b, m_bandBytes[b]);
         return item;
@@ -260,6 +267,7 @@ RmlqQueueDisc::InitializeParams()
 {
     m_bandBytes.assign(m_numBands, 0);
     m_bandPackets.assign(m_numBands, 0);
+    m_bandDequeued.assign(m_numBands, 0);
     m_bands.clear();
     for (uint32_t b = 0; b < m_numBands; ++b)
     {

@@ -84,6 +84,12 @@ class RmlqQueueDisc : public QueueDisc
      */
     double MarkProbability(uint64_t bytes) const;
 
+    /**
+     * @param band band index
+     * @return packets dequeued from @p band so far (progress of a class)
+     */
+    uint64_t GetBandDequeued(uint32_t band) const;
+
     /** @return packets marked CE by this queue disc */
     uint64_t GetEcnMarks() const;
 
@@ -122,6 +128,7 @@ class RmlqQueueDisc : public QueueDisc
     uint8_t m_pausedMask{0};             //!< classes paused by PFC
     std::vector<uint64_t> m_bandBytes;   //!< bytes per band
     std::vector<uint32_t> m_bandPackets; //!< packets per band
+    std::vector<uint64_t> m_bandDequeued; //!< packets dequeued per band
     std::vector<InternalQueue*> m_bands; //!< the internal queues (owned by QueueDisc)
 
     TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandEnqueueTrace;

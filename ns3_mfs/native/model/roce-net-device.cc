@@ -4,6 +4,8 @@
  */
 #include "roce-net-device.h"
 
+#include <algorithm>
+
 #include "ns3/abort.h"
 #include "ns3/log.h"
 #include "ns3/node.h"
@@ -130,6 +132,7 @@ RoceNetDevice::GetTypeId()
 RoceNetDevice::RoceNetDevice()
     : m_mtu(4096)
 {
+    m_pausedSincePs.fill(-1);
 }
 
 RoceNetDevice::~RoceNetDevice() = default;
@@ -222,6 +225,12 @@ uint8_t
 RoceNetDevice::GetPausedMask() const
 {
     return m_pausedMask;
+}
+
+int64_t
+RoceNetDevice::GetPausedSincePs(uint8_t cls) const
+{
+    return cls < m_pausedSincePs.size() ? m_pausedSincePs[cls] : -1;
 }
 
 void
@@ -380,6 +389,15 @@ void
 RoceNetDevice::SetClassPaused(uint8_t cls, bool paused)
 {
     uint8_t bit = static_cast<uint8_t>(1u << cls);
+    if (paused != bool(m_pausedMask & bit))
+    {
+        int64_t now = Simulator::Now().GetPicoSeconds();
+        if (!paused && m_stats)
+        {
+            m_stats->longestPausePs = std::max(m_stats->longestPausePs, now - m_pausedSincePs[cls]);
+        }
+        m_pausedSincePs[cls] = paused ? now : -1;
+    }
     m_pausedMask = paused ? (m_pausedMask | bit) : (m_pausedMask & ~bit);
     m_qdisc->SetPausedMask(m_pausedMask);
     if (!paused && !m_busy)

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <deque>
+#include <unordered_map>
 #include <vector>
 
 namespace ns3
@@ -46,6 +47,8 @@ struct RoceFabricStats
     uint64_t resumeFrames{0};  //!< PFC RESUME (zero-quanta) frames sent
     uint64_t maxQueueBytes{0}; //!< largest per-port egress queue seen (bytes)
     uint64_t cnps{0};          //!< CNPs sent by receivers
+    std::unordered_map<uint32_t, uint64_t> flowDropPayload; //!< payload bytes dropped, by flow
+    int64_t longestPausePs{0}; //!< longest continuous pause of any (port, class) that ended
     bool logPfc{true};         //!< keep every PFC event in pfcLog
     std::vector<RocePfcRecord> pfcLog; //!< PFC events in time order
 };
@@ -189,6 +192,12 @@ class RoceNetDevice : public NetDevice
     /** @return the classes this port may not send now */
     uint8_t GetPausedMask() const;
 
+    /**
+     * @param cls class
+     * @return when class @p cls became paused without a break since (ps), or -1 if it is not paused
+     */
+    int64_t GetPausedSincePs(uint8_t cls) const;
+
     /** @return link rate in bit/s */
     uint64_t GetBitRate() const;
 
@@ -270,6 +279,7 @@ class RoceNetDevice : public NetDevice
     std::deque<Ptr<RoceQueueItem>> m_ctrl; //!< MAC control frames waiting
     uint8_t m_pausedMask{0};      //!< classes paused by the peer
     std::array<EventId, RoceHeader::kNumClasses> m_pauseExpiry; //!< pause timers
+    std::array<int64_t, RoceHeader::kNumClasses> m_pausedSincePs; //!< start of the current pause, or -1
 
     TracedCallback<Ptr<const QueueDiscItem>> m_phyTxBeginTrace; //!< frame starts on the wire
     TracedCallback<Ptr<const QueueDiscItem>> m_macRxTrace;      //!< frame received

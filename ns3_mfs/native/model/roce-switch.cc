@@ -149,6 +149,10 @@ RoceSwitch::PortReceive(uint32_t port, Ptr<RoceQueueItem> item)
         {
             m_stats->drops++;
             m_stats->dropBytes += bytes;
+            if (h.type == RoceFrameType::DATA)
+            {
+                m_stats->flowDropPayload[h.flow] += h.payload;
+            }
         }
         m_dropTrace(item);
         return;

@@ -1,0 +1,181 @@
+"""Run safety: a memory guard before building, and the invariants checked after every run.
+
+The guard estimates a network's memory from its hosts, ports and switch
+buffers (constants measured on the ns3 3.44 wheel: about 260 MB for the
+process with the native module loaded, 18 KB per port, 8 B per switch route
+entry, 400 B per frame a full switch buffer would hold) and refuses a network
+above the budget (``FabricConfig.max_memory_mb``, default 80 % of the memory
+available now) with the estimate in the message.
+
+The checks (:func:`run_checks`) are cheap counters read from C++ at the end of
+a run; each gives ``ok`` (``None`` when it does not apply) and a message:
+
+* ``byte_conservation``: for every flow, payload bytes sent (resends included)
+  = bytes that reached the receiver + bytes dropped by switches, once the
+  event queue has drained (before that the difference is in flight);
+* ``lossless``: no drop when PFC is on with enough headroom
+  (``headroom_factor`` >= 2: a round trip of data at line rate);
+* ``flows_finished``: every started flow completed, or is listed with its
+  state when the run was stopped early or at a time limit;
+* ``buffers_empty``: switch buffer accounting returns to zero once drained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..config import ConfigError
+from ..errors import CheckFailed, RunStopped
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .network import FabricConfig, Network
+    from .topology import Graph
+
+BASE_MB = 260.0
+PORT_KB = 18.0
+ROUTE_BYTES = 8.0
+FRAME_BYTES = 400.0
+LOSSLESS_HEADROOM_FACTOR = 2.0
+
+
+def estimate_memory_mb(graph: "Graph", cfg: "FabricConfig") -> float:
+    """Memory of a built network before any traffic, plus every switch buffer full (MB)."""
+    switches = len(graph.switch_names)
+    ports = 2 * len(graph.links)
+    routes = switches * graph.num_hosts * ROUTE_BYTES
+    frames = switches * cfg.buffer_bytes / cfg.mtu * FRAME_BYTES
+    return BASE_MB + ports * PORT_KB / 1024 + (routes + frames) / 2**20
+
+
+def available_memory_mb() -> Optional[float]:
+    """MemAvailable of this machine (Linux), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(graph: "Graph", cfg: "FabricConfig") -> float:
+    """Refuse a network whose estimate exceeds the budget; returns the estimate (MB)."""
+    est = estimate_memory_mb(graph, cfg)
+    budget = cfg.max_memory_mb
+    source = "fabric.max_memory_mb"
+    if budget is None:
+        avail = available_memory_mb()
+        if avail is None:
+            return est
+        budget, source = 0.8 * avail, "80% of the available memory"
+    if est > budget:
+        raise ConfigError(
+            f"{graph.name}: estimated memory {est:,.0f} MB ({2 * len(graph.links)} ports, "
+            f"{len(graph.switch_names)} switches with {cfg.buffer_bytes / 2**20:g} MB buffers) exceeds the "
+            f"budget of {budget:,.0f} MB ({source}); use a smaller topology or raise fabric.max_memory_mb"
+        )
+    return est
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: Optional[bool]
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "message": self.message}
+
+
+def run_checks(net: "Network") -> dict[str, Any]:
+    """The end-of-run invariants of a network (see the module docstring) as a ``checks`` table."""
+    flows = net.flows()
+    drained = net.drained
+    cfg = net.config
+    checks: dict[str, Check] = {}
+
+    lost = flows["bytes_sent"] - flows["bytes_received"] - flows["bytes_dropped"]
+    bad = flows[lost != 0] if drained else flows[lost < 0]
+    if len(bad):
+        r = bad.iloc[0]
+        checks["byte_conservation"] = Check(False, (
+            f"{len(bad)} flows: sent != received + dropped; e.g. flow {int(r.flow_id)}: sent {int(r.bytes_sent)}, "
+            f"received {int(r.bytes_received)}, dropped {int(r.bytes_dropped)}"))
+    else:
+        checks["byte_conservation"] = Check(True, (
+            f"{len(flows)} flows: bytes sent = received + dropped" if drained
+            else f"{int(lost.sum())} bytes in flight when the run stopped"))
+
+    drops = net.counter("drops")
+    if cfg.pfc and cfg.headroom_factor >= LOSSLESS_HEADROOM_FACTOR:
+        checks["lossless"] = Check(drops == 0, f"{drops} frames dropped with PFC on")
+    else:
+        checks["lossless"] = Check(None, f"not a lossless configuration; {drops} frames dropped")
+
+    unfinished = flows[~flows["completed"]]
+    if len(unfinished) == 0:
+        checks["flows_finished"] = Check(True, f"all {len(flows)} flows completed")
+    else:
+        expected = not drained or net.stop_reason
+        checks["flows_finished"] = Check(None if expected else False, (
+            f"{len(unfinished)} of {len(flows)} flows unfinished"
+            + ("" if expected else " although no event is left (stuck flows)")))
+
+    used = net.counter("buffer_bytes_in_use")
+    if drained:
+        checks["buffers_empty"] = Check(used == 0, f"{used} bytes still accounted in switch buffers")
+    else:
+        checks["buffers_empty"] = Check(None, f"{used} bytes in switch buffers when the run stopped")
+
+    out: dict[str, Any] = {name: c.as_dict() for name, c in checks.items()}
+    out["ok"] = all(c.ok is not False for c in checks.values())
+    out["unfinished_flows"] = unfinished_state(unfinished)
+    return out
+
+
+def unfinished_state(unfinished, limit: int = 20) -> list[dict[str, Any]]:
+    """The state of up to ``limit`` unfinished flows (all of them are in the flows table)."""
+    cols = ["flow_id", "src", "dst", "bytes", "bytes_sent", "bytes_delivered", "final_priority", "start_s"]
+    return [{k: (float(v) if k == "start_s" else int(v)) for k, v in row.items()}
+            for row in unfinished[cols].head(limit).to_dict("records")]
+
+
+def failed(checks: dict[str, Any]) -> list[str]:
+    """Messages of the checks that failed."""
+    return [f"{name}: {c['message']}" for name, c in checks.items()
+            if isinstance(c, dict) and c.get("ok") is False]
+
+
+
+EARLY_STOPS = {
+    "deadlock": "PFC deadlock (a cycle of paused switch queues that made no progress)",
+    "pause_storm": "pause storm (a port class paused longer than fabric.pause_storm_ms)",
+    "max_wall": "wall-clock limit fabric.max_wall_s reached",
+    "stalled": "simulated time stopped advancing for fabric.stall_wall_s of wall clock",
+}
+
+
+def conclude(net: "Network", summary: dict[str, Any]) -> dict[str, Any]:
+    """Add the checks, the stop reason and the status (complete, partial, invalid) to a run summary."""
+    checks = run_checks(net)
+    reason = net.stop_reason or ("" if net.drained else "time_limit")
+    status = "partial" if reason else ("complete" if checks["ok"] else "invalid")
+    summary.update(status=status, stop_reason=reason, checks_ok=checks["ok"], checks=checks)
+    return summary
+
+
+def raise_for_status(net: "Network", summary: dict[str, Any], out: Any = None) -> None:
+    """Raise :class:`RunStopped` or :class:`CheckFailed` for a run that must not pass silently."""
+    where = f"; results in {out} are marked {summary['status']}" if out is not None else ""
+    reason = summary["stop_reason"]
+    if reason in EARLY_STOPS:
+        detail = ""
+        an = net.anomalies()
+        if len(an):
+            first = an[an["kind"] == an["kind"].iloc[0]]
+            detail = ": " + ", ".join(
+                f"{r.node_name} port {r.port} class {r.priority}" for r in first.head(8).itertuples())
+        raise RunStopped(f"run stopped at {net.now:.6f} s simulated: {EARLY_STOPS[reason]}{detail}{where}")
+    if not summary["checks_ok"]:
+        raise CheckFailed("invariant violated: " + "; ".join(failed(summary["checks"])) + where)

@@ -16,6 +16,23 @@ Each step starts when its dependencies finish, driven by the fabric's
 completion callbacks and timers. Transfers between GPUs of one server do not
 enter the network: they take ``bytes / intra_server_gbps`` and are recorded
 with ``path = "intra_server"``.
+
+Above the network (issue 7):
+
+* **Dispatch** (``serving.dispatch``, :mod:`.dispatch`): the prefill instance
+  of an arriving request (``round_robin`` or ``load_aware``). Every instance
+  keeps an LRU of the prefix blocks it computed (capacity: its free KV
+  memory); with ``serving.local_prefix_cache`` those blocks are not fetched
+  from the KV store again.
+* **Queue policy** (``serving.queue_policy``, :mod:`.queueing`): the order of
+  the waiting requests when a batch is formed; started (chunked) requests
+  keep going first.
+* **Expert routing and placement** (``serving.routing``/``placement``,
+  :mod:`.routing`, :mod:`.placement`): the all-to-all matrix per instance and
+  layer; expert compute follows the GPU receiving the most tokens.
+* **Decode** (``[serving.decode]``, :mod:`.decode`): P2D goes to the
+  request's decode group; after the first token the request joins continuous
+  batching on its decode instance.
 """
 
 from __future__ import annotations
@@ -28,8 +45,12 @@ import numpy as np
 
 from ..fabric.network import Network
 from ..policies import BatchPlan, BatchRequest, FlowInfo, Policy
-from . import routing
+from . import dispatch, queueing, routing
 from .cluster import Instance, Layout
+from .decode import DecodeSetup, DecodeSide
+from .dispatch import InstanceView
+from .placement import ExpertMap, check_params as check_placement, place
+from .queueing import QueueContext
 from .requests import Request
 
 STAGES = {"kv_fetch": 1, "dispatch": 2, "combine": 2, "allreduce": 2, "p2d": 3}
@@ -68,6 +89,8 @@ class ReqState:
     p2d_end_s: float = float("nan")
     group: int = 0
     first_token_s: float = float("nan")
+    local_blocks: frozenset = frozenset()   #: cached blocks the instance holds itself (not fetched)
+    decode_group: int = -1                  #: decode attention group (set when prefill starts)
 
 
 @dataclass
@@ -91,7 +114,7 @@ class PrefillEngine:
     """Runs requests through prefill instances on a :class:`Network`."""
 
     def __init__(self, net: Network, layout: Layout, model, compute, cfg, policy: Policy,
-                 deadlines: Optional[dict[int, float]] = None):
+                 deadlines: Optional[dict[int, float]] = None, decode: Optional[DecodeSetup] = None):
         self.net, self.layout, self.model, self.compute, self.cfg = net, layout, model, compute, cfg
         self.policy = policy
         self.deadlines = deadlines or {}
@@ -102,7 +125,21 @@ class PrefillEngine:
         self.busy = [False] * len(layout.prefill)
         self.states: dict[int, ReqState] = {}
         self.kv_store: "OrderedDict[int, None]" = OrderedDict()  # LRU of computed prefix blocks
-        self.routing = routing.get(cfg.routing)
+        self._setup_routing(cfg)
+        self.queue_policy = queueing.make(getattr(cfg, "queue_policy", "fcfs"), getattr(cfg, "queue_params", None))
+        self._fcfs = self.queue_policy.name == "fcfs"
+        self.dispatcher = dispatch.make(getattr(cfg, "dispatch", "round_robin"), getattr(cfg, "dispatch_params", None))
+        self.local_prefix_cache = bool(getattr(cfg, "local_prefix_cache", False))
+        n = len(layout.prefill)
+        self.kv_capacity_tokens = max(1, compute.max_kv_tokens() * compute.dp)
+        self.held: list[OrderedDict[int, None]] = [OrderedDict() for _ in range(n)]  # prefix blocks per instance
+        self.session_instance: dict[int, int] = {}
+        self.running_tokens = [0] * n      # tokens of the batch an instance is computing
+        self.inflight_tokens = [0] * n     # prompt tokens of requests on an instance, not yet prefilled
+        #: (time_s, instance, batch_id, request ids in batch order) of every batch formed
+        self.queue_log: list[tuple[float, int, int, tuple[int, ...]]] = []
+        self.decode_setup = decode or DecodeSetup.build(cfg, model, compute.gpu, layout.decode_gpus)
+        self.decode = DecodeSide(net, self.decode_setup)
         self.flow_meta: dict[int, tuple] = {}
         self.intra: list[dict] = []
         self.collectives: list[dict] = []
@@ -111,6 +148,38 @@ class PrefillEngine:
         self._rr = 0
         self.layers = model.layers
         self.moe = {l for l in range(model.layers) if model.is_moe_layer(l)}
+
+    # ------------------------------------------------------------ routing
+    def _setup_routing(self, cfg) -> None:
+        """GPU-level routing function, or an expert-level model with a placement per instance."""
+        name = cfg.routing
+        params = getattr(cfg, "routing_params", None)
+        self.uniform_routing = name == "uniform"
+        self.expert_maps: dict[int, ExpertMap] = {}
+        if not routing.is_expert_level(name):
+            routing.check_params(name, params)
+            fn = routing.get(name)
+            self._shares = lambda inst, layer: fn(len(inst.gpus), layer)
+            return
+        m = self.model
+        self.expert_routing = routing.make_expert(name, params, m.experts, m.layers)
+        pname = getattr(cfg, "placement", "contiguous")
+        pparams = check_placement(pname, getattr(cfg, "placement_params", None))
+        ep = self.compute.ep
+        for inst in self.layout.prefill:
+            gpus = inst.gpus
+            per = len(gpus) // ep
+            group_gpus = [gpus[g * per:(g + 1) * per] for g in range(ep)]
+            groups = place(pname, pparams, self.expert_routing, ep, group_gpus, self.layout.gpu_nic)
+            self.expert_maps[inst.index] = ExpertMap(self.expert_routing, groups, len(gpus), ep)
+        self._shares = lambda inst, layer: self.expert_maps[inst.index].shares(layer)
+
+    def gpu_tokens(self, batch: "Batch", layer: int) -> np.ndarray:
+        """Expert-input tokens (token-expert pairs / top_k x tp) each GPU of the instance receives."""
+        inst = batch.instance
+        tp = inst.tp
+        owned = np.array([batch.group_tokens[i // tp] / tp for i in range(len(inst.gpus))])
+        return tp * owned @ self._shares(inst, layer)
 
     # ---------------------------------------------------------- transfers
     def transfer(self, src_gpu_or_host: tuple[str, int], dst_gpu: int, nbytes: int, stage: str,
@@ -169,16 +238,73 @@ class PrefillEngine:
             return self.layout.kv_host_for_block(req.block_hashes[0])
         return self.layout.kv_host_for_block(block)
 
+    def instance_views(self, req: Request) -> list[InstanceView]:
+        """What a dispatcher sees of every prefill instance when ``req`` arrives."""
+        views = []
+        bt = self.cfg.kv_block_tokens
+        for i, q in enumerate(self.queues):
+            held = self.held[i]
+            prefix = 0
+            for b in req.block_hashes:
+                if b not in held:
+                    break
+                prefix += 1
+            used = len(held) * bt + self.inflight_tokens[i]
+            views.append(InstanceView(
+                index=i, queued_tokens=sum(st.remaining for st in q) + self.running_tokens[i],
+                kv_utilization=min(1.0, used / self.kv_capacity_tokens), prefix_blocks=prefix,
+                session_here=req.session is not None and self.session_instance.get(req.session) == i,
+                batch_tokens=self.cfg.max_batched_tokens))
+        return views
+
     def _arrive(self, req: Request) -> None:
-        inst = self._rr % len(self.layout.prefill)
-        self._rr += 1
+        inst = self.dispatcher.choose(req, self.instance_views(req), self.net.now)
         blocks = self._cached_prefix(req)
         cached = len(blocks) * self.cfg.kv_block_tokens
         st = ReqState(req, inst, cached, blocks, remaining=req.input_tokens - cached)
+        if self.local_prefix_cache:
+            st.local_blocks = frozenset(b for b in blocks if b in self.held[inst])
         self.states[req.id] = st
+        self.inflight_tokens[inst] += req.input_tokens
+        if req.session is not None:
+            self.session_instance[req.session] = inst
         self.queues[inst].append(st)
         if not self.busy[inst]:
             self._start_batch(inst)
+
+    def _hold(self, inst: int, blocks: tuple[int, ...]) -> None:
+        """The instance now holds these prefix blocks (LRU within its KV capacity)."""
+        held = self.held[inst]
+        for b in blocks:
+            held[b] = None
+            held.move_to_end(b)
+        cap = self.kv_capacity_tokens // self.cfg.kv_block_tokens
+        while len(held) > cap:
+            held.popitem(last=False)
+
+    # ------------------------------------------------------- queue policy
+    def predict_request_s(self, st: ReqState) -> float:
+        """Predicted compute time of a request's remaining prefill alone, chunk by chunk."""
+        left, ctx, total = st.remaining, st.cached_tokens + st.computed, 0.0
+        inst = self.layout.prefill[st.instance]
+        while left > 0:
+            take = min(left, self.cfg.max_batched_tokens)
+            b = Batch(-1, inst, [(st, take, ctx)])
+            b.group_tokens[st.group] = take
+            total += self.predict_compute_s(b)
+            left -= take
+            ctx += take
+        return total
+
+    def _order_queue(self, inst_idx: int) -> None:
+        """Started (chunked) requests first, in their order; the waiting ones as the queue policy says."""
+        q = self.queues[inst_idx]
+        started = [st for st in q if not np.isnan(st.prefill_start_s)]
+        waiting = [st for st in q if np.isnan(st.prefill_start_s)]
+        ctx = QueueContext(self.net.now, inst_idx, self.deadlines, self.predict_request_s,
+                           ahead_s=sum(self.predict_request_s(st) for st in started))
+        q.clear()
+        q.extend(started + self.queue_policy.order(waiting, ctx))
 
     # ------------------------------------------------------------ batches
     def _start_batch(self, inst_idx: int) -> None:
@@ -187,6 +313,8 @@ class PrefillEngine:
             self.busy[inst_idx] = False
             return
         self.busy[inst_idx] = True
+        if not self._fcfs and len(q) > 1:
+            self._order_queue(inst_idx)
         budget = self.cfg.max_batched_tokens
         items = []
         while q and budget > 0:
@@ -195,6 +323,7 @@ class PrefillEngine:
             items.append((st, take, st.cached_tokens + st.computed))
             if np.isnan(st.prefill_start_s):
                 st.prefill_start_s = self.net.now
+                st.decode_group = self.decode.assign(st.req)
             st.remaining -= take
             budget -= take
             if st.remaining == 0:
@@ -202,6 +331,8 @@ class PrefillEngine:
         inst = self.layout.prefill[inst_idx]
         batch = Batch(self.batches, inst, items, start_s=self.net.now)
         self.batches += 1
+        self.running_tokens[inst_idx] = batch.tokens
+        self.queue_log.append((self.net.now, inst_idx, batch.id, tuple(st.req.id for st, _, _ in items)))
         # Data-parallel attention: a request's first chunk goes to the least loaded TP group.
         for st, take, _ in items:
             if st.computed == 0:
@@ -215,12 +346,12 @@ class PrefillEngine:
     def _plan(self, batch: Batch) -> BatchPlan:
         """What the batch will send to the decode side, and when its compute should end."""
         per_token = self.model.kv_bytes_per_token_per_layer()
-        decode = self.layout.decode_gpus
         reqs = []
         for st, take, _ in batch.items:
             src = batch.instance.groups[st.group][0]
-            dst = decode[st.req.id % len(decode)]
-            nbytes = 0 if self.layout.same_server(src, dst) else int(take * per_token) * self.layers
+            targets = self._p2d_targets(st, take * per_token)
+            dst = targets[0][0]
+            nbytes = sum(int(b) * self.layers for g, b in targets if not self.layout.same_server(src, g))
             reqs.append(BatchRequest(st.req.id, self.deadlines.get(st.req.id), nbytes,
                                      self.layout.gpu_nic[src], self.layout.gpu_nic[dst]))
         return BatchPlan(batch.id, batch.instance.index, self.net.now,
@@ -245,8 +376,11 @@ class PrefillEngine:
 
     def _ffn_time(self, batch: Batch, layer: int) -> float:
         if layer in self.moe:
-            # Per GPU, for the mean group batch (uniform routing spreads tokens evenly over GPUs).
-            return self.compute.expert_time_s(batch.tokens / len(batch.group_tokens))
+            if self.uniform_routing:
+                # Per GPU, for the mean group batch (uniform routing spreads tokens evenly over GPUs).
+                return self.compute.expert_time_s(batch.tokens / len(batch.group_tokens))
+            # Skewed routing: the layer waits for the GPU that receives the most tokens.
+            return self.compute.expert_time_s(float(self.gpu_tokens(batch, layer).max()))
         return self.compute.dense_ffn_time_s(max(batch.group_tokens))
 
     def _start_fetch(self, batch: Batch, layer: int) -> Join:
@@ -258,6 +392,8 @@ class PrefillEngine:
                 continue  # only the first chunk of a request needs its prefix
             by_host: dict[int, int] = {}
             for b in st.cached_blocks:
+                if b in st.local_blocks:
+                    continue  # already in this instance's memory
                 h = self._kv_host(st.req, b)
                 by_host[h] = by_host.get(h, 0) + 1
             gpu = batch.instance.groups[st.group][0]
@@ -311,7 +447,10 @@ class PrefillEngine:
             if st.remaining == 0 and st.computed + st.cached_tokens >= st.req.input_tokens:
                 st.prefill_end_s = now
                 self._store(st.req.block_hashes)
+                self._hold(st.instance, st.req.block_hashes)
+                self.inflight_tokens[st.instance] -= st.req.input_tokens
                 self._maybe_first_token(st)
+        self.running_tokens[batch.instance.index] = 0
         self._start_batch(batch.instance.index)
 
     def _compute(self, batch: Batch, layer: int, kind: str, dt: float, then: Callable[[], None]) -> None:
@@ -349,7 +488,7 @@ class PrefillEngine:
         """
         inst = batch.instance
         gpus, tp = inst.gpus, inst.tp
-        shares = self.routing(len(gpus), layer)
+        shares = self._shares(inst, layer)
         per_token = (self.model.dispatch_bytes_per_token() if kind == "dispatch"
                      else self.model.combine_bytes_per_token())
         transfers = []
@@ -378,22 +517,30 @@ class PrefillEngine:
         self._collective(batch, layer, f"allreduce_{which}", transfers, then)
 
     # ----------------------------------------------------------------- P2D
+    def _p2d_targets(self, st: ReqState, nbytes: int) -> list[tuple[int, int]]:
+        """(decode GPU, bytes) of one layer's P2D: the request's decode group, KV split over its TP ranks."""
+        group = self.decode_setup.groups[st.decode_group]
+        if len(group) == 1:
+            return [(group[0], nbytes)]
+        share, extra = divmod(int(nbytes), len(group))
+        return [(g, share + (extra if k == 0 else 0)) for k, g in enumerate(group)]
+
     def _p2d(self, batch: Batch, layer: int) -> None:
         per_token = self.model.kv_bytes_per_token_per_layer()
-        decode = self.layout.decode_gpus
         for st, take, _ in batch.items:
             src = batch.instance.groups[st.group][0]
-            dst = decode[st.req.id % len(decode)]
-            st.p2d_pending += 1
+            for dst, nbytes in self._p2d_targets(st, take * per_token):
+                st.p2d_pending += 1
 
-            def landed(st=st) -> None:
-                st.p2d_pending -= 1
-                st.p2d_end_s = self.net.now
-                self._maybe_first_token(st)
+                def landed(st=st) -> None:
+                    st.p2d_pending -= 1
+                    st.p2d_end_s = self.net.now
+                    self._maybe_first_token(st)
 
-            self.transfer(("gpu", src), dst, take * per_token, "p2d", layer, st.req.id, batch.id, -1, landed,
-                          batch.instance.index)
+                self.transfer(("gpu", src), dst, nbytes, "p2d", layer, st.req.id, batch.id, -1, landed,
+                              batch.instance.index)
 
     def _maybe_first_token(self, st: ReqState) -> None:
         if not np.isnan(st.prefill_end_s) and st.p2d_pending == 0 and np.isnan(st.first_token_s):
             st.first_token_s = max(st.prefill_end_s, st.p2d_end_s if not np.isnan(st.p2d_end_s) else 0.0)
+            self.decode.first_token(st.req.id, st.first_token_s)

@@ -14,19 +14,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
 import pandas as pd
-import tomli_w
 
 from ..config import ConfigError
 from ..policies import REGISTRY
 from .run import RunConfig, resolved
-from .store import _toml_safe, write_table
+from .store import write_table
+from .sweep import run_point
 
 
 def point_config(cfg: RunConfig, policy: str, rate_per_gpu: float) -> RunConfig:
@@ -37,17 +35,9 @@ def point_config(cfg: RunConfig, policy: str, rate_per_gpu: float) -> RunConfig:
 
 
 def _run_point(cfg: RunConfig, out: Path) -> Optional[str]:
-    if (out / "meta.json").exists():
-        return None
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_file = out.parent / f".{out.name}.toml"
-    cfg_file.write_text(tomli_w.dumps(_toml_safe(resolved(cfg))))
-    res = subprocess.run(
-        [sys.executable, "-m", "ns3_mfs", "run", str(cfg_file), "--out", str(out)],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )
-    cfg_file.unlink(missing_ok=True)
-    return None if res.returncode == 0 else (res.stderr.strip().splitlines() or ["failed"])[-1]
+    """Run one pair in a fresh process (skipped when finished); the error line if it failed."""
+    res = run_point(resolved(cfg), out)
+    return None if res.ok else res.error
 
 
 def compare(cfg: RunConfig, policies: list[str], rates: list[float], out: Path, jobs: int = 0,

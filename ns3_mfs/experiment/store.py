@@ -76,7 +76,7 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def run_meta(seed: int, summary: Mapping[str, Any]) -> dict[str, Any]:
+def run_meta(seed: int, summary: Mapping[str, Any], status: str = "complete") -> dict[str, Any]:
     """Provenance of a run: versions, commit, seed and its cost."""
     try:
         ns3 = metadata.version("ns3")
@@ -90,6 +90,7 @@ def run_meta(seed: int, summary: Mapping[str, Any]) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "seed": seed,
+        "status": status,
         "wall_s": summary.get("wall_s"),
         "sim_s": summary.get("sim_s"),
         "events": summary.get("events"),
@@ -104,8 +105,14 @@ def write_run(
     summary: Mapping[str, Any],
     tables: Mapping[str, pd.DataFrame],
     seed: int,
+    status: str = "complete",
 ) -> None:
-    """Write a complete result directory: tables, config, summary, then meta."""
+    """Write a result directory: tables, config, summary, then meta.
+
+    ``status`` (in ``meta.json``) is ``complete``, ``partial`` (the run was
+    stopped early: see ``summary.json``'s ``stop_reason``) or ``invalid`` (an
+    end-of-run check failed: see its ``checks``).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stale = out / "meta.json"
@@ -115,7 +122,7 @@ def write_run(
         write_table(out / f"{name}.parquet", df)
     write_atomic(out / "config.toml", tomli_w.dumps(_toml_safe(config)).encode())
     write_atomic(out / "summary.json", _json(dict(summary)))
-    write_atomic(out / "meta.json", _json(run_meta(seed, summary)))
+    write_atomic(out / "meta.json", _json(run_meta(seed, summary, status)))
 
 
 def _toml_safe(obj: Any) -> Any:

@@ -1,0 +1,543 @@
+"""``ns3-mfs sweep``: a grid of run configs, each point in its own process, resumable.
+
+A sweep file (TOML) names a base run config and the keys to vary::
+
+    base = "serving_small.toml"        # relative to this file; or an inline [base] table
+    [grid]                             # cartesian product of every list
+    "fabric.mtu" = [2048, 4096]
+    seed = [1, 2]
+    [zip]                              # lists of equal length that vary together
+    "workload.rate_per_s" = [8.0, 16.0]
+    "serving.max_batched_tokens" = [4096, 8192]
+
+Keys are dotted paths into the run config (``policies.mfs.E``,
+``topology.link_rate_gbps``, ``policy``, ...). Every point is built and
+validated before anything runs: a bad key or value fails the whole sweep with
+the key path. A point's identity is a short hash of its fully resolved config
+(seed included); its result directory is ``DIR/runs/<hash>/``. A point whose
+``meta.json`` exists is finished and is never run again, so a killed sweep
+resumes where it stopped; a failed point leaves ``error.json`` (message and
+stderr tail) and is retried by the next call. ``DIR/sweep.json`` lists the
+points and ``DIR/sweep.log`` records every start and end.
+
+Each point runs ``python -m ns3_mfs run`` in a fresh process (one ns-3
+simulator per process), either in local threads (``--jobs``) or as Ray tasks
+on a cluster (``--backend ray``; each task launches the same subprocess).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import fcntl
+import hashlib
+import itertools
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Optional, TextIO
+
+import tomli_w
+
+from ..config import ConfigError, load_toml
+from .run import RunSetup, resolved, run_config_from_dict
+from .store import _json, _toml_safe, write_atomic
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+SWEEP_KEYS = ("base", "grid", "zip")
+#: config keys that hold file paths (made absolute so a point runs from any directory)
+PATH_KEYS = (("workload", "trace"), ("workload", "input", "trace"), ("workload", "output", "trace"),
+             ("serving", "model"), ("serving", "gpu"), ("serving", "calibration_csv"))
+STDERR_TAIL_LINES = 30
+
+
+# --------------------------------------------------------------------------- #
+# One point in a fresh process (shared with ``compare``)
+# --------------------------------------------------------------------------- #
+
+
+@dataclasses.dataclass(frozen=True)
+class PointResult:
+    """How running one point went."""
+
+    ok: bool
+    skipped: bool = False            #: already finished (meta.json present): not run
+    error: Optional[str] = None      #: last line of the run's stderr when it failed
+    wall_s: float = 0.0
+
+
+def is_finished(out: Path) -> bool:
+    """A result directory is finished when its ``meta.json`` exists (written last)."""
+    return (Path(out) / "meta.json").exists()
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    if (PACKAGE_ROOT / "ns3_mfs").is_dir():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _reset(out: Path) -> None:
+    """Empty an unfinished result directory (stale temporary files, an old error.json)."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+
+
+def run_point(config: Mapping[str, Any], out: Path) -> PointResult:
+    """Run one resolved run config with ``python -m ns3_mfs run`` in a new process.
+
+    Skips a finished directory; otherwise empties it, runs, and on failure
+    writes ``error.json`` (message, exit code, stderr tail). Never raises for a
+    failing run.
+    """
+    out = Path(out)
+    if is_finished(out):
+        return PointResult(ok=True, skipped=True)
+    _reset(out)
+    cfg_file = out / ".point.toml"
+    cfg_file.write_text(tomli_w.dumps(_toml_safe(dict(config))))
+    t0 = time.perf_counter()
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "ns3_mfs", "run", str(cfg_file), "--out", str(out), "--no-progress"],
+            capture_output=True, text=True, env=_child_env(), stdin=subprocess.DEVNULL,
+        )
+        code, stderr = res.returncode, res.stderr
+    except OSError as exc:
+        code, stderr = -1, f"cannot start the run: {exc}"
+    wall = time.perf_counter() - t0
+    cfg_file.unlink(missing_ok=True)
+    if code == 0 and is_finished(out):
+        return PointResult(ok=True, wall_s=wall)
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    error = lines[-1] if lines else f"the run exited with code {code} and no message"
+    write_atomic(out / "error.json", _json({
+        "error": error, "returncode": code, "wall_s": wall,
+        "stderr_tail": "\n".join(lines[-STDERR_TAIL_LINES:]),
+    }))
+    return PointResult(ok=False, error=error, wall_s=wall)
+
+
+# --------------------------------------------------------------------------- #
+# Sweep files
+# --------------------------------------------------------------------------- #
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    """One run of a sweep."""
+
+    run_id: str                      #: short hash of ``config``
+    overrides: dict[str, Any]        #: dotted key -> value applied to the base
+    config: dict[str, Any]           #: the fully resolved run config
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """An expanded, validated sweep."""
+
+    source: str
+    grid: dict[str, list]
+    zipped: dict[str, list]
+    points: list[Point]
+    duplicates: int                  #: grid combinations with the same resolved config as an earlier one
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """Identity of a resolved run config: 12 hex digits of its canonical JSON's SHA-256."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _flatten(table: Mapping[str, Any], where: str, prefix: str = "") -> dict[str, Any]:
+    """``{"fabric": {"mtu": [..]}}`` and ``{"fabric.mtu": [..]}`` both give ``{"fabric.mtu": [..]}``."""
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, where, key + "."))
+        else:
+            if not isinstance(v, list) or not v:
+                raise ConfigError(f"{where}.{key}: expected a non-empty list of values, got {v!r}")
+            out[key] = v
+    return out
+
+
+def _axes(data: Mapping[str, Any], source: str) -> tuple[dict[str, list], dict[str, list]]:
+    grid, zipped = {}, {}
+    for name, target in (("grid", grid), ("zip", zipped)):
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: {name}: expected a table of dotted keys to lists, got {table!r}")
+        target.update(_flatten(table, f"{source}: {name}"))
+    lengths = {k: len(v) for k, v in zipped.items()}
+    if len(set(lengths.values())) > 1:
+        (k0, n0), *_ = lengths.items()
+        k, n = next((k, n) for k, n in lengths.items() if n != n0)
+        raise ConfigError(f"{source}: zip.{k}: has {n} values but zip.{k0} has {n0}; zipped lists must have "
+                          "equal length")
+    for k in zipped:
+        if k in grid:
+            raise ConfigError(f"{source}: zip.{k}: also in [grid]; a key varies in one of them")
+    return grid, zipped
+
+
+def _base(data: Mapping[str, Any], sweep_dir: Path, source: str) -> tuple[dict[str, Any], Path]:
+    """The base run config as a dict (topology inlined) and the directory its relative paths are relative to."""
+    if "base" not in data:
+        raise ConfigError(f"{source}: base: missing; give the path of a run config or a [base] table")
+    raw = data["base"]
+    if isinstance(raw, str):
+        p = Path(raw)
+        if not p.is_absolute():
+            p = sweep_dir / p
+        base, base_dir = load_toml(p), p.parent
+    elif isinstance(raw, dict):
+        base, base_dir = copy.deepcopy(raw), sweep_dir
+    else:
+        raise ConfigError(f"{source}: base: expected a run config path or a table, got {raw!r}")
+    topo = base.get("topology")
+    if isinstance(topo, str):  # inline it so that topology.* keys can be swept
+        p = Path(topo)
+        if not p.is_absolute() and not p.exists():
+            p = base_dir / p
+        base["topology"] = load_toml(p)
+    return base, base_dir
+
+
+def apply_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with each dotted key set (tables created as needed)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        node: Any = out
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"{key}: {'.'.join(parts[: i + 1])} is {nxt!r}, not a table")
+            node = nxt
+        node[parts[-1]] = copy.deepcopy(value)
+    return out
+
+
+def _absolute_paths(config: dict[str, Any], base_dir: Path) -> None:
+    """Make the file paths of a resolved config absolute, so any working directory works."""
+    for keys in PATH_KEYS:
+        node: Any = config
+        for k in keys[:-1]:
+            node = node.get(k) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or not isinstance(node.get(keys[-1]), str):
+            continue
+        p = Path(node[keys[-1]])
+        for cand in (p, base_dir / p):
+            if cand.exists():
+                node[keys[-1]] = str(cand.resolve())
+                break
+
+
+def _check_files(config: Mapping[str, Any]) -> None:
+    """Trace files must exist (else every point would fail after the sweep started)."""
+    wl = config.get("workload", {})
+    for key, val in (("workload.trace", wl.get("trace")),
+                     ("workload.input.trace", wl.get("input", {}).get("trace")),
+                     ("workload.output.trace", wl.get("output", {}).get("trace"))):
+        if isinstance(val, str) and not Path(val).is_file():
+            raise ConfigError(f"{key}: {val!r}: no such file")
+
+
+def _describe(overrides: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in overrides.items()) or "the base config"
+
+
+def make_point(base: Mapping[str, Any], overrides: Mapping[str, Any], base_dir: Path, where: str) -> Point:
+    """Apply overrides, validate the run config fully (no simulation) and resolve it."""
+    try:
+        data = apply_overrides(base, overrides)
+        cfg = run_config_from_dict(data, "config", base_dir)
+        RunSetup(cfg)  # model, GPU, memory and layout checks
+        config = resolved(cfg)
+        _absolute_paths(config, base_dir)
+        _check_files(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{where} ({_describe(overrides)}): {exc}") from None
+    return Point(config_hash(config), dict(overrides), config)
+
+
+def expand(base: Mapping[str, Any], grid: Mapping[str, list], zipped: Mapping[str, list], base_dir: Path,
+           source: str) -> tuple[list[Point], int]:
+    """Every point of grid x zip, validated; duplicates (same resolved config) kept once."""
+    n_zip = len(next(iter(zipped.values()))) if zipped else 1
+    combos = []
+    for values in itertools.product(*grid.values()):
+        for i in range(n_zip):
+            combos.append({**dict(zip(grid, values)), **{k: v[i] for k, v in zipped.items()}})
+    points: dict[str, Point] = {}
+    for i, ov in enumerate(combos, 1):
+        pt = make_point(base, ov, base_dir, f"{source}: point {i}/{len(combos)}")
+        points.setdefault(pt.run_id, pt)
+    return list(points.values()), len(combos) - len(points)
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read, expand and validate a sweep file (nothing is run)."""
+    p = Path(path)
+    data = load_toml(p)
+    unknown = sorted(set(data) - set(SWEEP_KEYS))
+    if unknown:
+        raise ConfigError(f"{p}: {unknown[0]}: unknown key; allowed keys: {', '.join(SWEEP_KEYS)}")
+    base, base_dir = _base(data, p.parent, str(p))
+    grid, zipped = _axes(data, str(p))
+    points, dups = expand(base, grid, zipped, base_dir, str(p))
+    return Sweep(str(p), grid, zipped, points, dups)
+
+
+# --------------------------------------------------------------------------- #
+# Progress
+# --------------------------------------------------------------------------- #
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class ProgressLine:
+    """``sweep: 3/8 done, 2 running, 1 failed | 0:42 elapsed, ETA 1:10`` on stderr.
+
+    Rewritten in place (``\\r``) on a terminal; on a pipe or file a plain line
+    is printed only when the counts change.
+    """
+
+    def __init__(self, total: int, already: int, stream: Optional[TextIO] = None):
+        self.total, self.already = total, already
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.t0 = time.perf_counter()
+        self._last = ""
+
+    def text(self, done: int, running: int, failed: int) -> str:
+        elapsed = time.perf_counter() - self.t0
+        finished_now = done - self.already + failed
+        left = self.total - done - failed
+        eta = "?" if finished_now <= 0 else _clock(elapsed / finished_now * left)
+        if left == 0:
+            eta = "0:00"
+        return (f"sweep: {done}/{self.total} done, {running} running, {failed} failed | "
+                f"{_clock(elapsed)} elapsed, ETA {eta}")
+
+    def update(self, done: int, running: int, failed: int) -> None:
+        line = self.text(done, running, failed)
+        if self.tty:
+            self.stream.write("\r" + line + "\x1b[K")
+            self.stream.flush()
+        elif line.split(" | ")[0] != self._last.split(" | ")[0]:
+            print(line, file=self.stream, flush=True)
+        self._last = line
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# --------------------------------------------------------------------------- #
+# Running a sweep
+# --------------------------------------------------------------------------- #
+
+
+@dataclasses.dataclass
+class SweepReport:
+    """Counts of a sweep call."""
+
+    total: int
+    skipped: int = 0                 #: finished before this call
+    ran: int = 0                     #: finished in this call
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)  #: run_id -> error
+    wall_s: float = 0.0
+
+
+@contextlib.contextmanager
+def _lock(out: Path) -> Iterator[None]:
+    """One sweep at a time per directory (so a point never runs twice at once)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".sweep.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError(f"{out}: another sweep is running in this directory") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _write_manifest(out: Path, sweep: Sweep) -> None:
+    """``sweep.json``: every point (run id, overrides, resolved config); merged with earlier sweeps."""
+    path = out / "sweep.json"
+    points: dict[str, Any] = {}
+    if path.exists():
+        with contextlib.suppress(ValueError, OSError):
+            points = {p["run_id"]: p for p in json.loads(path.read_text()).get("points", [])}
+    for pt in sweep.points:
+        points[pt.run_id] = {"run_id": pt.run_id, "overrides": pt.overrides, "config": pt.config}
+    write_atomic(path, _json({"source": sweep.source, "grid": sweep.grid, "zip": sweep.zipped,
+                              "points": list(points.values())}))
+
+
+class _Log:
+    """``sweep.log``: one line per point start and end (thread-safe, append-only)."""
+
+    def __init__(self, path: Path):
+        self.path, self.lock = path, threading.Lock()
+
+    def __call__(self, event: str, run_id: str, detail: str = "") -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        with self.lock, open(self.path, "a") as fh:
+            fh.write(f"{stamp} {event} {run_id}{' ' + detail if detail else ''}\n")
+
+
+def _run_local(todo: list[Point], out: Path, jobs: int, log: _Log, report: SweepReport,
+               show: Callable[[int, int], None]) -> None:
+    running = 0
+    lock = threading.Lock()
+
+    def one(pt: Point) -> PointResult:
+        nonlocal running
+        with lock:
+            running += 1
+        log("start", pt.run_id)
+        try:
+            return run_point(pt.config, out / "runs" / pt.run_id)
+        finally:
+            with lock:
+                running -= 1
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        pending: dict[Future, Point] = {pool.submit(one, pt): pt for pt in todo}
+        while pending:
+            finished, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                _record(pending.pop(fut), fut.result(), log, report)
+            show(running, len(pending))
+
+
+def _record(pt: Point, res: PointResult, log: _Log, report: SweepReport) -> None:
+    if res.ok:
+        report.ran += 0 if res.skipped else 1
+        report.skipped += 1 if res.skipped else 0
+        log("skipped" if res.skipped else "ok", pt.run_id, f"{res.wall_s:.1f}s")
+    else:
+        report.failed[pt.run_id] = res.error or "failed"
+        log("failed", pt.run_id, res.error or "")
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--backend ray: the 'ray' package is not installed; install it with "
+                          "pip install 'ns3-mfs[ray]' (or pip install ray)") from None
+    return ray
+
+
+def ray_task(config: dict[str, Any]) -> dict[str, Any]:
+    """Body of a Ray task: run the point in a subprocess on the worker; return its files' bytes."""
+    with tempfile.TemporaryDirectory(prefix="ns3-mfs-point-") as tmp:
+        run_dir = Path(tmp) / "run"
+        res = run_point(config, run_dir)
+        files = {f.name: f.read_bytes() for f in sorted(run_dir.iterdir()) if f.is_file() and
+                 not f.name.startswith(".")}
+    return {"ok": res.ok, "error": res.error, "wall_s": res.wall_s, "files": files}
+
+
+def store_files(out: Path, files: Mapping[str, bytes]) -> None:
+    """Write a point's files returned by a remote task; ``meta.json`` last (it marks a finished run)."""
+    _reset(out)
+    for name in sorted(files, key=lambda n: n == "meta.json"):
+        write_atomic(out / name, files[name])
+
+
+def _run_ray(todo: list[Point], out: Path, jobs: int, address: Optional[str], log: _Log,
+             report: SweepReport, show: Callable[[int, int], None]) -> None:
+    ray = _import_ray()
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise ConfigError(f"--address: cannot connect to a Ray cluster at {address!r}: {exc}") from None
+    try:
+        task = ray.remote(num_cpus=1, max_retries=0)(ray_task)
+        cap = jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        queue, inflight = list(todo), {}
+        while queue or inflight:
+            while queue and len(inflight) < cap:
+                pt = queue.pop(0)
+                log("start", pt.run_id, "ray")
+                inflight[task.remote(pt.config)] = pt
+            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=1.0)
+            for ref in ready:
+                pt = inflight.pop(ref)
+                _record(pt, _collect_ray(ray, ref, out / "runs" / pt.run_id), log, report)
+            show(len(inflight), len(inflight) + len(queue))
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _collect_ray(ray: Any, ref: Any, out: Path) -> PointResult:
+    try:
+        payload = ray.get(ref)
+    except Exception as exc:  # the task or its worker died: record it like a failed run
+        _reset(out)
+        msg = f"Ray task failed: {type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+        write_atomic(out / "error.json", _json({"error": msg, "returncode": None, "wall_s": None,
+                                                "stderr_tail": str(exc)[-4000:]}))
+        return PointResult(ok=False, error=msg)
+    store_files(out, payload["files"])
+    return PointResult(ok=payload["ok"], error=payload["error"], wall_s=payload["wall_s"])
+
+
+def run_sweep(sweep: Sweep, out: Path, jobs: int = 0, backend: str = "local", address: Optional[str] = None,
+              stream: Optional[TextIO] = None) -> SweepReport:
+    """Run every unfinished point of ``sweep`` into ``out/runs/<run_id>/``; returns the counts."""
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend: {backend!r} is not a backend; allowed: local, ray")
+    if jobs < 0:
+        raise ConfigError(f"--jobs: must be >= 0, got {jobs}")
+    if backend == "ray":
+        _import_ray()  # fail before touching the directory
+    out = Path(out)
+    t0 = time.perf_counter()
+    with _lock(out):
+        _write_manifest(out, sweep)
+        log = _Log(out / "sweep.log")
+        done_before = [pt for pt in sweep.points if is_finished(out / "runs" / pt.run_id)]
+        todo = [pt for pt in sweep.points if not is_finished(out / "runs" / pt.run_id)]
+        report = SweepReport(total=len(sweep.points), skipped=len(done_before))
+        bar = ProgressLine(report.total, report.skipped, stream)
+
+        def show(running: int, pending: int) -> None:
+            bar.update(report.skipped + report.ran, running, len(report.failed))
+
+        show(0, len(todo))
+        try:
+            if backend == "local":
+                _run_local(todo, out, jobs or os.cpu_count() or 1, log, report, show)
+            else:
+                _run_ray(todo, out, jobs, address, log, report, show)
+        finally:
+            bar.close()
+    report.wall_s = time.perf_counter() - t0
+    return report

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
 from ._build import BuildError
 from .config import ConfigError, from_dict, load_toml
+from .errors import CheckFailed, RunStopped
 
 
 def _fabric_config(args: argparse.Namespace):
@@ -49,7 +52,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .experiment.run import load_run_config, run
 
     cfg = load_run_config(args.config)
-    summary = run(cfg, out=Path(args.out))
+    progress = None if args.no_progress else _SimProgress(sys.stderr)
+    try:
+        summary = run(cfg, out=Path(args.out), progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     print(json.dumps(summary, indent=2))
     print(f"results: {Path(args.out).resolve()}", file=sys.stderr)
     return 0
@@ -75,6 +83,107 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(table[cols].to_string(index=False))
     print(f"results: {Path(args.out).resolve()}", file=sys.stderr)
     return 0 if table["error"].isna().all() else 1
+
+
+class _SimProgress:
+    """``run: simulated 0.512 s | wall 3 s`` on stderr: rewritten in place on a terminal, else every 10 s."""
+
+    def __init__(self, stream) -> None:
+        import time
+
+        self.stream, self.clock = stream, time.perf_counter
+        self.tty = stream.isatty()
+        self.t0 = self.last = self.clock()
+        self.shown = False
+
+    def __call__(self, sim_s: float) -> None:
+        now = self.clock()
+        if not self.tty and now - self.last < 10.0:
+            return
+        self.last = now
+        line = f"run: simulated {sim_s:.6f} s | wall {now - self.t0:.0f} s"
+        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.tty and self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    import tomli_w
+
+    from .experiment.run import RunSetup, load_run_config, resolved
+    from .experiment.store import _toml_safe
+
+    cfg = load_run_config(args.config)
+    RunSetup(cfg)  # model, GPU, memory and layout checks too (no simulation)
+    print(tomli_w.dumps(_toml_safe(resolved(cfg))), end="")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .experiment.sweep import load_sweep, run_sweep
+
+    sweep = load_sweep(args.sweep)  # every point validated before anything runs
+    extra = f" ({sweep.duplicates} duplicate combinations merged)" if sweep.duplicates else ""
+    print(f"sweep: {len(sweep.points)} points{extra} -> {Path(args.out).resolve() / 'runs'}", file=sys.stderr)
+    if args.dry_run:
+        for pt in sweep.points:
+            print(pt.run_id, " ".join(f"{k}={v!r}" for k, v in pt.overrides.items()))
+        return 0
+    rep = run_sweep(sweep, Path(args.out), jobs=args.jobs, backend=args.backend, address=args.address)
+    print(f"sweep: {rep.ran} ran, {rep.skipped} already finished, {len(rep.failed)} failed, "
+          f"{rep.total} points in {rep.wall_s:.1f} s")
+    for run_id, err in rep.failed.items():
+        print(f"  failed {run_id}: {err} (see {Path(args.out) / 'runs' / run_id / 'error.json'})")
+    return 1 if rep.failed else 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from .experiment.results import collect_to_parquet, config_columns, metric_columns, varying_columns
+
+    df, path = collect_to_parquet(Path(args.dir))
+    counts = df["status"].value_counts()
+    print(f"{len(df)} runs ({', '.join(f'{counts.get(s, 0)} {s}' for s in ('ok', 'failed', 'partial'))}), "
+          f"{len(df.columns)} columns -> {path}")
+    metrics = metric_columns(df)
+    shown = ["run_id", "status", *(c for c in varying_columns(df, set(metrics)) if c in config_columns(df))]
+    shown += [c for c in ("ttft_slo_attainment", "ttft_mean_s", "cct_mean_s") if c in df.columns]
+    with __import__("pandas").option_context("display.width", 200, "display.max_columns", 12):
+        print(df[shown].to_string(index=False, max_colwidth=30))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .analysis.plots import plot
+
+    for path in plot(Path(args.dir), args.kind, x=args.x, y=args.y, hue=args.hue, out=args.out):
+        print(path)
+    return 0
+
+
+def cmd_compare_testbed(args: argparse.Namespace) -> int:
+    from .experiment.testbed import compare_testbed, format_report, parse_map
+
+    out = Path(args.out) if args.out else Path(args.simdir) / "testbed"
+    report = compare_testbed(args.measured, args.simdir, parse_map(args.map), out)
+    print(format_report(report))
+    print(f"report: {out.resolve() / 'testbed_report.json'}", file=sys.stderr)
+    return 0
+
+
+def cmd_make_measured(args: argparse.Namespace) -> int:
+    from .experiment.testbed import make_measured
+
+    rows = make_measured(args.simdir, args.out_csv, noise=args.noise, seed=args.seed, with_ids=not args.no_ids,
+                         with_cct=not args.no_cct)
+    print(f"{args.out_csv}: {rows['ttft_s'].notna().sum()} TTFT rows"
+          + (f", {rows['cct_s'].notna().sum()} CCT rows" if "cct_s" in rows else "")
+          + f" (noise {args.noise:g}, seed {args.seed})")
+    return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -110,7 +219,54 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a serving scenario (TOML run config)")
     r.add_argument("config", help="run config TOML (see scratch/serving_small.toml)")
     r.add_argument("--out", required=True, help="result directory")
+    r.add_argument("--no-progress", action="store_true", help="do not print the simulated-time progress line")
     r.set_defaults(func=cmd_run)
+
+    cf = sub.add_parser("config", help="inspect run configs")
+    cf_sub = cf.add_subparsers(dest="config_command", required=True)
+    cs = cf_sub.add_parser("show", help="print the fully resolved run config (TOML; defaults filled in)")
+    cs.add_argument("config", help="run config TOML")
+    cs.set_defaults(func=cmd_config_show)
+
+    sw = sub.add_parser("sweep", help="run a grid of run configs (resumable; local processes or Ray)")
+    sw.add_argument("sweep", help="sweep TOML: base = run config, [grid] / [zip] of dotted keys to lists")
+    sw.add_argument("--out", required=True, help="sweep directory (points in DIR/runs/<hash>/)")
+    sw.add_argument("--jobs", type=int, default=0, help="points in parallel (default: cores; Ray: cluster CPUs)")
+    sw.add_argument("--backend", choices=("local", "ray"), default="local", help="where points run")
+    sw.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a new local Ray)")
+    sw.add_argument("--dry-run", action="store_true", help="validate and list the points; run nothing")
+    sw.set_defaults(func=cmd_sweep)
+
+    rs = sub.add_parser("results", help="collect every run under DIR into DIR/results.parquet")
+    rs.add_argument("dir", help="sweep, compare or any directory of result directories")
+    rs.set_defaults(func=cmd_results)
+
+    pl = sub.add_parser("plot", help="plot a result directory (PNG and PDF)")
+    pl.add_argument("dir", help="sweep/compare directory, or one run directory for pfc-timeline/queue-heatmap")
+    pl.add_argument("--kind", required=True,
+                    help="attainment, ttft-cdf, cct-cdf, pfc-timeline, queue-heatmap or sweep")
+    pl.add_argument("--x", help="config key on the x axis (attainment, sweep)")
+    pl.add_argument("--y", help="metric on the y axis (sweep; attainment: ttft_slo_attainment)")
+    pl.add_argument("--hue", help="config key that colours the lines")
+    pl.add_argument("--out", help="output file (without extension, or .png/.pdf: both are written)")
+    pl.set_defaults(func=cmd_plot)
+
+    ct = sub.add_parser("compare-testbed", help="compare measured TTFT/CCT (CSV) with a simulated run")
+    ct.add_argument("measured", help="CSV with request_id, ttft_s (and/or kind, cct_s) columns")
+    ct.add_argument("simdir", help="result directory of a serving run")
+    ct.add_argument("--map", help="column renames measured_col=canonical,... (canonical: request_id, ttft_s, "
+                    "ttft_ms, kind, cct_s, cct_ms)")
+    ct.add_argument("--out", help="report directory (default: SIMDIR/testbed)")
+    ct.set_defaults(func=cmd_compare_testbed)
+
+    mm = sub.add_parser("make-measured", help="write a measured-like CSV from a run (values x lognormal noise)")
+    mm.add_argument("simdir", help="result directory of a serving run")
+    mm.add_argument("out_csv", help="CSV to write")
+    mm.add_argument("--noise", type=float, default=0.1, help="standard deviation of the log error (default 0.1)")
+    mm.add_argument("--seed", type=int, default=1, help="noise seed")
+    mm.add_argument("--no-ids", action="store_true", help="leave out request_id (alignment by rank)")
+    mm.add_argument("--no-cct", action="store_true", help="TTFT rows only")
+    mm.set_defaults(func=cmd_make_measured)
 
     c = sub.add_parser("compare", help="run every (policy, rate) pair of a run config and plot them")
     c.add_argument("config", help="run config TOML")
@@ -129,13 +285,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so temporary result files are removed."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except ConfigError as exc:
         print(f"ns3-mfs: error: {exc}", file=sys.stderr)
         return 2
+    except (RunStopped, CheckFailed) as exc:
+        print(f"ns3-mfs: {exc}", file=sys.stderr)
+        return exc.exit_code
     except BuildError as exc:
         print(f"ns3-mfs: cannot build the native module: {exc}", file=sys.stderr)
         return 2

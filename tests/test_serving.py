@@ -125,7 +125,7 @@ def test_run_command_writes_the_contract(tmp_path, root):
     assert res.returncode == 0, res.stderr
     names = {p.name for p in out.iterdir()}
     assert names == {"config.toml", "meta.json", "summary.json", "requests.parquet", "flows.parquet",
-                     "collectives.parquet", "steps.parquet", "pfc.parquet", "queues.parquet"}
+                     "collectives.parquet", "steps.parquet", "pfc.parquet", "queues.parquet", "anomalies.parquet"}
     s = json.loads((out / "summary.json").read_text())
     for key in ("requests", "completed", "ttft_slo_attainment", "ttft_mean_s", "ttft_p50_s", "ttft_p99_s",
                 "cct_mean_s", "cct_p99_s", "pfc_pause_frames", "drops", "packet_hops", "wall_s", "sim_s"):

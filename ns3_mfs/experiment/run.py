@@ -17,23 +17,26 @@ is interpolated from them by prompt length.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 import numpy as np
 import pandas as pd
 
 from ..config import ConfigError, from_dict, load_toml, spec, to_dict
+from ..fabric import safety
 from ..fabric.network import FabricConfig, Network
 from ..fabric.topology import Topology, load_topology, topology_from_dict
 from ..serving.cluster import build_layout
-from ..serving import routing
+from ..serving import dispatch, placement, queueing, routing
+from ..serving.decode import DecodeConfig, DecodeSetup, add_decode_columns, decode_summary, steps_table
 from ..serving.compute import ComputeConfig
 from ..serving.prefill import STAGES, PrefillEngine
 from ..serving.requests import Request, WorkloadConfig, generate
-from ..policies import check_params, make_policy
+from ..policies import REGISTRY, check_params, make_policy
 from .store import write_run
 
 
@@ -56,6 +59,18 @@ class ServingConfig:
         "block_hash", doc="KV-store server of a block: by block id, or one server per session"
     )
     routing: str = spec("uniform", doc="token routing model (ns3_mfs.serving.routing)")
+    routing_params: dict = spec({}, doc="parameters of an expert-level routing model ([serving.routing_params])")
+    placement: str = spec("contiguous", doc="expert placement: contiguous, balanced, affinity")
+    placement_params: dict = spec({}, doc="placement parameters ([serving.placement_params])")
+    queue_policy: str = spec("fcfs", doc="prefill queue order: fcfs, kairos, sjf_aging (ns3_mfs.serving.queueing)")
+    queue_params: dict = spec({}, doc="queue policy parameters ([serving.queue_params])")
+    dispatch: str = spec("round_robin", doc="prefill instance of a request: round_robin, load_aware")
+    dispatch_params: dict = spec({}, doc="dispatcher parameters ([serving.dispatch_params])")
+    local_prefix_cache: bool = spec(False, doc="prefix blocks an instance holds are not fetched from the KV store")
+    decode: Optional[DecodeConfig] = spec(None, doc="decode instances and batching ([serving.decode]); absent: off")
+    tpot_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute TPOT SLO (s); else a multiple of unloaded TPOT")
+    tpot_slo_factor: float = spec(3.0, gt=0.0, doc="TPOT SLO = factor x unloaded TPOT")
+    e2e_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute end-to-end SLO (s); else TTFT SLO + (n-1) TPOT SLO")
     calibration_csv: Optional[str] = spec(None, doc="CSV of measured (tokens, layer_time_s) to fit mfu/mbu")
     intra_server_gb_per_s: Optional[float] = spec(
         None, gt=0.0, doc="GPU-to-GPU bandwidth inside a server (GB/s); default: the GPU profile's PCIe/NVLink"
@@ -65,6 +80,14 @@ class ServingConfig:
     ttft_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute TTFT SLO (s); else a multiple of unloaded TTFT")
     ttft_slo_factor: float = spec(3.0, gt=0.0, doc="TTFT SLO = factor x unloaded TTFT")
     max_sim_s: Optional[float] = spec(None, gt=0.0, doc="stop the simulation at this time (s)")
+
+    def validate(self, path: str = "serving") -> None:
+        """Names and parameter tables of the pluggable schedulers (errors name the key path)."""
+        path = path or "serving"
+        routing.check_params(self.routing, self.routing_params, path)
+        placement.check_params(self.placement, self.placement_params, path)
+        queueing.check_params(self.queue_policy, self.queue_params, path)
+        dispatch.check_params(self.dispatch, self.dispatch_params, path)
 
 
 @dataclass(frozen=True)
@@ -81,6 +104,8 @@ class RunConfig:
     def validate(self, path: str) -> None:
         check_params(self.policy, self.policies.get(self.policy))
         for name, params in self.policies.items():
+            if name not in REGISTRY:
+                raise ConfigError(f"policies.{name}: {name!r} is not a policy; allowed: {', '.join(sorted(REGISTRY))}")
             check_params(name, params)
 
 
@@ -112,6 +137,13 @@ def run_config_from_dict(data: dict[str, Any], source: str = "config", base: Opt
             p = Path(sub[key])
             if not p.is_absolute() and not p.exists() and (base / p).exists():
                 rest[table] = {**sub, key: str((base / p).resolve())}
+    serving = rest.get("serving")
+    for table, key in (("decode", "calibration_csv"), ("routing_params", "path"), ("placement_params", "coactivation_file")):
+        sub = serving.get(table) if isinstance(serving, dict) else None
+        if base is not None and isinstance(sub, dict) and isinstance(sub.get(key), str):
+            p = Path(sub[key])
+            if not p.is_absolute() and not p.exists() and (base / p).exists():
+                rest["serving"] = serving = {**serving, table: {**sub, key: str((base / p).resolve())}}
     cfg = from_dict(RunConfig, rest, "")
     return cfg
 
@@ -141,26 +173,37 @@ class RunSetup:
         s = cfg.serving
         self.cfg = cfg
         self.graph = cfg.topology.graph()
-        routing.get(s.routing)
+        s.validate("serving")
         if s.calibration_csv is not None and (s.mfu is not None or s.mbu is not None):
             raise ConfigError("serving.calibration_csv: give a calibration CSV or mfu/mbu, not both")
         util = {k: v for k, v in (("mfu", s.mfu), ("mbu", s.mbu)) if v is not None}
-        self.compute = ComputeConfig(model=s.model, gpu=s.gpu, tp=s.tp, ep=s.ep, calibration_csv=s.calibration_csv,
-                                     **util).build()
+        try:
+            self.compute = ComputeConfig(model=s.model, gpu=s.gpu, tp=s.tp, ep=s.ep,
+                                         calibration_csv=s.calibration_csv, **util).build()
+        except ConfigError as exc:  # name the run config's key path: serving.<key>
+            msg = str(exc)
+            key = msg.split(":")[0].split(" ")[0]
+            if key in ("model", "gpu", "tp", "ep", "tp/ep", "mfu", "mbu"):
+                raise ConfigError(f"serving.{msg}") from None
+            if s.calibration_csv and msg.startswith(s.calibration_csv):
+                raise ConfigError(f"serving.calibration_csv: {msg}") from None
+            raise
         self.model = self.compute.model
         self.layout = build_layout(
             self.graph, tp=s.tp, ep=s.ep, prefill_gpus=s.prefill_gpus, decode_gpus=s.decode_gpus,
             kv_store_servers=s.kv_store_servers, gpus_per_nic=s.gpus_per_nic,
         )
+        self.decode = DecodeSetup.build(s, self.model, self.compute.gpu, self.layout.decode_gpus)
 
-    def simulate(self, requests: list[Request], deadlines: Optional[dict[int, float]] = None
-                 ) -> tuple[Network, PrefillEngine]:
+    def simulate(self, requests: list[Request], deadlines: Optional[dict[int, float]] = None,
+                 progress: Optional[Callable[[float], None]] = None) -> tuple[Network, PrefillEngine]:
         net = Network(self.graph, self.cfg.fabric, seed=self.cfg.seed)
         policy = make_policy(self.cfg.policy, self.cfg.policies.get(self.cfg.policy), net)
-        engine = PrefillEngine(net, self.layout, self.model, self.compute, self.cfg.serving, policy, deadlines)
+        engine = PrefillEngine(net, self.layout, self.model, self.compute, self.cfg.serving, policy, deadlines,
+                               decode=self.decode)
         for r in requests:
             engine.submit(r)
-        net.run(self.cfg.serving.max_sim_s)
+        net.run(self.cfg.serving.max_sim_s, progress=progress)
         return net, engine
 
 
@@ -203,6 +246,7 @@ def result_tables(net: Network, eng: PrefillEngine, slo_of: np.ndarray | float) 
     req["slo_s"] = slo_of if np.isscalar(slo_of) else slo_of[: len(req)]
     req["slo_met"] = req["ttft_s"] <= req["slo_s"]
     req["completed"] = req["first_token_s"].notna()
+    req = add_decode_columns(req, eng.decode)
     coll = pd.DataFrame(eng.collectives)
     if len(coll):
         coll["cct_s"] = coll["end_s"] - coll["start_s"]
@@ -210,8 +254,11 @@ def result_tables(net: Network, eng: PrefillEngine, slo_of: np.ndarray | float) 
         coll = pd.DataFrame(columns=["collective_id", "batch_id", "instance", "layer", "kind", "start_s",
                                      "end_s", "bytes", "transfers", "cct_s"])
     steps = pd.DataFrame(eng.steps, columns=["batch_id", "instance", "layer", "kind", "start_s", "end_s", "tokens"])
-    return {"requests": req, "flows": flows, "collectives": coll, "steps": steps, "pfc": net.pfc(),
-            "queues": net.queues()}
+    tables = {"requests": req, "flows": flows, "collectives": coll, "steps": steps, "pfc": net.pfc(),
+              "queues": net.queues()}
+    if eng.decode_setup.enabled:
+        tables["decode_steps"] = steps_table(eng.decode)
+    return tables
 
 
 def _summary(net: Network, eng: PrefillEngine, tables: dict[str, pd.DataFrame], wall_s: float) -> dict[str, Any]:
@@ -227,6 +274,7 @@ def _summary(net: Network, eng: PrefillEngine, tables: dict[str, pd.DataFrame], 
         "ttft_mean_s": float(ttft.mean()) if len(ttft) else float("nan"),
         "ttft_p50_s": q(ttft, 0.5),
         "ttft_p99_s": q(ttft, 0.99),
+        **decode_summary(req, tables.get("decode_steps")),
         "cct_mean_s": float(a2a.mean()) if len(a2a) else float("nan"),
         "cct_p99_s": q(a2a, 0.99),
         "collectives": int(len(coll)),
@@ -239,15 +287,36 @@ def _summary(net: Network, eng: PrefillEngine, tables: dict[str, pd.DataFrame], 
         "sim_s": fab["sim_s"],
         "wall_s": wall_s,
         "packet_hops_per_s": fab["packet_hops"] / fab["wall_s"] if fab["wall_s"] else 0.0,
+        "longest_pause_s": fab["longest_pause_s"],
+        "memory_estimate_mb": fab["memory_estimate_mb"],
         **{f"policy_{k}": v for k, v in eng.policy.stats().items()},
     }
 
 
-def run(cfg: RunConfig, out: Optional[Path] = None) -> dict[str, Any]:
-    """Simulate a run config; write the result directory if ``out`` is given."""
+def workload_requests(cfg: RunConfig) -> list[Request]:
+    """The run's requests; errors of the workload (and of its trace files) name their ``workload.`` key."""
+    try:
+        return generate(cfg.workload, cfg.seed)
+    except ConfigError as exc:
+        msg = str(exc)
+        fields = {f.name for f in dataclasses.fields(WorkloadConfig)}
+        head = msg.split(":", 1)[0].split(".", 1)[0]
+        if msg.startswith("workload"):
+            raise
+        if head in fields:
+            raise ConfigError(f"workload.{msg}") from None
+        raise ConfigError(f"workload.trace: {msg}" if cfg.workload.kind == "trace" else f"workload: {msg}") from None
+
+
+def run(cfg: RunConfig, out: Optional[Path] = None,
+        progress: Optional[Callable[[float], None]] = None) -> dict[str, Any]:
+    """Simulate a run config; write the result directory if ``out`` is given.
+
+    ``progress(sim_s)`` is called about once per wall second during the main simulation.
+    """
     t0 = time.perf_counter()
     setup = RunSetup(cfg)  # validates model, GPU, memory, layout before any simulation
-    requests = generate(cfg.workload, cfg.seed)
+    requests = workload_requests(cfg)
     if not requests:
         raise ConfigError("workload: produced no requests")
     lengths = np.array([r.input_tokens for r in requests])
@@ -259,12 +328,15 @@ def run(cfg: RunConfig, out: Optional[Path] = None) -> dict[str, Any]:
         slo = cfg.serving.ttft_slo_factor * np.interp(lengths, grid, base)
     slos = np.broadcast_to(np.asarray(slo, dtype=float), (len(requests),))
     deadlines = {r.id: r.arrival_s + float(s) for r, s in zip(requests, slos)}
-    net, eng = setup.simulate(requests, deadlines)
+    net, eng = setup.simulate(requests, deadlines, progress)
     try:
         tables = result_tables(net, eng, slo)
-        summary = _summary(net, eng, tables, time.perf_counter() - t0)
+        tables["anomalies"] = net.anomalies()
+        summary = safety.conclude(net, _summary(net, eng, tables, time.perf_counter() - t0))
         if out is not None:
-            write_run(Path(out), config=resolved(cfg), summary=summary, tables=tables, seed=cfg.seed)
+            write_run(Path(out), config=resolved(cfg), summary=summary, tables=tables, seed=cfg.seed,
+                      status=summary["status"])
+        safety.raise_for_status(net, summary, out)
         return summary
     finally:
         net.close()

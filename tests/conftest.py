@@ -7,6 +7,45 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT.parent / "shared" / "traces"
 
+#: A two-layer MoE model that simulates in milliseconds.
+TINY_MOE = """
+name = "tiny-moe"
+layers = 2
+moe_layers = 2
+hidden_size = 1024
+intermediate_size = 2048
+moe_intermediate_size = 2048
+experts = 8
+top_k = 2
+num_heads = 8
+kv_heads = 8
+head_dim = 128
+vocab_size = 32000
+total_params = 0.2
+active_params = 0.07
+"""
+
+#: A three-request Poisson workload.
+WL = {"kind": "poisson", "rate_per_s": 50.0, "num_requests": 3,
+      "input": {"kind": "fixed", "value": 300}, "output": {"kind": "fixed", "value": 10}}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    p = tmp_path_factory.mktemp("models") / "tiny.toml"
+    p.write_text(TINY_MOE)
+    return str(p)
+
+
+def simulate(cfg, requests, deadlines=None):
+    """Run a serving config on given requests; returns the engine and the result tables."""
+    from ns3_mfs.experiment.run import RunSetup, result_tables
+
+    net, eng = RunSetup(cfg).simulate(requests, deadlines)
+    tables = result_tables(net, eng, cfg.serving.ttft_slo_s)
+    net.close()
+    return eng, tables
+
 
 @pytest.fixture(scope="session")
 def root() -> Path:

@@ -4,21 +4,16 @@ import numpy as np
 import pytest
 
 from ns3_mfs.config import ConfigError, from_dict
-from ns3_mfs.experiment.run import RunConfig, RunSetup, ServingConfig, result_tables, run, run_config_from_dict
+from ns3_mfs.experiment.run import RunConfig, RunSetup, ServingConfig, run, run_config_from_dict
 from ns3_mfs.fabric import TestbedTopology
 from ns3_mfs.serving.decode import DecodeConfig, fit_step_model, read_step_csv
 from ns3_mfs.serving.requests import Request, WorkloadConfig
 
-from test_queue_policies import TINY_MOE, WL
+from conftest import WL, simulate
 
 A, B, C = 0.01, 0.002, 1e-6
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    p = tmp_path_factory.mktemp("models") / "tiny.toml"
-    p.write_text(TINY_MOE)
-    return str(p)
 
 
 def config(model, decode=None, **serving) -> RunConfig:
@@ -27,14 +22,6 @@ def config(model, decode=None, **serving) -> RunConfig:
     base.update(serving)
     return RunConfig(topology=TestbedTopology(servers=4), workload=from_dict(WorkloadConfig, WL, "workload"),
                      serving=ServingConfig(**base), seed=1)
-
-
-def simulate(cfg, requests, deadlines=None):
-    setup = RunSetup(cfg)
-    net, eng = setup.simulate(requests, deadlines)
-    tables = result_tables(net, eng, cfg.serving.ttft_slo_s)
-    net.close()
-    return eng, tables
 
 
 STEP = dict(step_a_s=A, step_b_s=B, step_c_s=C)

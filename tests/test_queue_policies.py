@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ns3_mfs.config import ConfigError, from_dict
-from ns3_mfs.experiment.run import RunConfig, RunSetup, ServingConfig, result_tables, run_config_from_dict
+from ns3_mfs.experiment.run import RunConfig, ServingConfig, run_config_from_dict
 from ns3_mfs.fabric import TestbedTopology
 from ns3_mfs.serving import dispatch, queueing
 from ns3_mfs.serving.dispatch import InstanceView
@@ -12,32 +12,8 @@ from ns3_mfs.serving.prefill import ReqState
 from ns3_mfs.serving.queueing import QueueContext
 from ns3_mfs.serving.requests import Request, WorkloadConfig
 
-WL = {"kind": "poisson", "rate_per_s": 50.0, "num_requests": 3,
-      "input": {"kind": "fixed", "value": 300}, "output": {"kind": "fixed", "value": 10}}
+from conftest import WL, simulate
 
-TINY_MOE = """
-name = "tiny-moe"
-layers = 2
-moe_layers = 2
-hidden_size = 1024
-intermediate_size = 2048
-moe_intermediate_size = 2048
-experts = 8
-top_k = 2
-num_heads = 8
-kv_heads = 8
-head_dim = 128
-vocab_size = 32000
-total_params = 0.2
-active_params = 0.07
-"""
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    p = tmp_path_factory.mktemp("models") / "tiny.toml"
-    p.write_text(TINY_MOE)
-    return str(p)
 
 
 def config(servers=4, **serving) -> RunConfig:
@@ -45,14 +21,6 @@ def config(servers=4, **serving) -> RunConfig:
     base.update(serving)
     return RunConfig(topology=TestbedTopology(servers=servers), workload=from_dict(WorkloadConfig, WL, "workload"),
                      serving=ServingConfig(**base), seed=1)
-
-
-def simulate(cfg, requests, deadlines=None):
-    setup = RunSetup(cfg)
-    net, eng = setup.simulate(requests, deadlines)
-    tables = result_tables(net, eng, cfg.serving.ttft_slo_s)
-    net.close()
-    return eng, tables
 
 
 def state(rid, arrival, remaining):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TRACES, run_cli
+from conftest import TINY_MOE, TRACES, run_cli
 from ns3_mfs.config import ConfigError, from_dict
 from ns3_mfs.experiment.run import RunConfig, ServingConfig, RunSetup, result_tables, run, run_config_from_dict
 from ns3_mfs.fabric import TestbedTopology
@@ -158,23 +158,6 @@ def test_run_config_errors_name_the_key(tmp_path):
     with pytest.raises(ConfigError, match="workload.rate_per_s: required"):
         run_config_from_dict({**base, "workload": {**WL, "rate_per_s": None}})
 
-
-TINY_MOE = """
-name = "tiny-moe"
-layers = 2
-moe_layers = 2
-hidden_size = 1024
-intermediate_size = 2048
-moe_intermediate_size = 2048
-experts = 8
-top_k = 2
-num_heads = 8
-kv_heads = 8
-head_dim = 128
-vocab_size = 32000
-total_params = 0.2
-active_params = 0.07
-"""
 
 
 @pytest.mark.skipif(not (TRACES / "mooncake_conversation.jsonl").exists(), reason="shared traces not present")

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
-from ..config import ConfigError, from_dict
 from ..fabric.network import Flow, Network
+from ..registry import NoParams, Registry
 
 FIRST, LAST = 1, 7
 STAGE_OF = {"kv_fetch": 1, "dispatch": 2, "combine": 2, "allreduce": 2, "p2d": 3}
@@ -68,11 +68,6 @@ class BatchPlan:
     start_s: float
     compute_end_s: float          #: predicted by the compute model (network time excluded)
     requests: tuple[BatchRequest, ...]
-
-
-@dataclass(frozen=True)
-class NoParams:
-    pass
 
 
 class Policy:
@@ -143,25 +138,16 @@ class Policy:
         self.log.append((self.net.now, fid, info.stage, cls, reason))
 
 
-REGISTRY: dict[str, type[Policy]] = {}
-
-
-def register(cls: type[Policy]) -> type[Policy]:
-    REGISTRY[cls.name] = cls
-    return cls
-
-
-def make_policy(name: str, params: Optional[dict[str, Any]], net: Network) -> Policy:
-    """Build a registered policy with validated parameters (errors name ``policies.<name>.<key>``)."""
-    if name not in REGISTRY:
-        raise ConfigError(f"policy: {name!r} is not a policy; allowed: {', '.join(sorted(REGISTRY))}")
-    cls = REGISTRY[name]
-    p = from_dict(cls.Params, params or {}, f"policies.{name}")
-    return cls(p, net)
+REGISTRY: Registry[type[Policy]] = Registry("policy")
+register = REGISTRY.register
 
 
 def check_params(name: str, params: Optional[dict[str, Any]]) -> Any:
-    """Validate a policy name and its parameters without a network."""
-    if name not in REGISTRY:
-        raise ConfigError(f"policy: {name!r} is not a policy; allowed: {', '.join(sorted(REGISTRY))}")
-    return from_dict(REGISTRY[name].Params, params or {}, f"policies.{name}")
+    """Validate a policy name and its parameters (errors name ``policies.<name>.<key>``)."""
+    return REGISTRY.params(name, params, "policy", f"policies.{name}")
+
+
+def make_policy(name: str, params: Optional[dict[str, Any]], net: Network) -> Policy:
+    """Build a registered policy with validated parameters."""
+    p = check_params(name, params)
+    return REGISTRY[name](p, net)

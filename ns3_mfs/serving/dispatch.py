@@ -25,7 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Optional, Sequence
 
-from ..config import ConfigError, from_dict, spec
+from ..config import spec
+from ..registry import NoParams, Registry
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,6 @@ class InstanceView:
     prefix_blocks: int         #: leading blocks of the arriving request this instance holds
     session_here: bool         #: the request's session was last served here
     batch_tokens: int          #: max_batched_tokens (normalises queued_tokens)
-
-
-@dataclass(frozen=True)
-class NoParams:
-    pass
 
 
 class Dispatcher:
@@ -65,12 +61,8 @@ class Dispatcher:
         return inst
 
 
-REGISTRY: dict[str, type[Dispatcher]] = {}
-
-
-def register(cls: type[Dispatcher]) -> type[Dispatcher]:
-    REGISTRY[cls.name] = cls
-    return cls
+REGISTRY: Registry[type[Dispatcher]] = Registry("dispatcher")
+register = REGISTRY.register
 
 
 @register
@@ -138,11 +130,10 @@ class LoadAware(Dispatcher):
 
 def check_params(name: str, params: Optional[Mapping[str, Any]], path: str = "serving") -> Any:
     """Validate a dispatcher name and its parameters (errors name ``serving.dispatch_params.<key>``)."""
-    if name not in REGISTRY:
-        raise ConfigError(f"{path}.dispatch: {name!r} is not a dispatcher; allowed: {', '.join(sorted(REGISTRY))}")
-    return from_dict(REGISTRY[name].Params, dict(params or {}), f"{path}.dispatch_params")
+    return REGISTRY.params(name, params, f"{path}.dispatch", f"{path}.dispatch_params")
 
 
 def make(name: str, params: Optional[Mapping[str, Any]] = None) -> Dispatcher:
     """A registered dispatcher with validated parameters."""
-    return REGISTRY[name](check_params(name, params))
+    p = check_params(name, params)
+    return REGISTRY[name](p)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping, Optional, Protocol, Sequence
 
-from ...config import ConfigError, from_dict
+from ...registry import NoParams, Registry
 
 
 class Queued(Protocol):
@@ -44,11 +44,6 @@ class QueueContext:
     ahead_s: float = 0.0                        #: predicted compute of the started requests that run first
 
 
-@dataclass(frozen=True)
-class NoParams:
-    pass
-
-
 class QueuePolicy:
     """Base class: subclasses implement :meth:`order`."""
 
@@ -68,26 +63,19 @@ class QueuePolicy:
         self.log.append((ctx.now, ctx.instance, st.req.id, float(score), note))
 
 
-REGISTRY: dict[str, type[QueuePolicy]] = {}
-
-
-def register(cls: type[QueuePolicy]) -> type[QueuePolicy]:
-    REGISTRY[cls.name] = cls
-    return cls
+REGISTRY: Registry[type[QueuePolicy]] = Registry("queue policy")
+register = REGISTRY.register
 
 
 def check_params(name: str, params: Optional[Mapping[str, Any]], path: str = "serving") -> Any:
     """Validate a queue policy name and its parameters (errors name ``serving.queue_params.<key>``)."""
-    if name not in REGISTRY:
-        raise ConfigError(
-            f"{path}.queue_policy: {name!r} is not a queue policy; allowed: {', '.join(sorted(REGISTRY))}"
-        )
-    return from_dict(REGISTRY[name].Params, dict(params or {}), f"{path}.queue_params")
+    return REGISTRY.params(name, params, f"{path}.queue_policy", f"{path}.queue_params")
 
 
 def make(name: str, params: Optional[Mapping[str, Any]] = None) -> QueuePolicy:
     """A registered queue policy with validated parameters."""
-    return REGISTRY[name](check_params(name, params))
+    p = check_params(name, params)
+    return REGISTRY[name](p)
 
 
 def by_arrival(st: Queued) -> tuple[float, int]:

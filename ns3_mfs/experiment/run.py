@@ -152,13 +152,23 @@ def load_run_config(path: str | Path) -> RunConfig:
     return run_config_from_dict(load_toml(p), str(p), p.parent)
 
 
+def _resolved_serving(s: ServingConfig) -> dict[str, Any]:
+    """The serving table with the chosen routing, placement, queue policy and dispatcher's defaults filled in."""
+    out = to_dict(s)
+    for key, mod, name in (("routing_params", routing, s.routing), ("placement_params", placement, s.placement),
+                           ("queue_params", queueing, s.queue_policy), ("dispatch_params", dispatch, s.dispatch)):
+        params = mod.check_params(name, getattr(s, key))
+        out[key] = to_dict(params) if params is not None else {}
+    return out
+
+
 def resolved(cfg: RunConfig) -> dict[str, Any]:
     return {
         "seed": cfg.seed,
         "scenario": cfg.scenario,
         "topology": to_dict(cfg.topology),
         "fabric": to_dict(cfg.fabric),
-        "serving": to_dict(cfg.serving),
+        "serving": _resolved_serving(cfg.serving),
         "workload": to_dict(cfg.workload),
         "policy": cfg.policy,
         "policies": {cfg.policy: to_dict(check_params(cfg.policy, cfg.policies.get(cfg.policy)))},

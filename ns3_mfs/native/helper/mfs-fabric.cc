@@ -239,6 +239,8 @@ struct Fabric::Impl
     int64_t stormPs{0};
     bool stopOnStorm{true};
     bool watching{false};
+    EventId sampleEvent;
+    EventId watchEvent;
     std::vector<Anomaly> anomalies;
     std::map<std::tuple<uint32_t, uint32_t, uint8_t>, int64_t> stormSeen; //!< reported pause start
     std::vector<std::vector<uint64_t>> lastDequeued; //!< per node: per port x band
@@ -288,7 +290,13 @@ struct Fabric::Impl
 
     void FlowDone(uint32_t id)
     {
-        activeFlows--;
+        if (--activeFlows == 0)
+        {
+            // Periodic samplers must not outlive the traffic: the run's end time stays that of the last real event.
+            sampleEvent.Cancel();
+            watchEvent.Cancel();
+            sampling = watching = false;
+        }
         if (flows[id].notify && onFlowDone)
         {
             onFlowDone(id);
@@ -300,7 +308,7 @@ struct Fabric::Impl
         if (!sampling && sampleInterval.IsStrictlyPositive())
         {
             sampling = true;
-            Simulator::ScheduleNow(&Impl::Sample, this);
+            sampleEvent = Simulator::ScheduleNow(&Impl::Sample, this);
         }
     }
 
@@ -332,7 +340,7 @@ struct Fabric::Impl
         }
         if (activeFlows > 0)
         {
-            Simulator::Schedule(sampleInterval, &Impl::Sample, this);
+            sampleEvent = Simulator::Schedule(sampleInterval, &Impl::Sample, this);
         }
         else
         {
@@ -345,7 +353,7 @@ struct Fabric::Impl
         if (!watching && watchInterval.IsStrictlyPositive())
         {
             watching = true;
-            Simulator::Schedule(watchInterval, &Impl::Watch, this);
+            watchEvent = Simulator::Schedule(watchInterval, &Impl::Watch, this);
         }
     }
 
@@ -403,7 +411,7 @@ struct Fabric::Impl
         FindDeadlock(blocked, members, now);
         if (activeFlows > 0 && stopCode == STOP_NONE)
         {
-            Simulator::Schedule(watchInterval, &Impl::Watch, this);
+            watchEvent = Simulator::Schedule(watchInterval, &Impl::Watch, this);
         }
         else
         {

@@ -24,6 +24,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cmath>
 #include <thread>
 #include <tuple>
@@ -293,8 +295,14 @@ struct Fabric::Impl
         if (--activeFlows == 0)
         {
             // Periodic samplers must not outlive the traffic: the run's end time stays that of the last real event.
-            sampleEvent.Cancel();
-            watchEvent.Cancel();
+            // Removed, not cancelled: a cancelled event still advances the clock when it is reached.
+            for (EventId* e : {&sampleEvent, &watchEvent})
+            {
+                if (e->IsPending())
+                {
+                    Simulator::Remove(*e);
+                }
+            }
             sampling = watching = false;
         }
         if (flows[id].notify && onFlowDone)
@@ -1109,18 +1117,26 @@ Fabric::Run(double stopAtS)
         m->StartWatch();
     }
     g_runActive = true;
-    std::atomic<bool> done{false};
+    bool done{false};
+    std::mutex mutex;
+    std::condition_variable wake;
     std::thread dog;
     if (m->maxWallS > 0 || m->stallWallS > 0)
     {
-        dog = std::thread([this, &done]() {
+        dog = std::thread([this, &done, &mutex, &wake]() {
             using Clock = std::chrono::steady_clock;
             const auto t0 = Clock::now();
             auto moved = t0;
             int64_t simPs = Simulator::Now().GetPicoSeconds();
-            while (!done)
+            while (true)
             {
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                {
+                    std::unique_lock<std::mutex> lock(mutex);
+                    if (wake.wait_for(lock, std::chrono::milliseconds(20), [&done] { return done; }))
+                    {
+                        return;
+                    }
+                }
                 const auto t = Clock::now();
                 int64_t ps = Simulator::Now().GetPicoSeconds();
                 if (ps != simPs)
@@ -1147,27 +1163,32 @@ Fabric::Run(double stopAtS)
             }
         });
     }
+    auto finish = [&]() {
+        g_runActive = false;
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            done = true;
+        }
+        wake.notify_all();
+        if (dog.joinable())
+        {
+            dog.join();
+        }
+        if (stopAt.IsPending())
+        {
+            Simulator::Remove(stopAt);
+        }
+    };
     try
     {
         Simulator::Run();
     }
     catch (...)
     {
-        g_runActive = false;
-        done = true;
-        if (dog.joinable())
-        {
-            dog.join();
-        }
+        finish();
         throw;
     }
-    g_runActive = false;
-    done = true;
-    if (dog.joinable())
-    {
-        dog.join();
-    }
-    stopAt.Cancel();
+    finish();
 }
 
 std::string

@@ -3,7 +3,7 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ns3_mfs.fabric import FabricConfig, FatTreeTopology, LeafSpineTopology, Network, TestbedTopology
+from ns3_mfs.fabric import FabricConfig, FatTreeTopology, LeafSpineTopology, Network, RingTopology, TestbedTopology
 
 topologies = st.one_of(
     st.builds(TestbedTopology, servers=st.integers(1, 4), nics_per_server=st.integers(1, 3),
@@ -66,3 +66,54 @@ def test_every_byte_is_delivered_and_accounting_returns_to_zero(scenario):
     for dst, grp in df.groupby("dst"):
         span = grp["end_s"].max() - grp["start_s"].min()
         assert span >= grp["bytes"].sum() * 8 / rate[dst] * (1 - 1e-9)
+
+
+@st.composite
+def ring_scenarios(draw):
+    n = draw(st.integers(3, 7))
+    topo = RingTopology(switches=n, hosts_per_switch=draw(st.integers(1, 2)))
+    hosts = topo.graph().num_hosts
+    hps = topo.hosts_per_switch
+    flows = []
+    if n >= 5 and draw(st.booleans()):
+        # The cyclic pattern: every switch's first host sends two switches clockwise.
+        flows = [(s * hps, (s + 2) % n * hps, draw(st.integers(5_000_000, 30_000_000))) for s in range(n)]
+    for _ in range(draw(st.integers(0 if flows else 2, 6))):
+        src = draw(st.integers(0, hosts - 1))
+        dst = draw(st.integers(0, hosts - 2))
+        flows.append((src, dst + 1 if dst >= src else dst, draw(st.integers(1_000_000, 20_000_000))))
+    return topo, flows, draw(st.sampled_from([2_500_000, 4_000_000, 32 * 2**20]))
+
+
+RING_OUTCOMES: dict[str, int] = {}
+
+
+def _ring_run(topo, flows, buffer, watch_us, until):
+    net = Network(topo, FabricConfig(cc="none", buffer_bytes=buffer, pfc_watch_interval_us=watch_us,
+                                     queue_sample_interval_us=0))
+    for src, dst, nbytes in flows:
+        net.start_flow(src, dst, nbytes, 3)
+    net.run(until)
+    return net
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ring_scenarios())
+def test_rings_either_finish_or_report_a_real_deadlock(scenario):
+    # Never a hang, never a false alarm: a run on a ring (where shortest paths can
+    # form cyclic buffer dependencies) finishes with every check passing, or stops
+    # as a deadlock that, left alone, delivers nothing more for 20 ms.
+    topo, flows, buffer = scenario
+    net = _ring_run(topo, flows, buffer, 1000.0, 0.1)
+    RING_OUTCOMES[net.stop_reason or "finished"] = RING_OUTCOMES.get(net.stop_reason or "finished", 0) + 1
+    if net.stop_reason == "deadlock":
+        t = net.now
+        cycle = net.anomalies()
+        assert len(cycle) >= 2 and (cycle["kind"] == "deadlock").all()
+        alone = _ring_run(topo, flows, buffer, 0.0, t)
+        before = alone.flows()["bytes_delivered"].sum()
+        alone.run(t + 0.02)
+        assert alone.flows()["bytes_delivered"].sum() == before
+    else:
+        assert net.stop_reason == "" and net.drained
+        assert net.flows()["completed"].all() and net.checks()["ok"]

@@ -428,9 +428,10 @@ struct Fabric::Impl
     }
 
     /**
-     * A blocked class (v, p, c) waits for the switch behind port p, whose
-     * ingress from v drains only through that switch's own egress queues of
-     * class c: an edge to each of them that is blocked too. A cycle is a deadlock.
+     * A blocked class (v, p, c) waits for the switch w behind port p, whose
+     * ingress from v drains only through w's own egress queues of class c
+     * (except the one back to v): an edge to each of them that is blocked too.
+     * A cycle is a deadlock.
      */
     void FindDeadlock(const std::map<std::tuple<uint32_t, uint32_t, uint8_t>, uint32_t>& blocked,
                       const std::vector<std::tuple<uint32_t, uint32_t, uint8_t>>& members,
@@ -444,6 +445,10 @@ struct Fabric::Impl
             uint32_t w = nodes[v].peer[p];
             for (uint32_t q = 0; q < nodes[w].ports.size(); ++q)
             {
+                if (nodes[w].peer[q] == v)
+                {
+                    continue; // shortest-path routing never sends a frame back where it came from
+                }
                 auto it = blocked.find(std::make_tuple(w, q, c));
                 if (it != blocked.end())
                 {

@@ -268,3 +268,29 @@ def test_run_reports_simulated_time_progress(base):
     seen: list[float] = []
     summary = run(load_run_config(base), progress=seen.append)
     assert seen and seen == sorted(seen) and 0 <= seen[-1] <= summary["sim_s"]
+
+
+def test_a_sweep_killed_at_random_moments_loses_and_duplicates_nothing(base, tmp_path):
+    import random
+
+    sw = sweep_file(base, '[zip]\nseed = [7, 8, 9, 10]\n', "sweep_random_kill.toml")
+    out = tmp_path / "random_kill"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rng = random.Random(20261121)
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "ns3_mfs", "sweep", str(sw), "--out", str(out), "--jobs", "2"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+        time.sleep(rng.uniform(0.5, 8.0))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        # Whatever has meta.json is whole: every table it lists can be read.
+        for meta in metas(out):
+            for table in ("requests", "flows", "collectives"):
+                pd.read_parquet(meta.parent / f"{table}.parquet")
+    finished_before = {p.parent.name: p.stat().st_mtime_ns for p in metas(out)}
+    res = run_cli("sweep", str(sw), "--out", str(out), "--jobs", "2")
+    assert res.returncode == 0, res.stderr
+    assert len(metas(out)) == 4 and len(ns3_mfs.load_results(out)) == 4
+    for p in metas(out):  # a run finished before a kill was not run again
+        if p.parent.name in finished_before:
+            assert p.stat().st_mtime_ns == finished_before[p.parent.name]

@@ -25,6 +25,29 @@ total_params = 0.2
 active_params = 0.07
 """
 
+#: A serving run config of a few seconds: 3 requests under MFS on the MFS testbed (``{topo}``: its topology file).
+TINY_RUN = """
+topology = "{topo}"
+policy = "mfs"
+[policies.mfs]
+E = 4.0
+U = 0.5
+[serving]
+prefill_gpus = 16
+decode_gpus = 4
+[workload]
+kind = "poisson"
+rate_per_s = 1.0
+num_requests = 3
+[workload.input]
+kind = "uniform"
+low = 100
+high = 300
+[workload.output]
+kind = "fixed"
+value = 8
+"""
+
 #: A three-request Poisson workload.
 WL = {"kind": "poisson", "rate_per_s": 50.0, "num_requests": 3,
       "input": {"kind": "fixed", "value": 300}, "output": {"kind": "fixed", "value": 10}}

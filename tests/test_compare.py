@@ -3,31 +3,10 @@
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from conftest import TINY_RUN as TINY, run_cli
 from ns3_mfs.config import ConfigError
 from ns3_mfs.experiment.run import run_config_from_dict
 
-TINY = """
-topology = "{topo}"
-policy = "mfs"
-[policies.mfs]
-E = 4.0
-U = 0.5
-[serving]
-prefill_gpus = 16
-decode_gpus = 4
-[workload]
-kind = "poisson"
-rate_per_s = 1.0
-num_requests = 3
-[workload.input]
-kind = "uniform"
-low = 100
-high = 300
-[workload.output]
-kind = "fixed"
-value = 8
-"""
 
 
 def test_compare_runs_every_pair_and_plots(tmp_path, root):

@@ -14,31 +14,10 @@ import pandas as pd
 import pytest
 
 import ns3_mfs
-from conftest import ROOT, run_cli
+from conftest import ROOT, TINY_RUN as TINY, run_cli
 from ns3_mfs.config import ConfigError
 from ns3_mfs.experiment.sweep import config_hash, load_sweep
 
-# A serving run of a few seconds: 3 requests on the MFS testbed (as in test_compare.py).
-TINY = """
-topology = "{topo}"
-policy = "mfs"
-[policies.mfs]
-E = 4.0
-[serving]
-prefill_gpus = 16
-decode_gpus = 4
-[workload]
-kind = "poisson"
-rate_per_s = 1.0
-num_requests = 3
-[workload.input]
-kind = "uniform"
-low = 100
-high = 300
-[workload.output]
-kind = "fixed"
-value = 8
-"""
 WALL_CLOCK = {"wall_s", "packet_hops_per_s", "memory_estimate_mb"}
 
 

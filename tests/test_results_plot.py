@@ -11,10 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, TINY_RUN as TINY, run_cli
 from ns3_mfs.experiment.results import collect
 
-TINY = (ROOT / "tests" / "test_sweep.py").read_text().split('TINY = """')[1].split('"""')[0]
 
 
 @pytest.fixture(scope="module")

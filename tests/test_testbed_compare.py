@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, TINY_RUN as TINY, run_cli
 from ns3_mfs.experiment.testbed import compare_testbed, ks_distance, ks_pvalue
 
-TINY = (ROOT / "tests" / "test_sweep.py").read_text().split('TINY = """')[1].split('"""')[0]
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,7 @@ def split_deadlines(deadlines: list[float]) -> tuple[list[float], list[float]]:
 def representative_deadline(deadlines: list[float]) -> float:
     """RED of a batch: ``f D_tight_min + (1 - f) D_loose_min``, f the tight fraction."""
     tight, loose = split_deadlines(deadlines)
-    f = len(tight) / len(deadlines) if tight is not loose else 1.0
+    f = len(tight) / len(deadlines)
     return f * tight[0] + (1 - f) * loose[0]
 
 
@@ -190,7 +190,7 @@ class Mfs(Policy):
         deadlines = [r.deadline_s for r in plan.requests if r.deadline_s is not None]
         if not self.params.defer or not deadlines:
             return
-        tight, loose = split_deadlines(deadlines)
+        _, loose = split_deadlines(deadlines)
         pend = _Pending(plan, representative_deadline(deadlines), loose[0])
         for r in plan.requests:
             pend.remaining[r.request_id] = pend.remaining.get(r.request_id, 0) + r.p2d_bytes

@@ -81,13 +81,17 @@ class ServingConfig:
     ttft_slo_factor: float = spec(3.0, gt=0.0, doc="TTFT SLO = factor x unloaded TTFT")
     max_sim_s: Optional[float] = spec(None, gt=0.0, doc="stop the simulation at this time (s)")
 
+    def scheduler_params(self, path: str = "serving") -> dict[str, Any]:
+        """Validated parameters of the pluggable schedulers, by table name (errors name the key path)."""
+        return {
+            "routing_params": routing.check_params(self.routing, self.routing_params, path),
+            "placement_params": placement.check_params(self.placement, self.placement_params, path),
+            "queue_params": queueing.check_params(self.queue_policy, self.queue_params, path),
+            "dispatch_params": dispatch.check_params(self.dispatch, self.dispatch_params, path),
+        }
+
     def validate(self, path: str = "serving") -> None:
-        """Names and parameter tables of the pluggable schedulers (errors name the key path)."""
-        path = path or "serving"
-        routing.check_params(self.routing, self.routing_params, path)
-        placement.check_params(self.placement, self.placement_params, path)
-        queueing.check_params(self.queue_policy, self.queue_params, path)
-        dispatch.check_params(self.dispatch, self.dispatch_params, path)
+        self.scheduler_params(path or "serving")
 
 
 @dataclass(frozen=True)
@@ -155,9 +159,7 @@ def load_run_config(path: str | Path) -> RunConfig:
 def _resolved_serving(s: ServingConfig) -> dict[str, Any]:
     """The serving table with the chosen routing, placement, queue policy and dispatcher's defaults filled in."""
     out = to_dict(s)
-    for key, mod, name in (("routing_params", routing, s.routing), ("placement_params", placement, s.placement),
-                           ("queue_params", queueing, s.queue_policy), ("dispatch_params", dispatch, s.dispatch)):
-        params = mod.check_params(name, getattr(s, key))
+    for key, params in s.scheduler_params().items():
         out[key] = to_dict(params) if params is not None else {}
     return out
 

@@ -56,6 +56,15 @@ from .requests import Request
 STAGES = {"kv_fetch": 1, "dispatch": 2, "combine": 2, "allreduce": 2, "p2d": 3}
 
 
+def _lru_add(lru: "OrderedDict[int, None]", blocks: tuple[int, ...], capacity: Optional[int]) -> None:
+    """Add (or refresh) blocks in an LRU set, evicting the least recently used beyond ``capacity``."""
+    for b in blocks:
+        lru[b] = None
+        lru.move_to_end(b)
+    while capacity is not None and len(lru) > capacity:
+        lru.popitem(last=False)
+
+
 class Join:
     """Waits for ``n`` parts; ``then(fn)`` runs fn when all are done (as an event if already done)."""
 
@@ -225,12 +234,7 @@ class PrefillEngine:
 
     def _store(self, blocks: tuple[int, ...]) -> None:
         """Keep a request's prefix blocks in the KV store, evicting the least recently used."""
-        cap = self.cfg.kv_store_capacity_blocks
-        for b in blocks:
-            self.kv_store[b] = None
-            self.kv_store.move_to_end(b)
-        while cap is not None and len(self.kv_store) > cap:
-            self.kv_store.popitem(last=False)
+        _lru_add(self.kv_store, blocks, self.cfg.kv_store_capacity_blocks)
 
     def _kv_host(self, req: Request, block: int) -> int:
         """KV-store NIC of a block: by block id, or all of a session's blocks together."""
@@ -274,13 +278,7 @@ class PrefillEngine:
 
     def _hold(self, inst: int, blocks: tuple[int, ...]) -> None:
         """The instance now holds these prefix blocks (LRU within its KV capacity)."""
-        held = self.held[inst]
-        for b in blocks:
-            held[b] = None
-            held.move_to_end(b)
-        cap = self.kv_capacity_tokens // self.cfg.kv_block_tokens
-        while len(held) > cap:
-            held.popitem(last=False)
+        _lru_add(self.held[inst], blocks, self.kv_capacity_tokens // self.cfg.kv_block_tokens)
 
     # ------------------------------------------------------- queue policy
     def predict_request_s(self, st: ReqState) -> float:

@@ -216,8 +216,10 @@ def test_session_placement_fetches_from_one_server():
     assert fetch_hosts == {"block_hash": 4, "session": 1}  # 2 servers x 2 NICs hold the blocks
 
 
-def test_routing_models_are_pluggable():
+def test_routing_models_are_pluggable(monkeypatch):
     from ns3_mfs.serving import routing
+
+    monkeypatch.setattr(routing, "_REGISTRY", dict(routing._REGISTRY))  # the test's model stays in the test
 
     @routing.register("all_to_first")
     def all_to_first(gpus, layer):

@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     """Lazy public API: ``ns3_mfs.load_results(DIR)`` imports pandas only when called."""
     if name == "load_results":
-        from .experiment.results import load_results
+        from .analysis.results import load_results
 
         return load_results
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

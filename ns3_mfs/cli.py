@@ -70,14 +70,29 @@ def _floats(text: str, what: str) -> list[float]:
         raise ConfigError(f"{what}: expected comma-separated numbers, got {text!r}") from None
 
 
+def _print_report(rep, out: Path, what: str = "sweep", stream=None) -> None:
+    """The closing lines of a sweep or compare: counts, stale points and failures."""
+    stream = stream or sys.stdout
+    for run_id, reasons in rep.stale.items():
+        verb = "kept (--accept-stale)" if rep.accepted_stale else "ran again"
+        print(f"  stale {run_id}: made with another {', '.join(reasons)}; {verb}", file=stream)
+    stale = f" ({len(rep.stale)} stale {'kept' if rep.accepted_stale else 're-run'})" if rep.stale else ""
+    print(f"{what}: {rep.ran} ran, {rep.skipped} already finished, {len(rep.failed)} failed{stale}, "
+          f"{rep.total} points in {rep.wall_s:.1f} s", file=stream)
+    for run_id, err in rep.failed.items():
+        print(f"  failed {run_id}: {err} (see {out / 'runs' / run_id / 'error.json'})", file=stream)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from .experiment.compare import compare
     from .experiment.run import load_run_config
 
     cfg = load_run_config(args.config)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
-    table = compare(cfg, policies, _floats(args.rates, "--rates"), Path(args.out), args.jobs,
-                    progress=lambda m: print(m, file=sys.stderr, flush=True))
+    out = Path(args.out)
+    table = compare(cfg, policies, _floats(args.rates, "--rates"), out, args.jobs, backend=args.backend,
+                    address=args.address, accept_stale=args.accept_stale, source=str(args.config),
+                    report=lambda rep: _print_report(rep, out, "compare", sys.stderr))
     cols = [c for c in ("policy", "rate_per_gpu", "ttft_slo_attainment", "ttft_mean_s", "ttft_p99_s",
                         "cct_mean_s", "cct_p99_s", "error") if c in table.columns]
     print(table[cols].to_string(index=False))
@@ -116,11 +131,11 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     import tomli_w
 
     from .experiment.run import RunSetup, load_run_config, resolved
-    from .experiment.store import _toml_safe
+    from .store import toml_safe
 
     cfg = load_run_config(args.config)
     RunSetup(cfg)  # model, GPU, memory and layout checks too (no simulation)
-    print(tomli_w.dumps(_toml_safe(resolved(cfg))), end="")
+    print(tomli_w.dumps(toml_safe(resolved(cfg))), end="")
     return 0
 
 
@@ -134,16 +149,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for pt in sweep.points:
             print(pt.run_id, " ".join(f"{k}={v!r}" for k, v in pt.overrides.items()))
         return 0
-    rep = run_sweep(sweep, Path(args.out), jobs=args.jobs, backend=args.backend, address=args.address)
-    print(f"sweep: {rep.ran} ran, {rep.skipped} already finished, {len(rep.failed)} failed, "
-          f"{rep.total} points in {rep.wall_s:.1f} s")
-    for run_id, err in rep.failed.items():
-        print(f"  failed {run_id}: {err} (see {Path(args.out) / 'runs' / run_id / 'error.json'})")
+    rep = run_sweep(sweep, Path(args.out), jobs=args.jobs, backend=args.backend, address=args.address,
+                    accept_stale=args.accept_stale)
+    _print_report(rep, Path(args.out))
     return 1 if rep.failed else 0
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from .experiment.results import collect_to_parquet, config_columns, metric_columns, varying_columns
+    from .analysis.results import collect_to_parquet, config_columns, metric_columns, varying_columns
 
     df, path = collect_to_parquet(Path(args.dir))
     counts = df["status"].value_counts()
@@ -166,7 +179,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_compare_testbed(args: argparse.Namespace) -> int:
-    from .experiment.testbed import compare_testbed, format_report, parse_map
+    from .analysis.testbed import compare_testbed, format_report, parse_map
 
     out = Path(args.out) if args.out else Path(args.simdir) / "testbed"
     report = compare_testbed(args.measured, args.simdir, parse_map(args.map), out)
@@ -176,7 +189,7 @@ def cmd_compare_testbed(args: argparse.Namespace) -> int:
 
 
 def cmd_make_measured(args: argparse.Namespace) -> int:
-    from .experiment.testbed import make_measured
+    from .analysis.testbed import make_measured
 
     rows = make_measured(args.simdir, args.out_csv, noise=args.noise, seed=args.seed, with_ids=not args.no_ids,
                          with_cct=not args.no_cct)
@@ -198,6 +211,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     run_demo(Path(args.out))
     return 0
+
+
+def _stale_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--accept-stale", action="store_true",
+                   help="keep finished points made by other code or from other input file contents "
+                        "(default: run them again)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -235,6 +254,7 @@ def parser() -> argparse.ArgumentParser:
     sw.add_argument("--backend", choices=("local", "ray"), default="local", help="where points run")
     sw.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a new local Ray)")
     sw.add_argument("--dry-run", action="store_true", help="validate and list the points; run nothing")
+    _stale_flag(sw)
     sw.set_defaults(func=cmd_sweep)
 
     rs = sub.add_parser("results", help="collect every run under DIR into DIR/results.parquet")
@@ -273,7 +293,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--policies", default="mfs,fair,sjf,edf,karuna", help="comma-separated policy names")
     c.add_argument("--rates", default="0.5,0.75,1.0,1.25", help="requests/s per prefill GPU, comma-separated")
     c.add_argument("--out", required=True, help="result directory")
-    c.add_argument("--jobs", type=int, default=0, help="parallel runs (default: cores)")
+    c.add_argument("--jobs", type=int, default=0, help="parallel runs (default: cores; Ray: cluster CPUs)")
+    c.add_argument("--backend", choices=("local", "ray"), default="local", help="where the runs go")
+    c.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a new local Ray)")
+    _stale_flag(c)
     c.set_defaults(func=cmd_compare)
 
     b = sub.add_parser("build", help="build the native library now (else built on first use)")

@@ -21,11 +21,13 @@ def test_compare_runs_every_pair_and_plots(tmp_path, root):
     assert table["error"].isna().all() and (table["completed"] == 3).all()
     for name in ("attainment_vs_rate", "ttft_cdf", "cct_cdf"):
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.pdf").exists()
-    assert len(list((out / "runs").iterdir())) == 6
+    assert len(list((out / "runs").iterdir())) == 6 and (out / "sweep.json").exists()
     # A second call finds every pair complete and runs nothing again.
-    mtime = (out / "runs" / "mfs-r0.5" / "meta.json").stat().st_mtime_ns
+    run_id = table.set_index(["policy", "rate_per_gpu"]).loc[("mfs", 0.5), "run_id"]
+    mtime = (out / "runs" / run_id / "meta.json").stat().st_mtime_ns
     res = run_cli("compare", str(cfg), "--policies", "fair,mfs,pias", "--rates", "0.25,0.5", "--out", str(out))
-    assert res.returncode == 0 and (out / "runs" / "mfs-r0.5" / "meta.json").stat().st_mtime_ns == mtime
+    assert res.returncode == 0 and (out / "runs" / run_id / "meta.json").stat().st_mtime_ns == mtime
+    assert "compare: 0 ran, 6 already finished, 0 failed" in res.stderr
 
 
 def test_compare_refuses_unknown_policies(tmp_path, root):

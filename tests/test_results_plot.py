@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, TINY_RUN as TINY, run_cli
-from ns3_mfs.experiment.results import collect
+from ns3_mfs.analysis.results import collect
 
 
 
@@ -90,7 +90,7 @@ def test_import_stays_light_and_load_results_is_exported():
     code = "import sys, ns3_mfs; assert 'pandas' not in sys.modules; f = ns3_mfs.load_results; print(f.__module__)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "ns3_mfs.experiment.results"
+    assert res.stdout.strip() == "ns3_mfs.analysis.results"
 
 
 @pytest.mark.parametrize("kind, args, name", [

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, TINY_RUN as TINY, run_cli
-from ns3_mfs.experiment.testbed import compare_testbed, ks_distance, ks_pvalue
+from ns3_mfs.analysis.testbed import compare_testbed, ks_distance, ks_pvalue
 
 
 

@@ -106,7 +106,7 @@ def _refuse(flags: dict[str, str | None], kind: str) -> None:
 
 
 def _table(root: Path):
-    from ..experiment.results import collect, config_columns, metric_columns, varying_columns
+    from .results import collect, config_columns, metric_columns, varying_columns
 
     df = collect(root)
     ok = df[df["status"] == "ok"].reset_index(drop=True)

@@ -1,30 +1,32 @@
-"""``ns3-mfs compare``: every (policy, request rate) pair of a run config, each in its own process.
+"""``ns3-mfs compare``: every (policy, request rate) pair of a run config, as a sweep.
 
 Rates are requests per second per prefill GPU (the MFS paper's unit); the
-workload's ``rate_per_s`` becomes ``rate x serving.prefill_gpus``. Writes
-``DIR/runs/<policy>-r<rate>/`` (one result directory per pair), ``DIR/compare.parquet``
-and ``compare.csv`` (one row per pair: policy, rate and the summary metrics),
-and the plots ``attainment_vs_rate``, ``ttft_cdf`` and ``cct_cdf`` (PNG and PDF;
-the CDFs at the highest rate). A pair whose result directory is complete
-(``meta.json`` present) is not run again.
+workload's ``rate_per_s`` becomes ``rate x serving.prefill_gpus``. The pairs
+are the points of a sweep (:mod:`.sweep`), with everything a sweep has: one
+process per point, locally (``--jobs``) or on Ray (``--backend ray``), the
+directory lock, ``sweep.json``, ``sweep.log``, resume, and reuse decided by
+each point's identity (config, input file contents, code), so a changed base
+config, model, trace or code never reuses an old result (``--accept-stale``
+keeps stale ones). Writes ``DIR/runs/<hash>/`` (one result directory per
+pair), ``DIR/compare.parquet`` and ``compare.csv`` (one row per pair: policy,
+rate, run id and the summary metrics), and the plots ``attainment_vs_rate``,
+``ttft_cdf`` and ``cct_cdf`` (PNG and PDF; the CDFs at the highest rate).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import pandas as pd
 
 from ..config import ConfigError
 from ..policies import REGISTRY
-from .run import RunConfig, resolved
-from .store import write_table
-from .sweep import run_point
+from ..store import write_table
+from .run import RunConfig
+from .sweep import Sweep, SweepReport, point_of, run_sweep
 
 
 def point_config(cfg: RunConfig, policy: str, rate_per_gpu: float) -> RunConfig:
@@ -34,37 +36,43 @@ def point_config(cfg: RunConfig, policy: str, rate_per_gpu: float) -> RunConfig:
     return dataclasses.replace(cfg, policy=policy, workload=wl)
 
 
-def _run_point(cfg: RunConfig, out: Path) -> Optional[str]:
-    """Run one pair in a fresh process (skipped when finished); the error line if it failed."""
-    res = run_point(resolved(cfg), out)
-    return None if res.ok else res.error
-
-
-def compare(cfg: RunConfig, policies: list[str], rates: list[float], out: Path, jobs: int = 0,
-            progress=print) -> pd.DataFrame:
+def compare_sweep(cfg: RunConfig, policies: list[str], rates: list[float], source: str = "compare",
+                  base_dir: Optional[Path] = None) -> Sweep:
+    """The sweep of every (policy, rate) pair, each point validated (nothing runs)."""
+    if not policies:
+        raise ConfigError(f"--policies: no policy given; allowed: {REGISTRY.allowed()}")
+    if not rates:
+        raise ConfigError("--rates: no rate given (requests/s per prefill GPU, comma-separated)")
     for p in policies:
         REGISTRY.get(p, "--policies")
     for r in rates:
         if not r > 0:
             raise ConfigError(f"--rates: {r!r} must be > 0 (requests/s per prefill GPU)")
+    points = []
+    for p in policies:
+        for r in rates:
+            pt = point_of(point_config(cfg, p, r), {"policy": p, "rate_per_gpu": r}, base_dir or Path.cwd())
+            points.append(pt)
+    return Sweep(source, {"policy": list(policies), "rate_per_gpu": list(rates)}, {}, points, 0)
+
+
+def compare(cfg: RunConfig, policies: list[str], rates: list[float], out: Path, jobs: int = 0,
+            backend: str = "local", address: Optional[str] = None, accept_stale: bool = False,
+            source: str = "compare", report: Optional[Callable[[SweepReport], None]] = None) -> pd.DataFrame:
+    """Run (or resume) every pair and write the comparison table and plots; returns the table."""
+    sweep = compare_sweep(cfg, policies, rates, source)
     out = Path(out)
-    points = [(p, r, out / "runs" / f"{p}-r{r:g}") for p in policies for r in rates]
-    jobs = jobs or os.cpu_count() or 1
-    errors = {}
-    with ThreadPoolExecutor(jobs) as pool:
-        futures = {pool.submit(_run_point, point_config(cfg, p, r), d): (p, r) for p, r, d in points}
-        for i, (fut, (p, r)) in enumerate(futures.items(), 1):
-            err = fut.result()
-            if err:
-                errors[(p, r)] = err
-            progress(f"[{i}/{len(points)}] {p} at {r:g} req/s/GPU: {'FAILED ' + err if err else 'done'}")
+    rep = run_sweep(sweep, out, jobs=jobs, backend=backend, address=address, accept_stale=accept_stale)
+    if report is not None:
+        report(rep)
     rows, ttft, cct = [], [], []
-    for p, r, d in points:
-        if (p, r) in errors:
-            rows.append({"policy": p, "rate_per_gpu": r, "error": errors[(p, r)]})
+    for pt in sweep.points:
+        p, r, d = pt.overrides["policy"], pt.overrides["rate_per_gpu"], out / "runs" / pt.run_id
+        if pt.run_id in rep.failed:
+            rows.append({"policy": p, "rate_per_gpu": r, "run_id": pt.run_id, "error": rep.failed[pt.run_id]})
             continue
         s = json.loads((d / "summary.json").read_text())
-        rows.append({"policy": p, "rate_per_gpu": r, **s, "error": None})
+        rows.append({"policy": p, "rate_per_gpu": r, "run_id": pt.run_id, **s, "error": None})
         if r == max(rates):
             ttft.append(pd.read_parquet(d / "requests.parquet", columns=["ttft_s"]).assign(policy=p))
             c = pd.read_parquet(d / "collectives.parquet", columns=["kind", "cct_s"])

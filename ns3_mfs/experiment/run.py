@@ -37,7 +37,7 @@ from ..serving.compute import ComputeConfig
 from ..serving.prefill import STAGES, PrefillEngine
 from ..serving.requests import Request, WorkloadConfig, generate
 from ..policies import REGISTRY, check_params, make_policy
-from .store import write_run
+from ..store import write_run
 
 
 @dataclass(frozen=True)

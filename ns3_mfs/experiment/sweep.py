@@ -13,12 +13,20 @@ A sweep file (TOML) names a base run config and the keys to vary::
 Keys are dotted paths into the run config (``policies.mfs.E``,
 ``topology.link_rate_gbps``, ``policy``, ...). Every point is built and
 validated before anything runs: a bad key or value fails the whole sweep with
-the key path. A point's identity is a short hash of its fully resolved config
-(seed included); its result directory is ``DIR/runs/<hash>/``. A point whose
-``meta.json`` exists is finished and is never run again, so a killed sweep
-resumes where it stopped; a failed point leaves ``error.json`` (message and
-stderr tail) and is retried by the next call. ``DIR/sweep.json`` lists the
-points and ``DIR/sweep.log`` records every start and end.
+the key path. A point's result directory is ``DIR/runs/<hash>/``, the hash
+being 12 hex digits of its fully resolved config (seed included).
+
+Reuse is decided by the point's *identity* (:mod:`ns3_mfs.identity`): the
+resolved config, the content of every input file it names and the code
+(package version, native build key, Python sources). A point is finished
+when its ``meta.json`` says ``complete`` and records the identity the point
+has now; finished points are never run again, so a killed sweep resumes where
+it stopped. A point finished by other code or from other input contents is
+*stale*: it runs again, and the report says why (``--accept-stale`` keeps
+stale points instead, and lists them). A point that stopped early or failed
+its checks (``partial``/``invalid``) or failed (``error.json``: message and
+stderr tail) runs again too. ``DIR/sweep.json`` lists the points and
+``DIR/sweep.log`` records every start and end.
 
 Each point runs ``python -m ns3_mfs run`` in a fresh process (one ns-3
 simulator per process), either in local threads (``--jobs``) or as Ray tasks
@@ -31,7 +39,6 @@ import contextlib
 import copy
 import dataclasses
 import fcntl
-import hashlib
 import itertools
 import json
 import logging
@@ -49,14 +56,12 @@ from typing import Any, Callable, Iterator, Mapping, Optional, TextIO
 import tomli_w
 
 from ..config import ConfigError, load_toml
-from .run import RunSetup, resolved, run_config_from_dict
-from .store import _json, _toml_safe, write_atomic
+from ..identity import INPUT_KEYS, canonical_json, differences, identity, sha256_text
+from ..store import json_bytes, toml_safe, write_atomic
+from .run import RunConfig, RunSetup, resolved, run_config_from_dict
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 SWEEP_KEYS = ("base", "grid", "zip")
-#: config keys that hold file paths (made absolute so a point runs from any directory)
-PATH_KEYS = (("workload", "trace"), ("workload", "input", "trace"), ("workload", "output", "trace"),
-             ("serving", "model"), ("serving", "gpu"), ("serving", "calibration_csv"))
 STDERR_TAIL_LINES = 30
 
 
@@ -70,14 +75,26 @@ class PointResult:
     """How running one point went."""
 
     ok: bool
-    skipped: bool = False            #: already finished (meta.json present): not run
     error: Optional[str] = None      #: last line of the run's stderr when it failed
     wall_s: float = 0.0
 
 
-def is_finished(out: Path) -> bool:
-    """A result directory is finished when its ``meta.json`` exists (written last)."""
-    return (Path(out) / "meta.json").exists()
+def point_state(out: Path, expected: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """Whether a result directory can be reused for a point of identity ``expected``.
+
+    Returns ``("finished", [])`` (complete, same identity), ``("stale", reasons)``
+    (complete, but made from another config, other input contents or other
+    code: ``reasons`` say which) or ``("todo", [])`` (nothing usable: missing,
+    unreadable, stopped early, failed its checks or failed).
+    """
+    try:
+        meta = json.loads((Path(out) / "meta.json").read_text())
+    except (OSError, ValueError):
+        return "todo", []
+    if not isinstance(meta, dict) or meta.get("status") != "complete":
+        return "todo", []
+    reasons = differences(meta.get("identity") or {}, expected)
+    return ("stale", reasons) if reasons else ("finished", [])
 
 
 def _child_env() -> dict[str, str]:
@@ -97,16 +114,15 @@ def _reset(out: Path) -> None:
 def run_point(config: Mapping[str, Any], out: Path) -> PointResult:
     """Run one resolved run config with ``python -m ns3_mfs run`` in a new process.
 
-    Skips a finished directory; otherwise empties it, runs, and on failure
-    writes ``error.json`` (message, exit code, stderr tail). Never raises for a
-    failing run.
+    Empties ``out``, runs, and on failure writes ``error.json`` (message, exit
+    code, stderr tail). A run whose ``meta.json`` does not record the identity
+    this process computes for ``config`` counts as failed (it could never be
+    reused). Never raises for a failing run.
     """
     out = Path(out)
-    if is_finished(out):
-        return PointResult(ok=True, skipped=True)
     _reset(out)
     cfg_file = out / ".point.toml"
-    cfg_file.write_text(tomli_w.dumps(_toml_safe(dict(config))))
+    cfg_file.write_text(tomli_w.dumps(toml_safe(dict(config))))
     t0 = time.perf_counter()
     try:
         res = subprocess.run(
@@ -118,11 +134,15 @@ def run_point(config: Mapping[str, Any], out: Path) -> PointResult:
         code, stderr = -1, f"cannot start the run: {exc}"
     wall = time.perf_counter() - t0
     cfg_file.unlink(missing_ok=True)
-    if code == 0 and is_finished(out):
-        return PointResult(ok=True, wall_s=wall)
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    if code == 0:
+        state, reasons = point_state(out, identity(config))
+        if state == "finished":
+            return PointResult(ok=True, wall_s=wall)
+        lines.append("the run finished but its meta.json does not record this point's identity"
+                     + (f" ({', '.join(reasons)} differ)" if reasons else ""))
     error = lines[-1] if lines else f"the run exited with code {code} and no message"
-    write_atomic(out / "error.json", _json({
+    write_atomic(out / "error.json", json_bytes({
         "error": error, "returncode": code, "wall_s": wall,
         "stderr_tail": "\n".join(lines[-STDERR_TAIL_LINES:]),
     }))
@@ -141,6 +161,7 @@ class Point:
     run_id: str                      #: short hash of ``config``
     overrides: dict[str, Any]        #: dotted key -> value applied to the base
     config: dict[str, Any]           #: the fully resolved run config
+    identity: dict[str, Any]         #: config, input contents and code (:func:`ns3_mfs.identity.identity`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,9 +176,8 @@ class Sweep:
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
-    """Identity of a resolved run config: 12 hex digits of its canonical JSON's SHA-256."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    """Name of a point's result directory: 12 hex digits of its resolved config's SHA-256."""
+    return sha256_text(canonical_json(config))[:12]
 
 
 def _flatten(table: Mapping[str, Any], where: str, prefix: str = "") -> dict[str, Any]:
@@ -233,7 +253,8 @@ def apply_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
 
 def _absolute_paths(config: dict[str, Any], base_dir: Path) -> None:
     """Make the file paths of a resolved config absolute, so any working directory works."""
-    for keys in PATH_KEYS:
+    for dotted in INPUT_KEYS:
+        keys = dotted.split(".")
         node: Any = config
         for k in keys[:-1]:
             node = node.get(k) if isinstance(node, dict) else None
@@ -260,18 +281,22 @@ def _describe(overrides: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in overrides.items()) or "the base config"
 
 
+def point_of(cfg: RunConfig, overrides: Mapping[str, Any], base_dir: Path) -> Point:
+    """The point of a run config: validated fully (no simulation), resolved, its identity computed."""
+    RunSetup(cfg)  # model, GPU, memory and layout checks
+    config = resolved(cfg)
+    _absolute_paths(config, base_dir)
+    _check_files(config)
+    return Point(config_hash(config), dict(overrides), config, identity(config))
+
+
 def make_point(base: Mapping[str, Any], overrides: Mapping[str, Any], base_dir: Path, where: str) -> Point:
-    """Apply overrides, validate the run config fully (no simulation) and resolve it."""
+    """Apply overrides to a base config table and make the point (errors name the point)."""
     try:
-        data = apply_overrides(base, overrides)
-        cfg = run_config_from_dict(data, "config", base_dir)
-        RunSetup(cfg)  # model, GPU, memory and layout checks
-        config = resolved(cfg)
-        _absolute_paths(config, base_dir)
-        _check_files(config)
+        return point_of(run_config_from_dict(apply_overrides(base, overrides), "config", base_dir), overrides,
+                        base_dir)
     except ConfigError as exc:
         raise ConfigError(f"{where} ({_describe(overrides)}): {exc}") from None
-    return Point(config_hash(config), dict(overrides), config)
 
 
 def expand(base: Mapping[str, Any], grid: Mapping[str, list], zipped: Mapping[str, list], base_dir: Path,
@@ -361,9 +386,11 @@ class SweepReport:
     """Counts of a sweep call."""
 
     total: int
-    skipped: int = 0                 #: finished before this call
+    skipped: int = 0                 #: finished before this call (stale points kept by accept_stale included)
     ran: int = 0                     #: finished in this call
     failed: dict[str, str] = dataclasses.field(default_factory=dict)  #: run_id -> error
+    stale: dict[str, list[str]] = dataclasses.field(default_factory=dict)  #: run_id -> what changed
+    accepted_stale: bool = False     #: stale points were kept (True) or run again (False)
     wall_s: float = 0.0
 
 
@@ -391,7 +418,7 @@ def _write_manifest(out: Path, sweep: Sweep) -> None:
             points = {p["run_id"]: p for p in json.loads(path.read_text()).get("points", [])}
     for pt in sweep.points:
         points[pt.run_id] = {"run_id": pt.run_id, "overrides": pt.overrides, "config": pt.config}
-    write_atomic(path, _json({"source": sweep.source, "grid": sweep.grid, "zip": sweep.zipped,
+    write_atomic(path, json_bytes({"source": sweep.source, "grid": sweep.grid, "zip": sweep.zipped,
                               "points": list(points.values())}))
 
 
@@ -434,9 +461,8 @@ def _run_local(todo: list[Point], out: Path, jobs: int, log: _Log, report: Sweep
 
 def _record(pt: Point, res: PointResult, log: _Log, report: SweepReport) -> None:
     if res.ok:
-        report.ran += 0 if res.skipped else 1
-        report.skipped += 1 if res.skipped else 0
-        log("skipped" if res.skipped else "ok", pt.run_id, f"{res.wall_s:.1f}s")
+        report.ran += 1
+        log("ok", pt.run_id, f"{res.wall_s:.1f}s")
     else:
         report.failed[pt.run_id] = res.error or "failed"
         log("failed", pt.run_id, res.error or "")
@@ -489,7 +515,8 @@ def _run_ray(todo: list[Point], out: Path, jobs: int, address: Optional[str], lo
             ready, _ = ray.wait(list(inflight), num_returns=1, timeout=1.0)
             for ref in ready:
                 pt = inflight.pop(ref)
-                _record(pt, _collect_ray(ray, ref, out / "runs" / pt.run_id), log, report)
+                d = out / "runs" / pt.run_id
+                _record(pt, _check_identity(_collect_ray(ray, ref, d), pt, d), log, report)
             show(len(inflight), len(inflight) + len(queue))
     finally:
         if started:
@@ -502,16 +529,35 @@ def _collect_ray(ray: Any, ref: Any, out: Path) -> PointResult:
     except Exception as exc:  # the task or its worker died: record it like a failed run
         _reset(out)
         msg = f"Ray task failed: {type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
-        write_atomic(out / "error.json", _json({"error": msg, "returncode": None, "wall_s": None,
+        write_atomic(out / "error.json", json_bytes({"error": msg, "returncode": None, "wall_s": None,
                                                 "stderr_tail": str(exc)[-4000:]}))
         return PointResult(ok=False, error=msg)
     store_files(out, payload["files"])
     return PointResult(ok=payload["ok"], error=payload["error"], wall_s=payload["wall_s"])
 
 
+def _check_identity(res: PointResult, pt: Point, out: Path) -> PointResult:
+    """A point made by a worker with other code or other input files is a failure, not a result."""
+    if not res.ok:
+        return res
+    state, reasons = point_state(out, pt.identity)
+    if state == "finished":
+        return res
+    msg = f"the worker's result has another identity ({', '.join(reasons) or 'no meta.json'} differ): " \
+          "install the same ns3-mfs code and input files on every node"
+    write_atomic(out / "error.json", json_bytes({"error": msg, "returncode": None, "wall_s": res.wall_s,
+                                                 "stderr_tail": ""}))
+    (out / "meta.json").unlink(missing_ok=True)
+    return PointResult(ok=False, error=msg, wall_s=res.wall_s)
+
+
 def run_sweep(sweep: Sweep, out: Path, jobs: int = 0, backend: str = "local", address: Optional[str] = None,
-              stream: Optional[TextIO] = None) -> SweepReport:
-    """Run every unfinished point of ``sweep`` into ``out/runs/<run_id>/``; returns the counts."""
+              stream: Optional[TextIO] = None, accept_stale: bool = False) -> SweepReport:
+    """Run every unfinished point of ``sweep`` into ``out/runs/<run_id>/``; returns the counts.
+
+    Stale points (finished by other code or from other input contents) run
+    again, or with ``accept_stale`` are kept and listed in the report.
+    """
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: {backend!r} is not a backend; allowed: local, ray")
     if jobs < 0:
@@ -523,9 +569,17 @@ def run_sweep(sweep: Sweep, out: Path, jobs: int = 0, backend: str = "local", ad
     with _lock(out):
         _write_manifest(out, sweep)
         log = _Log(out / "sweep.log")
-        done_before = [pt for pt in sweep.points if is_finished(out / "runs" / pt.run_id)]
-        todo = [pt for pt in sweep.points if not is_finished(out / "runs" / pt.run_id)]
-        report = SweepReport(total=len(sweep.points), skipped=len(done_before))
+        report = SweepReport(total=len(sweep.points), accepted_stale=accept_stale)
+        todo = []
+        for pt in sweep.points:
+            state, reasons = point_state(out / "runs" / pt.run_id, pt.identity)
+            if state == "stale":
+                report.stale[pt.run_id] = reasons
+                log("stale", pt.run_id, ", ".join(reasons) + (" (kept)" if accept_stale else ""))
+            if state == "finished" or (state == "stale" and accept_stale):
+                report.skipped += 1
+            else:
+                todo.append(pt)
         bar = ProgressLine(report.total, report.skipped, stream)
 
         def show(running: int, pending: int) -> None:

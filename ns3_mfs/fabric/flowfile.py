@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from ..config import ConfigError, to_dict
-from ..experiment.store import write_run
+from ..store import write_run
 from . import safety
 from .network import FabricConfig, Network
 from .topology import Topology

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import ConfigError
-from .store import _json, write_atomic
+from ..store import json_bytes, write_atomic
 
 CANONICAL = ("request_id", "ttft_s", "ttft_ms", "kind", "cct_s", "cct_ms")
 QUANTILES = (0.5, 0.9, 0.99)
@@ -217,7 +217,7 @@ def write_report(out: Path, report: dict[str, dict[str, Any]], overlays: dict[st
     from ..analysis.plots import _save, _sns
 
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "testbed_report.json", _json({**sources, "metrics": report}))
+    write_atomic(out / "testbed_report.json", json_bytes({**sources, "metrics": report}))
     rows = [{"metric": k, **v} for k, v in report.items()]
     with open(out / "testbed_report.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(dict.fromkeys(c for r in rows for c in r)))

@@ -2,7 +2,10 @@
 
 Every file is written to a temporary name in the same directory and renamed
 into place, so a reader never sees a half-written file. ``meta.json`` is
-written last: its presence marks a finished run.
+written last: its presence marks a finished run, and its ``identity``
+(:mod:`ns3_mfs.identity`) says which config, input files and code made it.
+A new run into a directory first removes the previous run's result files,
+so the directory never mixes two runs.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any, Iterator, Mapping
 import pandas as pd
 import tomli_w
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: Files a run writes (every table is ``<name>.parquet``); removed before a new run into the same directory.
+RUN_FILES = ("config.toml", "summary.json", "meta.json", "error.json")
 
 
 @contextlib.contextmanager
@@ -52,21 +57,30 @@ def write_table(path: Path, df: pd.DataFrame) -> None:
         df.to_parquet(tmp, index=False)
 
 
-def _json(obj: Any) -> bytes:
+def json_bytes(obj: Any) -> bytes:
+    """Indented, key-sorted JSON text with a final newline."""
     return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n").encode()
 
 
-def git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "-C", str(PACKAGE_DIR), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
+        out = subprocess.run(["git", "-C", str(PACKAGE_DIR), *args], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_commit() -> str | None:
+    """The commit of the package's git checkout, or None (an installed package)."""
+    return _git("rev-parse", "HEAD") or None
+
+
+def git_dirty() -> bool | None:
+    """Whether the package's checkout has uncommitted changes under ``ns3_mfs/`` (None: not a checkout)."""
+    if git_commit() is None:
+        return None
+    status = _git("status", "--porcelain", "--", ".")
+    return None if status is None else bool(status)
 
 
 def package_version() -> str:
@@ -76,8 +90,11 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def run_meta(seed: int, summary: Mapping[str, Any], status: str = "complete") -> dict[str, Any]:
-    """Provenance of a run: versions, commit, seed and its cost."""
+def run_meta(seed: int, summary: Mapping[str, Any], status: str = "complete",
+             config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Provenance of a run: its identity (of ``config``), versions, commit, seed and its cost."""
+    from .identity import identity
+
     try:
         ns3 = metadata.version("ns3")
     except metadata.PackageNotFoundError:
@@ -86,6 +103,7 @@ def run_meta(seed: int, summary: Mapping[str, Any], status: str = "complete") ->
         "package": "ns3-mfs",
         "version": package_version(),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "ns3_version": ns3,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -95,6 +113,7 @@ def run_meta(seed: int, summary: Mapping[str, Any], status: str = "complete") ->
         "sim_s": summary.get("sim_s"),
         "events": summary.get("events"),
         "packet_hops": summary.get("packet_hops"),
+        "identity": identity(config or {}),
     }
 
 
@@ -115,19 +134,26 @@ def write_run(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stale = out / "meta.json"
-    if stale.exists():
-        stale.unlink()  # the directory is incomplete until the new meta.json lands
+    clear_run(out)  # meta.json first: the directory is incomplete until the new one lands
     for name, df in tables.items():
         write_table(out / f"{name}.parquet", df)
-    write_atomic(out / "config.toml", tomli_w.dumps(_toml_safe(config)).encode())
-    write_atomic(out / "summary.json", _json(dict(summary)))
-    write_atomic(out / "meta.json", _json(run_meta(seed, summary, status)))
+    write_atomic(out / "config.toml", tomli_w.dumps(toml_safe(config)).encode())
+    write_atomic(out / "summary.json", json_bytes(dict(summary)))
+    write_atomic(out / "meta.json", json_bytes(run_meta(seed, summary, status, config)))
 
 
-def _toml_safe(obj: Any) -> Any:
+def clear_run(out: Path) -> None:
+    """If ``out`` holds a previous run, remove its result files (``meta.json`` first); other files stay."""
+    if not any((out / n).exists() for n in RUN_FILES):
+        return
+    for path in [out / "meta.json", *(out / n for n in RUN_FILES), *sorted(out.glob("*.parquet"))]:
+        path.unlink(missing_ok=True)
+
+
+def toml_safe(obj: Any) -> Any:
+    """``obj`` without None values (TOML has no null), recursively."""
     if isinstance(obj, Mapping):
-        return {str(k): _toml_safe(v) for k, v in obj.items() if v is not None}
+        return {str(k): toml_safe(v) for k, v in obj.items() if v is not None}
     if isinstance(obj, (list, tuple)):
-        return [_toml_safe(v) for v in obj]
+        return [toml_safe(v) for v in obj]
     return obj

@@ -26,7 +26,7 @@ from typing import Any, Mapping, Optional
 import pandas as pd
 
 from ..config import ConfigError
-from .store import write_table
+from ..store import write_table
 
 RESULT_FILES = ("meta.json", "error.json", "summary.json", "config.toml", ".point.toml", "requests.parquet",
                 "flows.parquet")

@@ -62,13 +62,13 @@ FLOWS_OK = "src,dst,bytes,start_s,priority\n0,1,1000,0,0\n"
 @pytest.mark.parametrize(
     "topo,flows,needle",
     [
-        (TOPO_OK, "src,dst,bytes,start_s,priority\n0,9,1000,0,0\n", "line 2, dst: 9 is out of range; allowed: 0..3"),
-        (TOPO_OK, "src,dst,bytes,start_s,priority\n0,1,-5,0,0\n", "line 2, bytes: -5 is out of range"),
+        (TOPO_OK, "src,dst,bytes,start_s,priority\n0,9,1000,0,0\n", "line 2: dst: 9 is out of range; allowed: 0..3"),
+        (TOPO_OK, "src,dst,bytes,start_s,priority\n0,1,-5,0,0\n", "line 2: bytes: -5 is out of range"),
         (TOPO_OK, "src,dst,bytes,start_s,priority\n0,1,ten,0,0\n", "bytes: expected an integer, got 'ten'"),
-        (TOPO_OK, "src,dst,bytes,start_s,priority\n0,1,10,-1,0\n", "start_s: expected a finite number >= 0"),
-        (TOPO_OK, "src,dst,bytes,start_s,priority\n0,1,10,0,9\n", "priority: 9 is out of range; allowed: 0..7"),
+        (TOPO_OK, "src,dst,bytes,start_s,priority\n0,1,10,-1,0\n", "line 2: start_s: must be >= 0, got '-1'"),
+        (TOPO_OK, "src,dst,bytes,start_s,priority\n0,1,10,0,9\n", "line 2: priority: 9 is out of range; allowed: 0..7"),
         (TOPO_OK, "src,dst,bytes\n0,1,10\n", "expected exactly src, dst, bytes, start_s, priority"),
-        (TOPO_OK, "src,dst,bytes,start_s,priority\n1,1,10,0,0\n", "dst: equals src"),
+        (TOPO_OK, "src,dst,bytes,start_s,priority\n1,1,10,0,0\n", "flow 1: dst equals src"),
         ('kind = "testbed"\nservers = "two"\n', FLOWS_OK, "servers: expected an integer, got 'two'"),
         ('kind = "testbed"\nserverz = 2\n', FLOWS_OK, "serverz: unknown key; allowed keys:"),
         ('kind = "torus"\n', FLOWS_OK, "kind: 'torus'; allowed: testbed, leaf_spine, fat_tree"),
@@ -96,7 +96,7 @@ def test_unreadable_and_binary_files(tmp_path):
     binary = tmp_path / "flows.csv"
     binary.write_bytes(b"\x00\x01\xff\xfe" * 10)
     res = run_cli("fabric", str(t), str(binary), "--out", str(tmp_path / "o"))
-    assert res.returncode == 2 and "flows.csv: not a text" in res.stderr
+    assert res.returncode == 2 and "flows.csv line 1: not a text CSV file (contains NUL bytes)" in res.stderr
     assert not (tmp_path / "o").exists()
 
 

@@ -210,10 +210,10 @@ def test_calibration_with_only_compute_bound_rows_keeps_default_mbu(tmp_path, mi
     [
         ("tokens,layer_time_s\n128,0.01\n256,abc\n", r"bad\.csv line 3: layer_time_s: expected a number, got 'abc'"),
         ("tokens,time\n128,0.01\n", r"bad\.csv line 1: missing column 'layer_time_s'"),
-        ("tokens,layer_time_s\n128,0.01\n\n256,0.02,7\n", r"bad\.csv line 4: expected 2 values, got 3"),
-        ("tokens,layer_time_s\n-5,0.01\n256,0.02\n", r"bad\.csv line 2: tokens: must be a finite number > 0"),
-        ("tokens,layer_time_s\n128,0.01\n", r"bad\.csv: needs at least 2 data rows"),
-        ("", r"bad\.csv: empty file"),
+        ("tokens,layer_time_s\n128,0.01\n\n256,0.02,7\n", r"bad\.csv line 4: 3 fields; expected 2"),
+        ("tokens,layer_time_s\n-5,0.01\n256,0.02\n", r"bad\.csv line 2: tokens: must be > 0, got '-5'"),
+        ("tokens,layer_time_s\n128,0.01\n", r"bad\.csv line 1: at least 2 data rows after this header line, got 1"),
+        ("", r"bad\.csv line 1: empty file"),
         ("tokens,layer_time_s\n128,1e-9\n8192,1e-8\n", r"bad\.csv: fitted mfu = .* is outside \(0, 1\]"),
     ],
 )

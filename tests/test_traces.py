@@ -200,13 +200,13 @@ MALFORMED = [
      "input_length: expected a non-negative integer"),
     ("bad.jsonl", ["[1, 2]"], 1, "expected a JSON object"),
     ("bad.csv", ["TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 18:17:03.9799600,5,1",
-                 "2023-11-16 18:17:04.0,7,-2"], 3, "GeneratedTokens: negative"),
+                 "2023-11-16 18:17:04.0,7,-2"], 3, "GeneratedTokens: must be >= 0"),
     ("bad.csv", ["TIMESTAMP,ContextTokens,GeneratedTokens", "yesterday,5,1"], 2, "TIMESTAMP"),
     ("bad.csv", ["TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 18:17:03,5"], 2, "2 fields"),
     ("bad.csv", ["TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 25:17:03,5,1"], 2, "invalid time"),
     ("bad.csv", ["TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 18:17:03,many,1"], 2, "ContextTokens"),
-    ("bad.csv", ["time,in,out", "2023-11-16 18:17:03,5,1"], 1, "lacks TIMESTAMP"),
-    ("bad.csv", ["TIMESTAMP,ContextTokens,GeneratedTokens", "", ""], 1, "no requests"),
+    ("bad.csv", ["time,in,out", "2023-11-16 18:17:03,5,1"], 1, "missing column 'TIMESTAMP'"),
+    ("bad.csv", ["TIMESTAMP,ContextTokens,GeneratedTokens", "", ""], 1, "at least one data row"),
 ]
 
 
@@ -239,8 +239,8 @@ def test_empty_and_binary_files(tmp_path, content, problem):
 
 
 def test_unreadable_paths(tmp_path):
-    for path in (tmp_path / "missing.csv", tmp_path):
-        with pytest.raises(ConfigError, match="cannot read file") as exc:
+    for path, problem in ((tmp_path / "missing.csv", "cannot read file"), (tmp_path, "not a regular file")):
+        with pytest.raises(ConfigError, match=problem) as exc:
             load_trace(path)
         assert str(path) in str(exc.value)
 

@@ -34,7 +34,6 @@ touches ns-3 or the file system except :func:`load_gpu` and
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import re
@@ -44,6 +43,7 @@ from typing import Literal, Optional
 
 import numpy as np
 
+from ..csvfile import Column, read_table
 from ..config import ConfigError, check_rules, from_dict, load_toml, spec
 from .models import ModelSpec, load_model
 
@@ -499,43 +499,11 @@ class ComputeModel:
 
 def _read_calibration_csv(path: Path) -> np.ndarray:
     """Rows (tokens, context_tokens, layer_time_s); context defaults to tokens/2."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text (UTF-8) CSV file") from None
-    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
-    if not lines:
-        raise ConfigError(f"{path}: empty file; expected a header with columns tokens,layer_time_s[,context_tokens]")
-    header_line, header = lines[0]
-    cols = [c.strip() for c in next(csv.reader([header]))]
-    missing = [c for c in ("tokens", "layer_time_s") if c not in cols]
-    if missing:
-        raise ConfigError(
-            f"{path} line {header_line}: missing column {missing[0]!r}; expected a header with "
-            f"columns tokens,layer_time_s and optionally context_tokens, got {','.join(cols)}"
-        )
-    idx = {c: cols.index(c) for c in ("tokens", "layer_time_s", "context_tokens") if c in cols}
-    rows = []
-    for lineno, ln in lines[1:]:
-        cells = [c.strip() for c in next(csv.reader([ln]))]
-        if len(cells) != len(cols):
-            raise ConfigError(f"{path} line {lineno}: expected {len(cols)} values, got {len(cells)}")
-        vals = {}
-        for c, i in idx.items():
-            try:
-                v = float(cells[i])
-            except ValueError:
-                raise ConfigError(f"{path} line {lineno}: {c}: expected a number, got {cells[i]!r}") from None
-            if not math.isfinite(v) or v < 0 or (c != "context_tokens" and v <= 0):
-                rule = ">= 0" if c == "context_tokens" else "> 0"
-                raise ConfigError(f"{path} line {lineno}: {c}: must be a finite number {rule}, got {cells[i]!r}")
-            vals[c] = v
-        rows.append((vals["tokens"], vals.get("context_tokens", vals["tokens"] / 2.0), vals["layer_time_s"]))
-    if len(rows) < 2:
-        raise ConfigError(f"{path}: needs at least 2 data rows to fit, got {len(rows)}")
-    return np.asarray(rows, dtype=float)
+    columns = (Column("tokens", gt=0.0), Column("layer_time_s", gt=0.0),
+               Column("context_tokens", min=0.0, required=False))
+    rows = read_table(path, columns, min_rows=2)
+    return np.asarray([(r["tokens"], r.get("context_tokens", r["tokens"] / 2.0), r["layer_time_s"]) for r in rows],
+                      dtype=float)
 
 
 def _fit_utilization(base: ComputeModel, data: np.ndarray) -> tuple[float, float, float]:

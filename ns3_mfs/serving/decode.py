@@ -53,7 +53,6 @@ unloaded TPOT (``a + b + c (prompt + output / 2)``, the mean step alone);
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -65,6 +64,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import ConfigError, spec
+from ..csvfile import Column, read_table
 from .compute import ComputeModel, load_gpu
 from .models import load_model
 
@@ -127,37 +127,9 @@ def fit_step_model(rows: np.ndarray) -> StepModel:
 
 def read_step_csv(path: Path, key: str) -> np.ndarray:
     """Rows ``(batch, total_context, step_s)`` of a calibration CSV (errors name the key, file and line)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{key}: {path}: cannot read a text CSV ({exc})") from None
-    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
-    cols_needed = ("batch", "total_context", "step_s")
-    if not lines:
-        raise ConfigError(f"{key}: {path}: empty file; expected columns {','.join(cols_needed)}")
-    head_no, head = lines[0]
-    cols = [c.strip() for c in next(csv.reader([head]))]
-    missing = [c for c in cols_needed if c not in cols]
-    if missing:
-        raise ConfigError(f"{key}: {path} line {head_no}: missing column {missing[0]!r}; expected {','.join(cols_needed)}")
-    rows = []
-    for lineno, ln in lines[1:]:
-        cells = [c.strip() for c in next(csv.reader([ln]))]
-        if len(cells) != len(cols):
-            raise ConfigError(f"{key}: {path} line {lineno}: expected {len(cols)} values, got {len(cells)}")
-        vals = []
-        for c in cols_needed:
-            try:
-                v = float(cells[cols.index(c)])
-            except ValueError:
-                raise ConfigError(f"{key}: {path} line {lineno}: {c}: expected a number, got {cells[cols.index(c)]!r}") from None
-            if not math.isfinite(v) or v < 0 or (c != "total_context" and v <= 0):
-                raise ConfigError(f"{key}: {path} line {lineno}: {c}: out of range ({v!r})")
-            vals.append(v)
-        rows.append(vals)
-    if len(rows) < 3:
-        raise ConfigError(f"{key}: {path}: needs at least 3 data rows to fit a, b, c; got {len(rows)}")
-    return np.asarray(rows, dtype=float)
+    columns = (Column("batch", gt=0.0), Column("total_context", min=0.0), Column("step_s", gt=0.0))
+    rows = read_table(path, columns, key=key, min_rows=3)
+    return np.asarray([[r["batch"], r["total_context"], r["step_s"]] for r in rows], dtype=float)
 
 
 def roofline_rows(cm: ComputeModel, capacity_tokens: int, max_batch: int) -> np.ndarray:

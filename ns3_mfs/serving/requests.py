@@ -25,7 +25,6 @@ Nothing here touches ns-3; only numpy is needed.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
@@ -38,6 +37,7 @@ from typing import Any, Literal, Optional, Sequence, Union
 
 import numpy as np
 
+from ..csvfile import Column, read_table, read_text
 from ..config import ConfigError, spec
 
 BLOCK_TOKENS = 512
@@ -80,19 +80,7 @@ class Request:
 
 def _read_text(p: Path, what: str) -> str:
     """File contents as text; I/O, binary and empty files become ConfigError."""
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read file ({exc.strerror or exc})") from None
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        line = raw.count(b"\n", 0, nul) + 1
-        raise ConfigError(f"{p} line {line}: not a text {what} file (contains NUL bytes)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{p} line {line}: not a text (UTF-8) {what} file ({exc.reason})") from None
+    text = read_text(p, what)
     if not text.strip():
         raise ConfigError(f"{p} line 1: empty file; expected {what} request records")
     return text
@@ -164,8 +152,8 @@ _TS = re.compile(
 )
 
 
-def _azure_time_ns(text: str, where: str, days: dict[str, int]) -> int:
-    """A ``YYYY-MM-DD HH:MM:SS[.fffffff]`` timestamp (or plain seconds) in ns."""
+def _azure_time_ns(text: str, days: dict[str, int]) -> int:
+    """A ``YYYY-MM-DD HH:MM:SS[.fffffff]`` timestamp (or plain seconds) in ns (ValueError if not)."""
     m = _TS.match(text)
     if m is None:
         try:
@@ -173,9 +161,7 @@ def _azure_time_ns(text: str, where: str, days: dict[str, int]) -> int:
         except ValueError:
             sec = math.nan
         if not math.isfinite(sec):
-            raise ConfigError(
-                f"{where}: TIMESTAMP: expected 'YYYY-MM-DD HH:MM:SS[.fraction]' or seconds, got {text!r}"
-            )
+            raise ValueError(f"expected 'YYYY-MM-DD HH:MM:SS[.fraction]' or seconds, got {text!r:.60}")
         return round(sec * 1e9)
     y, mo, d, hh, mm, ss, frac = m.groups()
     key = f"{y}-{mo}-{d}"
@@ -184,10 +170,10 @@ def _azure_time_ns(text: str, where: str, days: dict[str, int]) -> int:
         try:
             day = days[key] = date(int(y), int(mo), int(d)).toordinal()
         except ValueError as exc:
-            raise ConfigError(f"{where}: TIMESTAMP: invalid date {key!r} ({exc})") from None
+            raise ValueError(f"invalid date {key!r} ({exc})") from None
     h, mi, s = int(hh), int(mm), int(ss)
     if h > 23 or mi > 59 or s > 60:
-        raise ConfigError(f"{where}: TIMESTAMP: invalid time of day in {text!r}")
+        raise ValueError(f"invalid time of day in {text!r:.60}")
     ns = ((day * 24 + h) * 60 + mi) * 60 + s
     ns *= 1_000_000_000
     if frac:
@@ -195,54 +181,14 @@ def _azure_time_ns(text: str, where: str, days: dict[str, int]) -> int:
     return ns
 
 
-def _csv_int(text: str, col: str, where: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise ConfigError(f"{where}: {col}: expected a non-negative integer, got {text!r}") from None
-    if v < 0:
-        raise ConfigError(f"{where}: {col}: negative length {v}; expected an integer >= 0")
-    return v
-
-
 def _parse_azure(p: Path, text: str, limit: Optional[int]) -> list[Request]:
-    lines = text.split("\n")
-    reader = csv.reader(lines)
-    header_line = 1
-    header: list[str] = []
-    for row in reader:
-        header_line = reader.line_num
-        if row and any(c.strip() for c in row):
-            header = [c.strip() for c in row]
-            break
-    missing = [c for c in AZURE_COLUMNS if c not in header]
-    if missing:
-        raise ConfigError(
-            f"{p} line {header_line}: header {','.join(header)!r} lacks {', '.join(missing)}; "
-            f"expected columns {','.join(AZURE_COLUMNS)}"
-        )
-    i_ts, i_in, i_out = (header.index(c) for c in AZURE_COLUMNS)
-    width = len(header)
     days: dict[str, int] = {}
-    stamps: list[int] = []
-    rows: list[tuple[float, int, int, tuple[int, ...], Optional[int]]] = []
-    for row in reader:
-        lineno = reader.line_num
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        where = f"{p} line {lineno}"
-        if len(row) != width:
-            raise ConfigError(f"{where}: {len(row)} fields; expected {width} ({','.join(header)})")
-        stamps.append(_azure_time_ns(row[i_ts], where, days))
-        rows.append((0.0, _csv_int(row[i_in].strip(), AZURE_COLUMNS[1], where),
-                     _csv_int(row[i_out].strip(), AZURE_COLUMNS[2], where), (), None))
-        if limit is not None and len(rows) >= limit:
-            break
-    if not rows:
-        raise ConfigError(f"{p} line {header_line}: no requests after the header line")
-    t0 = min(stamps)
-    rows = [((ns - t0) / 1e9, *r[1:]) for ns, r in zip(stamps, rows)]
-    return _finish(rows)
+    columns = (Column(AZURE_COLUMNS[0], lambda t: _azure_time_ns(t, days)),
+               Column(AZURE_COLUMNS[1], "int", min=0), Column(AZURE_COLUMNS[2], "int", min=0))
+    table = read_table(p, columns, comments=False, limit=limit, text=text)
+    t0 = min(r[AZURE_COLUMNS[0]] for r in table)
+    return _finish([((r[AZURE_COLUMNS[0]] - t0) / 1e9, r[AZURE_COLUMNS[1]], r[AZURE_COLUMNS[2]], (), None)
+                    for r in table])
 
 
 def load_mooncake(path: str | os.PathLike, limit: Optional[int] = None) -> list[Request]:

@@ -38,13 +38,13 @@ file when L = E.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal, Mapping, Optional
 
 import numpy as np
 
+from ..csvfile import read_matrix
 from ..config import ConfigError, from_dict, spec
 
 RoutingModel = Callable[[int, int], np.ndarray]
@@ -162,21 +162,7 @@ def _load_matrix(path: Path, key: str) -> np.ndarray:
         except (ValueError, OSError) as exc:
             raise ConfigError(f"{key}: {path}: not a NumPy .npy file ({exc})") from None
         return np.asarray(arr, dtype=float)
-    rows = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{key}: {path}: cannot read a text CSV ({exc})") from None
-    for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
-        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
-            continue
-        try:
-            rows.append([float(c) for c in row])
-        except ValueError:
-            raise ConfigError(f"{key}: {path} line {lineno}: expected comma-separated numbers, got {row!r:.80}") from None
-    if not rows or len({len(r) for r in rows}) != 1:
-        raise ConfigError(f"{key}: {path}: expected a rectangular table of numbers")
-    return np.asarray(rows, dtype=float)
+    return read_matrix(path, key)
 
 
 @register_expert

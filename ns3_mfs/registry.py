@@ -22,14 +22,14 @@ class NoParams:
 
 
 class Registry(Generic[T]):
-    """Classes by name; iterating gives the names."""
+    """Classes by name (their ``key`` attribute, ``name`` by default); iterating gives the names."""
 
-    def __init__(self, kind: str):
-        self.kind = kind
+    def __init__(self, kind: str, key: str = "name"):
+        self.kind, self.key = kind, key
         self.classes: dict[str, T] = {}
 
     def register(self, cls: T) -> T:
-        self.classes[cls.name] = cls
+        self.classes[getattr(cls, self.key)] = cls
         return cls
 
     def __contains__(self, name: object) -> bool:

@@ -19,7 +19,7 @@ from ns3_mfs.config import ConfigError
 from ns3_mfs.experiment.run import RunConfig, RunSetup, ServingConfig, run_config_from_dict
 from ns3_mfs.experiment.sweep import apply_overrides
 from ns3_mfs.fabric.network import FabricConfig
-from ns3_mfs.fabric.topology import KINDS
+from ns3_mfs.fabric.topology import REGISTRY as KINDS
 from ns3_mfs.policies import REGISTRY
 from ns3_mfs.serving.requests import LengthDist, WorkloadConfig
 

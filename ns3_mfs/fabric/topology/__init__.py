@@ -1,0 +1,135 @@
+"""Topologies: small TOML files that expand into a graph of hosts and switches.
+
+A *host* is one NIC port (an RDMA NIC with one link); hosts are numbered
+0..N-1 server by server, so on the testbed server ``s`` has NICs ``2s`` and
+``2s+1``. Switches follow the hosts in node numbering. Every kind records which
+server each host belongs to and how many GPUs a server has, for the serving
+layer above.
+
+Kinds (``kind = ...`` in the file), one module each in this package:
+
+* ``testbed``: one switch, ``servers`` servers with ``nics_per_server`` NICs
+  each (the MFS testbed: 8 servers x 4 GPUs x 2 x 100G).
+* ``leaf_spine``: two tiers; ``hosts_per_leaf`` NICs on each of ``leaves``
+  leaves, every leaf linked to every spine. Oversubscription =
+  hosts_per_leaf x host_rate / (spines x spine_rate).
+* ``fat_tree``: the k-ary fat-tree (k pods of k/2 edge and k/2 aggregation
+  switches, (k/2)^2 cores, k^3/4 hosts), full bisection.
+* ``ring``: ``switches`` switches in a ring, ``hosts_per_switch`` NICs on
+  each. Shortest-path routing around a ring of 5 or more switches creates a
+  cyclic buffer dependency: the classic topology for PFC deadlock studies.
+
+A new kind is a frozen dataclass subclass of :class:`Topology` with a
+``kind: Literal["name"] = "name"`` field, its parameters as ``spec(...)``
+fields and a ``graph()`` method, decorated with ``@register`` (see
+``ring.py`` for a small one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...config import ConfigError, from_dict, load_toml, spec, to_dict
+from ...registry import Registry
+
+
+@dataclass(frozen=True)
+class Link:
+    """A full-duplex link between two node indices."""
+
+    a: int
+    b: int
+    rate_bps: float
+    delay_s: float
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A topology expanded into nodes and links (hosts first)."""
+
+    name: str
+    num_hosts: int
+    switch_names: tuple[str, ...]
+    links: tuple[Link, ...]
+    host_server: tuple[int, ...]  #: server of each host
+    gpus_per_server: int
+
+    @property
+    def num_nodes(self) -> int:
+        return self.num_hosts + len(self.switch_names)
+
+    @property
+    def num_servers(self) -> int:
+        return max(self.host_server) + 1
+
+    def node_name(self, node: int) -> str:
+        return f"nic{node}" if node < self.num_hosts else self.switch_names[node - self.num_hosts]
+
+    def host_rate_bps(self, host: int) -> float:
+        for link in self.links:
+            if host in (link.a, link.b):
+                return link.rate_bps
+        raise KeyError(host)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Base of every topology kind: the parameters all kinds share."""
+
+    name: str = spec("", doc="free-form name shown in results")
+    link_delay_us: float = spec(1.0, min=0.0, max=1e6, doc="one-way propagation delay of every link (us)")
+    gpus_per_server: int = spec(4, min=1, max=64, doc="GPUs per server (for the serving layer)")
+
+    def graph(self) -> Graph:  # pragma: no cover - every kind overrides it
+        raise NotImplementedError
+
+
+#: Topology kinds by their ``kind`` value.
+REGISTRY: Registry[type[Topology]] = Registry("topology kind", key="kind")
+register = REGISTRY.register
+
+
+def topology_from_dict(data: dict[str, Any], path: str = "topology") -> Topology:
+    """Build a topology from a table with a ``kind`` key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a table, got {data!r}")
+    kind = data.get("kind")
+    if not isinstance(kind, str) or kind not in REGISTRY:
+        raise ConfigError(
+            f"{path}.kind: {'missing' if kind is None else repr(kind)}; allowed: {', '.join(REGISTRY)}"
+        )
+    return from_dict(REGISTRY[kind], data, path)
+
+
+def load_topology(path: str | Path) -> Topology:
+    """Read a topology TOML file (see ``topologies/`` for one of each kind)."""
+    data = load_toml(path)
+    return topology_from_dict(data, str(path))
+
+
+def topology_to_dict(topo: Topology) -> dict[str, Any]:
+    return to_dict(topo)
+
+
+# The built-in kinds register themselves (import order = order of ``allowed``).
+from .testbed import TestbedTopology  # noqa: E402
+from .leaf_spine import LeafSpineTopology  # noqa: E402
+from .fat_tree import FatTreeTopology  # noqa: E402
+from .ring import RingTopology  # noqa: E402
+
+__all__ = [
+    "REGISTRY",
+    "FatTreeTopology",
+    "Graph",
+    "LeafSpineTopology",
+    "Link",
+    "RingTopology",
+    "TestbedTopology",
+    "Topology",
+    "load_topology",
+    "register",
+    "topology_from_dict",
+    "topology_to_dict",
+]

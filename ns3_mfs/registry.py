@@ -1,6 +1,7 @@
 """A small registry of named implementations, each with a typed ``Params`` dataclass.
 
-Flow policies, prefill queue policies and dispatchers all use it: a class
+Flow policies, prefill queue policies, dispatchers, routing models,
+placements, decode batching policies and topology kinds all use it: a class
 with a ``name`` and a frozen ``Params`` dataclass is added with
 ``@REGISTRY.register``; :meth:`Registry.params` validates a parameter table
 with errors that name the config key.
@@ -8,7 +9,7 @@ with errors that name the config key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Generic, Iterator, Mapping, Optional, TypeVar
 
 from .config import ConfigError, from_dict
@@ -57,4 +58,8 @@ class Registry(Generic[T]):
         """Validated ``Params`` of ``name`` from a table (errors name ``params_key.<field>``)."""
         if params is not None and not isinstance(params, Mapping):
             raise ConfigError(f"{params_key}: expected a table, got {params!r}")
-        return from_dict(self.get(name, key).Params, dict(params or {}), params_key)
+        cls = self.get(name, key)
+        if params and not fields(cls.Params):
+            raise ConfigError(f"{params_key}.{sorted(params)[0]}: unknown key; {self.kind.split()[0]} {name!r} "
+                              "takes no parameters")
+        return from_dict(cls.Params, dict(params or {}), params_key)

@@ -31,7 +31,7 @@ def simulate(cfg, requests):
 
 
 def test_zipf_popularity_and_affinity_coactivation():
-    z = routing.make_expert("zipf", {"exponent": 1.0, "seed": 0, "affinity": 0.5}, 8, 4)
+    z = routing.make("zipf", {"exponent": 1.0, "seed": 0, "affinity": 0.5}, 8, 4)
     w = 1 / np.arange(1, 9)
     assert sorted(z.popularity(0)) == pytest.approx(sorted(w / w.sum()))
     assert not np.array_equal(z.popularity(0), z.popularity(1))  # a different hot expert per layer
@@ -39,7 +39,7 @@ def test_zipf_popularity_and_affinity_coactivation():
     assert C.sum() == pytest.approx(1.0)
     assert C.sum(axis=1) == pytest.approx(z.popularity(0)) and C.sum(axis=0) == pytest.approx(z.popularity(1))
     assert z.coactivation(3) is None  # no layer after the last
-    u = routing.make_expert("zipf", {"exponent": 0.0}, 8, 2)
+    u = routing.make("zipf", {"exponent": 0.0}, 8, 2)
     assert u.popularity(1) == pytest.approx(np.full(8, 1 / 8))
 
 
@@ -47,22 +47,22 @@ def test_routing_files(tmp_path):
     L, E = 32, 8
     freq = np.random.default_rng(1).integers(1, 100, (L, E)).astype(float)
     np.save(tmp_path / "freq.npy", freq)
-    m = routing.make_expert("file", {"path": str(tmp_path / "freq.npy")}, E, L)
+    m = routing.make("file", {"path": str(tmp_path / "freq.npy")}, E, L)
     assert m.popularity(5) == pytest.approx(freq[5] / freq[5].sum()) and m.coactivation(0) is None
     co = np.eye(E) * 10 + 1
     (tmp_path / "co.csv").write_text("# expert at layer l (rows) x expert at layer l+1\n"
                                      + "\n".join(",".join(str(v) for v in row) for row in co))
-    m = routing.make_expert("file", {"path": str(tmp_path / "co.csv")}, E, L)
+    m = routing.make("file", {"path": str(tmp_path / "co.csv")}, E, L)
     assert m.coactivation(4) == pytest.approx(co / co.sum()) and m.popularity(0) == pytest.approx(np.full(E, 1 / E))
     np.save(tmp_path / "bad.npy", np.ones((3, 5)))
     with pytest.raises(ConfigError, match=r"serving.routing_params.path: .*shape \(3, 5\) fits none"):
-        routing.make_expert("file", {"path": str(tmp_path / "bad.npy")}, E, L)
+        routing.make("file", {"path": str(tmp_path / "bad.npy")}, E, L)
     with pytest.raises(ConfigError, match="serving.routing_params.path: .*no such file"):
-        routing.make_expert("file", {"path": str(tmp_path / "none.npy")}, E, L)
+        routing.make("file", {"path": str(tmp_path / "none.npy")}, E, L)
 
 
 def test_balanced_placement_spreads_hot_experts_over_nics():
-    z = routing.make_expert("zipf", {"exponent": 1.5, "seed": 0}, 8, 32)
+    z = routing.make("zipf", {"exponent": 1.5, "seed": 0}, 8, 32)
     gpu_nic = [g // 2 for g in range(8)]  # two GPUs per NIC
     groups = [(g,) for g in range(8)]
     peak = {}
@@ -78,7 +78,7 @@ def test_balanced_placement_spreads_hot_experts_over_nics():
 
 
 def test_affinity_placement_keeps_followed_tokens_local():
-    z = routing.make_expert("zipf", {"exponent": 1.0, "seed": 0, "affinity": 1.0}, 8, 4)
+    z = routing.make("zipf", {"exponent": 1.0, "seed": 0, "affinity": 1.0}, 8, 4)
     groups = [(g,) for g in range(8)]
     nic = [g // 2 for g in range(8)]
     local = {}

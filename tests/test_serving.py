@@ -219,13 +219,16 @@ def test_session_placement_fetches_from_one_server():
 def test_routing_models_are_pluggable(monkeypatch):
     from ns3_mfs.serving import routing
 
-    monkeypatch.setattr(routing, "_REGISTRY", dict(routing._REGISTRY))  # the test's model stays in the test
+    monkeypatch.setattr(routing.REGISTRY, "classes", dict(routing.REGISTRY.classes))  # the model stays in the test
 
-    @routing.register("all_to_first")
-    def all_to_first(gpus, layer):
-        m = np.zeros((gpus, gpus))
-        m[:, 0] = 1.0
-        return m
+    @routing.register
+    class AllToFirst(routing.GpuRouting):
+        name = "all_to_first"
+
+        def shares(self, gpus, layer):
+            m = np.zeros((gpus, gpus))
+            m[:, 0] = 1.0
+            return m
 
     _, t = simulate(config(routing="all_to_first"), [Request(0, 0.0, 800, 10)])
     d = t["flows"][t["flows"].stage == "dispatch"]

@@ -160,18 +160,17 @@ class PrefillEngine:
 
     # ------------------------------------------------------------ routing
     def _setup_routing(self, cfg) -> None:
-        """GPU-level routing function, or an expert-level model with a placement per instance."""
+        """GPU-level routing model, or an expert-level model with a placement per instance."""
         name = cfg.routing
         params = getattr(cfg, "routing_params", None)
         self.uniform_routing = name == "uniform"
         self.expert_maps: dict[int, ExpertMap] = {}
-        if not routing.is_expert_level(name):
-            routing.check_params(name, params)
-            fn = routing.get(name)
-            self._shares = lambda inst, layer: fn(len(inst.gpus), layer)
-            return
         m = self.model
-        self.expert_routing = routing.make_expert(name, params, m.experts, m.layers)
+        model = routing.make(name, params, m.experts, m.layers)
+        if not isinstance(model, routing.ExpertRouting):
+            self._shares = lambda inst, layer: model.shares(len(inst.gpus), layer)
+            return
+        self.expert_routing = model
         pname = getattr(cfg, "placement", "contiguous")
         pparams = check_placement(pname, getattr(cfg, "placement_params", None))
         ep = self.compute.ep

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 from ._build import BuildError
 from .config import ConfigError, from_dict, load_toml
-from .errors import CheckFailed, RunStopped
+from .errors import CheckFailed, OutputError, RunStopped
 
 
 def _fabric_config(args: argparse.Namespace):
@@ -41,7 +41,7 @@ def cmd_fabric(args: argparse.Namespace) -> int:
     flows = load_flows(args.flows, topo.graph().num_hosts)
     summary = run_flows(
         topo, flows, cfg, out=Path(args.out), seed=args.seed, until_s=args.until,
-        extra_config={"flows": str(Path(args.flows).resolve())},
+        extra_config={"flows": str(Path(args.flows).resolve())}, replace=args.replace,
     )
     print(json.dumps(summary, indent=2))
     print(f"results: {Path(args.out).resolve()}", file=sys.stderr)
@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_run_config(args.config)
     progress = None if args.no_progress else _SimProgress(sys.stderr)
     try:
-        summary = run(cfg, out=Path(args.out), progress=progress)
+        summary = run(cfg, out=Path(args.out), progress=progress, replace=args.replace)
     finally:
         if progress is not None:
             progress.close()
@@ -209,8 +209,14 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(Path(args.out))
+    run_demo(Path(args.out), replace=args.replace)
     return 0
+
+
+def _replace_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--replace", action="store_true",
+                   help="write into an --out that holds other files or another kind of result (only the result "
+                        "files are replaced; default: refuse)")
 
 
 def _stale_flag(p: argparse.ArgumentParser) -> None:
@@ -233,12 +239,14 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--config", help="TOML file with a [fabric] table of FabricConfig settings")
     f.add_argument("--seed", type=int, default=1, help="seed (ECMP hashing)")
     f.add_argument("--until", type=float, help="stop at this simulated time (s)")
+    _replace_flag(f)
     f.set_defaults(func=cmd_fabric)
 
     r = sub.add_parser("run", help="run a serving scenario (TOML run config)")
     r.add_argument("config", help="run config TOML (see scratch/serving_small.toml)")
     r.add_argument("--out", required=True, help="result directory")
     r.add_argument("--no-progress", action="store_true", help="do not print the simulated-time progress line")
+    _replace_flag(r)
     r.set_defaults(func=cmd_run)
 
     cf = sub.add_parser("config", help="inspect run configs")
@@ -304,6 +312,7 @@ def parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="run the built-in demo scenario")
     d.add_argument("--out", default="results/demo", help="result directory")
+    _replace_flag(d)
     d.set_defaults(func=cmd_demo)
     return p
 
@@ -322,7 +331,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ConfigError as exc:
         print(f"ns3-mfs: error: {exc}", file=sys.stderr)
         return 2
-    except (RunStopped, CheckFailed) as exc:
+    except (RunStopped, CheckFailed, OutputError) as exc:
         print(f"ns3-mfs: {exc}", file=sys.stderr)
         return exc.exit_code
     except BuildError as exc:

@@ -46,8 +46,8 @@ def demo_config(num_requests: int = 24) -> RunConfig:
     )
 
 
-def run_demo(out: Path = DEFAULT_OUT, num_requests: int = 24) -> dict:
-    summary = run(demo_config(num_requests), out=out)
+def run_demo(out: Path = DEFAULT_OUT, num_requests: int = 24, replace: bool = False) -> dict:
+    summary = run(demo_config(num_requests), out=out, replace=replace)
     req = pd.read_parquet(Path(out) / "requests.parquet")
     coll = pd.read_parquet(Path(out) / "collectives.parquet")
     flows = pd.read_parquet(Path(out) / "flows.parquet")

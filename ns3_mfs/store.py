@@ -23,6 +23,9 @@ from typing import Any, Iterator, Mapping
 import pandas as pd
 import tomli_w
 
+from .config import ConfigError
+from .errors import OutputError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: Files a run writes (every table is ``<name>.parquet``); removed before a new run into the same directory.
 RUN_FILES = ("config.toml", "summary.json", "meta.json", "error.json")
@@ -94,7 +97,7 @@ def run_meta(seed: int, summary: Mapping[str, Any], status: str = "complete",
              config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Provenance of a run: its identity (of ``config``), versions, commit, seed and its cost."""
     from .identity import identity
-
+    
     try:
         ns3 = metadata.version("ns3")
     except metadata.PackageNotFoundError:
@@ -117,6 +120,37 @@ def run_meta(seed: int, summary: Mapping[str, Any], status: str = "complete",
     }
 
 
+def check_out(out: Path, kind: str, replace: bool = False) -> None:
+    """Refuse an ``--out`` that cannot take a run's results, before anything is simulated (creates nothing).
+
+    ``out`` must be a directory (or not exist yet, under a writable
+    directory) that we may write to; a non-empty ``out`` must hold an earlier
+    result of the same ``kind`` (``serving`` or ``fabric``), unless
+    ``replace`` (then only result files are replaced; other files stay).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out: {out} is a file, not a directory; give a directory for the results")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out: cannot write under {probe} (permission denied); give a writable directory")
+    if probe != out or replace or all(p.name.startswith(".") for p in out.iterdir()):
+        return
+    meta = out / "meta.json"
+    try:
+        previous = json.loads(meta.read_text()).get("kind", "serving") if meta.exists() else None
+    except (OSError, ValueError, AttributeError):
+        previous = "unreadable"
+    if previous is None and any((out / n).exists() for n in RUN_FILES if n != "meta.json"):
+        previous = "unfinished"
+    if previous == kind or previous == "unfinished":
+        return
+    what = f"a {previous} result" if previous not in (None, "unreadable") else "files that are not a result"
+    raise ConfigError(f"--out: {out} holds {what}; give a new or empty directory, or --replace to write into it")
+
+
 def write_run(
     out: Path,
     *,
@@ -125,21 +159,32 @@ def write_run(
     tables: Mapping[str, pd.DataFrame],
     seed: int,
     status: str = "complete",
+    kind: str = "serving",
 ) -> None:
     """Write a result directory: tables, config, summary, then meta.
+
+    ``kind`` (``serving`` or ``fabric``) is recorded in ``meta.json``. A write
+    that fails (disk full, permissions) raises :class:`OutputError` naming
+    the directory.
 
     ``status`` (in ``meta.json``) is ``complete``, ``partial`` (the run was
     stopped early: see ``summary.json``'s ``stop_reason``) or ``invalid`` (an
     end-of-run check failed: see its ``checks``).
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    clear_run(out)  # meta.json first: the directory is incomplete until the new one lands
-    for name, df in tables.items():
-        write_table(out / f"{name}.parquet", df)
-    write_atomic(out / "config.toml", tomli_w.dumps(toml_safe(config)).encode())
-    write_atomic(out / "summary.json", json_bytes(dict(summary)))
-    write_atomic(out / "meta.json", json_bytes(run_meta(seed, summary, status, config)))
+    meta = json_bytes({**run_meta(seed, summary, status, config), "kind": kind})
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        clear_run(out)  # meta.json first: the directory is incomplete until the new one lands
+        for name, df in tables.items():
+            write_table(out / f"{name}.parquet", df)
+        write_atomic(out / "config.toml", tomli_w.dumps(toml_safe(config)).encode())
+        write_atomic(out / "summary.json", json_bytes(dict(summary)))
+        write_atomic(out / "meta.json", meta)
+    except OSError as exc:
+        left = ("what was written before the failure is there without a meta.json, so it is not a finished "
+                "result" if out.is_dir() else "nothing was written")
+        raise OutputError(f"writing the results into {out} failed ({exc.strerror or exc}); {left}") from None
 
 
 def clear_run(out: Path) -> None:

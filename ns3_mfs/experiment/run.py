@@ -37,7 +37,7 @@ from ..serving.compute import ComputeConfig
 from ..serving.prefill import STAGES, PrefillEngine
 from ..serving.requests import Request, WorkloadConfig, generate
 from ..policies import REGISTRY, check_params, make_policy
-from ..store import write_run
+from ..store import check_out, write_run
 
 
 @dataclass(frozen=True)
@@ -320,16 +320,21 @@ def workload_requests(cfg: RunConfig) -> list[Request]:
 
 
 def run(cfg: RunConfig, out: Optional[Path] = None,
-        progress: Optional[Callable[[float], None]] = None) -> dict[str, Any]:
+        progress: Optional[Callable[[float], None]] = None, replace: bool = False) -> dict[str, Any]:
     """Simulate a run config; write the result directory if ``out`` is given.
 
-    ``progress(sim_s)`` is called about once per wall second during the main simulation.
+    ``progress(sim_s)`` is called about once per wall second during the main
+    simulation. ``out`` is checked before anything is simulated
+    (:func:`ns3_mfs.store.check_out`; ``replace`` lets a run write into a
+    directory that holds something else).
     """
     t0 = time.perf_counter()
     setup = RunSetup(cfg)  # validates model, GPU, memory, layout before any simulation
     requests = workload_requests(cfg)
     if not requests:
         raise ConfigError("workload: produced no requests")
+    if out is not None:
+        check_out(Path(out), "serving", replace)
     lengths = np.array([r.input_tokens for r in requests])
     if cfg.serving.ttft_slo_s is not None:
         slo: np.ndarray | float = cfg.serving.ttft_slo_s

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import ctypes
 import dataclasses
 import fcntl
 import itertools
@@ -44,6 +45,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -104,6 +106,56 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+#: Runs in progress in this process (stopped by :func:`stop_running_points` on an interrupt).
+_LIVE: set[subprocess.Popen] = set()
+_LIVE_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def stop_running_points() -> None:
+    """SIGTERM every run this process started that is still going (they unwind without a meta.json);
+    no new run starts until the stopping sweep has wound down."""
+    with _LIVE_LOCK:
+        _STOPPING.set()
+        for proc in _LIVE:
+            with contextlib.suppress(OSError):
+                proc.terminate()
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """``preexec_fn`` of a point's process: SIGTERM it when the thread that started it dies (Linux).
+
+    So a sweep killed with SIGKILL does not leave its runs going; SIGTERM
+    unwinds a run like Ctrl-C (temporary files removed, no meta.json).
+    """
+    def setup() -> None:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - not Linux
+            return
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+    return setup
+
+
+@contextlib.contextmanager
+def point_lock(out: Path) -> Iterator[Optional[TextIO]]:
+    """Lock a point's directory (``.<name>.lock`` beside it); yields None when another process holds it.
+
+    The locked file is handed to the run's process too (``pass_fds``), so the
+    lock lasts as long as the run, even past a killed parent: a point is never
+    simulated twice at once.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield None
+            return
+        yield fh
+
+
 def _reset(out: Path) -> None:
     """Empty an unfinished result directory (stale temporary files, an old error.json)."""
     if out.exists():
@@ -114,24 +166,44 @@ def _reset(out: Path) -> None:
 def run_point(config: Mapping[str, Any], out: Path) -> PointResult:
     """Run one resolved run config with ``python -m ns3_mfs run`` in a new process.
 
-    Empties ``out``, runs, and on failure writes ``error.json`` (message, exit
-    code, stderr tail). A run whose ``meta.json`` does not record the identity
-    this process computes for ``config`` counts as failed (it could never be
-    reused). Never raises for a failing run.
+    Under the point's lock (:func:`point_lock`): empties ``out``, runs, and
+    on failure writes ``error.json`` (message, exit code, stderr tail). A run
+    whose ``meta.json`` does not record the identity this process computes
+    for ``config`` counts as failed (it could never be reused). Never raises
+    for a failing run.
     """
     out = Path(out)
+    with point_lock(out) as lock:
+        if lock is None:
+            return PointResult(ok=False, error=f"{out.name} is being run by another process (its lock "
+                                               f".{out.name}.lock is held); not started twice")
+        return _run_locked(config, out, lock.fileno())
+
+
+def _run_locked(config: Mapping[str, Any], out: Path, lock_fd: int) -> PointResult:
     _reset(out)
     cfg_file = out / ".point.toml"
     cfg_file.write_text(tomli_w.dumps(toml_safe(dict(config))))
     t0 = time.perf_counter()
     try:
-        res = subprocess.run(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "ns3_mfs", "run", str(cfg_file), "--out", str(out), "--no-progress"],
-            capture_output=True, text=True, env=_child_env(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env(), stdin=subprocess.DEVNULL,
+            pass_fds=(lock_fd,), preexec_fn=_die_with_parent(os.getpid()),
         )
-        code, stderr = res.returncode, res.stderr
     except OSError as exc:
         code, stderr = -1, f"cannot start the run: {exc}"
+    else:
+        with _LIVE_LOCK:
+            _LIVE.add(proc)
+            if _STOPPING.is_set():
+                proc.terminate()
+        try:
+            stderr = proc.communicate()[1]
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(proc)
+        code = proc.returncode
     wall = time.perf_counter() - t0
     cfg_file.unlink(missing_ok=True)
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
@@ -450,13 +522,21 @@ def _run_local(todo: list[Point], out: Path, jobs: int, log: _Log, report: Sweep
             with lock:
                 running -= 1
 
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max(1, jobs))
+    try:
         pending: dict[Future, Point] = {pool.submit(one, pt): pt for pt in todo}
         while pending:
             finished, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
             for fut in finished:
                 _record(pending.pop(fut), fut.result(), log, report)
             show(running, len(pending))
+    except BaseException:  # Ctrl-C, SIGTERM: start nothing more, stop what runs, keep what finished
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_running_points()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        _STOPPING.clear()
 
 
 def _record(pt: Point, res: PointResult, log: _Log, report: SweepReport) -> None:

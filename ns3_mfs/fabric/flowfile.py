@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional
 
 from ..config import ConfigError, to_dict
 from ..csvfile import Column, read_table
-from ..store import write_run
+from ..store import check_out, write_run
 from . import safety
 from .network import FabricConfig, Network
 from .topology import Topology
@@ -44,8 +44,11 @@ def run_flows(
     seed: int = 1,
     until_s: Optional[float] = None,
     extra_config: Optional[Mapping[str, Any]] = None,
+    replace: bool = False,
 ) -> dict[str, Any]:
-    """Run a flow list on a topology; write the result directory if ``out`` is given."""
+    """Run a flow list on a topology; write the result directory if ``out`` is given (checked first)."""
+    if out is not None:
+        check_out(Path(out), "fabric", replace)
     net = Network(topology, config, seed=seed)
     try:
         for fl in flows:
@@ -66,6 +69,7 @@ def run_flows(
                         "anomalies": net.anomalies()},
                 seed=seed,
                 status=summary["status"],
+                kind="fabric",
             )
         safety.raise_for_status(net, summary, out)
         return summary

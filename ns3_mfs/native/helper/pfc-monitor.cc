@@ -20,7 +20,7 @@ TypeId
 PfcMonitor::GetTypeId()
 {
     static TypeId tid = TypeId("ns3::PfcMonitor")
-                            .SetParent<Object>()
+                            .SetParent<FabricMonitor>()
                             .SetGroupName("Mfs")
                             .AddConstructor<PfcMonitor>()
                             .AddAttribute("Interval",
@@ -55,17 +55,8 @@ PfcMonitor::PfcMonitor()
 void
 PfcMonitor::DoDispose()
 {
-    Halt();
-    m_nodes = nullptr;
     m_stop = nullptr;
-    m_continue = nullptr;
-    Object::DoDispose();
-}
-
-void
-PfcMonitor::SetFabric(const FabricNodes* nodes)
-{
-    m_nodes = nodes;
+    FabricMonitor::DoDispose();
 }
 
 void
@@ -74,37 +65,16 @@ PfcMonitor::SetStopCallback(StopCallback cb)
     m_stop = std::move(cb);
 }
 
-void
-PfcMonitor::SetContinueCallback(ContinueCallback cb)
+Time
+PfcMonitor::GetInterval() const
 {
-    m_continue = std::move(cb);
-}
-
-bool
-PfcMonitor::IsEnabled() const
-{
-    return m_interval.IsStrictlyPositive();
+    return m_interval;
 }
 
 void
 PfcMonitor::Start()
 {
-    if (!m_running && IsEnabled())
-    {
-        m_running = true;
-        m_event = Simulator::Schedule(m_interval, &PfcMonitor::Check, this);
-    }
-}
-
-void
-PfcMonitor::Halt()
-{
-    // Removed, not cancelled: a cancelled event still advances the clock when it is reached.
-    if (m_event.IsPending())
-    {
-        Simulator::Remove(m_event);
-    }
-    m_running = false;
+    StartRounds(false);
 }
 
 int64_t
@@ -122,9 +92,9 @@ PfcMonitor::Report(const PfcAnomaly& a)
 }
 
 void
-PfcMonitor::Check()
+PfcMonitor::DoRound()
 {
-    const FabricNodes& nodes = *m_nodes;
+    const FabricNodes& nodes = Nodes();
     const int64_t now = Simulator::Now().GetPicoSeconds();
     const int64_t stormPs = m_stormThreshold.GetPicoSeconds();
     const uint32_t n = nodes.size();
@@ -175,14 +145,6 @@ PfcMonitor::Check()
         }
     }
     FindDeadlock(blocked, members, now);
-    if (m_continue && m_continue())
-    {
-        m_event = Simulator::Schedule(m_interval, &PfcMonitor::Check, this);
-    }
-    else
-    {
-        m_running = false;
-    }
 }
 
 /*
@@ -194,7 +156,7 @@ PfcMonitor::Check()
 void
 PfcMonitor::FindDeadlock(const std::map<Key, uint32_t>& blocked, const std::vector<Key>& members, int64_t now)
 {
-    const FabricNodes& nodes = *m_nodes;
+    const FabricNodes& nodes = Nodes();
     const uint32_t m = members.size();
     std::vector<std::vector<uint32_t>> next(m);
     for (uint32_t i = 0; i < m; ++i)

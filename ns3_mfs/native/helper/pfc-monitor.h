@@ -5,11 +5,8 @@
 #ifndef NS3_MFS_PFC_MONITOR_H
 #define NS3_MFS_PFC_MONITOR_H
 
-#include "fabric-node.h"
+#include "fabric-monitor.h"
 
-#include "ns3/event-id.h"
-#include "ns3/nstime.h"
-#include "ns3/object.h"
 #include "ns3/traced-callback.h"
 
 #include <functional>
@@ -42,7 +39,8 @@ struct PfcAnomaly
 /**
  * @ingroup ns3mfs
  * Watches a fabric for PFC trouble every Interval of simulated time while
- * traffic is active (installed by FabricMonitorHelper, as ns-3's FlowMonitor).
+ * traffic is active (a FabricMonitor, installed by FabricMonitorHelper as
+ * ns-3's FlowMonitor is by FlowMonitorHelper).
  *
  * A pause storm is a (port, class) paused without a break for longer than
  * StormThreshold. A deadlock is a cycle of switch egress classes, each paused
@@ -51,7 +49,7 @@ struct PfcAnomaly
  * Each is reported once through the Anomaly trace source; a deadlock always
  * calls the stop callback, a pause storm if StopOnStorm.
  */
-class PfcMonitor : public Object
+class PfcMonitor : public FabricMonitor
 {
   public:
     /**
@@ -71,39 +69,24 @@ class PfcMonitor : public Object
     /** Asked to stop the run (the kind of the first anomaly that requires it). */
     using StopCallback = std::function<void(PfcAnomaly::Kind)>;
 
-    /** Asked after each check whether to schedule the next one. */
-    using ContinueCallback = std::function<bool()>;
-
-    /** @param nodes the fabric to watch (must outlive the monitor) */
-    void SetFabric(const FabricNodes* nodes);
-
     /** @param cb called when an anomaly must stop the run */
     void SetStopCallback(StopCallback cb);
 
-    /** @param cb true while traffic is active and the run goes on */
-    void SetContinueCallback(ContinueCallback cb);
-
-    /** @return true if Interval > 0 */
-    bool IsEnabled() const;
-
     /** Schedule the first check one Interval from now, unless checks already run or the monitor is off. */
     void Start();
-
-    /** Remove the pending check (traffic ended): the run's end time stays that of the last real event. */
-    void Halt();
 
     /** @return the longest pause of any (port, class) seen at a check (ps) */
     int64_t GetLongestPausePs() const;
 
   protected:
     void DoDispose() override;
+    Time GetInterval() const override;
+    /** One check: pause storms, then cycles of blocked switch egress classes. */
+    void DoRound() override;
 
   private:
     /** A (node, port, class). */
     using Key = std::tuple<uint32_t, uint32_t, uint8_t>;
-
-    /** One check: pause storms, then cycles of blocked switch egress classes. */
-    void Check();
 
     /**
      * Search the wait-for graph of blocked classes for a cycle and report it.
@@ -122,11 +105,7 @@ class PfcMonitor : public Object
     Time m_interval;                 //!< check period (0 = off)
     Time m_stormThreshold;           //!< pause-storm threshold
     bool m_stopOnStorm;              //!< stop the run at a pause storm
-    const FabricNodes* m_nodes{nullptr}; //!< the fabric
     StopCallback m_stop;             //!< stops the run
-    ContinueCallback m_continue;     //!< whether to keep checking
-    bool m_running{false};           //!< a check is scheduled
-    EventId m_event;                 //!< the next check
     std::map<Key, int64_t> m_stormSeen; //!< reported pause start + 1, per class
     std::vector<std::vector<uint64_t>> m_lastDequeued; //!< per node: per port x class
     int64_t m_longestPausePs{0};     //!< longest pause seen at a check

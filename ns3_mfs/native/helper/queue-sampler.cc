@@ -17,7 +17,7 @@ TypeId
 QueueSampler::GetTypeId()
 {
     static TypeId tid = TypeId("ns3::QueueSampler")
-                            .SetParent<Object>()
+                            .SetParent<FabricMonitor>()
                             .SetGroupName("Mfs")
                             .AddConstructor<QueueSampler>()
                             .AddAttribute("Interval",
@@ -37,52 +37,22 @@ QueueSampler::QueueSampler()
 {
 }
 
-void
-QueueSampler::DoDispose()
+Time
+QueueSampler::GetInterval() const
 {
-    Halt();
-    m_nodes = nullptr;
-    m_continue = nullptr;
-    Object::DoDispose();
-}
-
-void
-QueueSampler::SetFabric(const FabricNodes* nodes)
-{
-    m_nodes = nodes;
-}
-
-void
-QueueSampler::SetContinueCallback(ContinueCallback cb)
-{
-    m_continue = std::move(cb);
+    return m_interval;
 }
 
 void
 QueueSampler::Start()
 {
-    if (!m_running && m_interval.IsStrictlyPositive())
-    {
-        m_running = true;
-        m_event = Simulator::ScheduleNow(&QueueSampler::Sample, this);
-    }
+    StartRounds(true);
 }
 
 void
-QueueSampler::Halt()
+QueueSampler::DoRound()
 {
-    // Removed, not cancelled: a cancelled event still advances the clock when it is reached.
-    if (m_event.IsPending())
-    {
-        Simulator::Remove(m_event);
-    }
-    m_running = false;
-}
-
-void
-QueueSampler::Sample()
-{
-    const FabricNodes& nodes = *m_nodes;
+    const FabricNodes& nodes = Nodes();
     int64_t now = Simulator::Now().GetPicoSeconds();
     for (uint32_t n = 0; n < nodes.size(); ++n)
     {
@@ -106,14 +76,6 @@ QueueSampler::Sample()
                 }
             }
         }
-    }
-    if (m_continue && m_continue())
-    {
-        m_event = Simulator::Schedule(m_interval, &QueueSampler::Sample, this);
-    }
-    else
-    {
-        m_running = false;
     }
 }
 

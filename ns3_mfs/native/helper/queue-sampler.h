@@ -5,14 +5,9 @@
 #ifndef NS3_MFS_QUEUE_SAMPLER_H
 #define NS3_MFS_QUEUE_SAMPLER_H
 
-#include "fabric-node.h"
+#include "fabric-monitor.h"
 
-#include "ns3/event-id.h"
-#include "ns3/nstime.h"
-#include "ns3/object.h"
 #include "ns3/traced-callback.h"
-
-#include <functional>
 
 namespace ns3
 {
@@ -33,7 +28,7 @@ struct QueueSample
  * traffic is active (installed by FabricMonitorHelper). Only non-empty bands
  * are reported, through the Sample trace source.
  */
-class QueueSampler : public Object
+class QueueSampler : public FabricMonitor
 {
   public:
     /**
@@ -50,33 +45,16 @@ class QueueSampler : public Object
      */
     typedef void (*SampleTracedCallback)(const QueueSample& sample);
 
-    /** Asked after each sampling round whether to schedule the next one. */
-    using ContinueCallback = std::function<bool()>;
-
-    /** @param nodes the fabric to sample (must outlive the sampler) */
-    void SetFabric(const FabricNodes* nodes);
-
-    /** @param cb true while traffic is active */
-    void SetContinueCallback(ContinueCallback cb);
-
     /** Sample now and then every Interval, unless sampling already runs or Interval is 0. */
     void Start();
 
-    /** Remove the pending round (traffic ended). */
-    void Halt();
-
   protected:
-    void DoDispose() override;
+    Time GetInterval() const override;
+    /** One sampling round over all switch ports. */
+    void DoRound() override;
 
   private:
-    /** One sampling round over all switch ports. */
-    void Sample();
-
     Time m_interval;                     //!< sampling period (0 = off)
-    const FabricNodes* m_nodes{nullptr}; //!< the fabric
-    ContinueCallback m_continue;         //!< whether to keep sampling
-    bool m_running{false};               //!< a round is scheduled
-    EventId m_event;                     //!< the next round
     TracedCallback<const QueueSample&> m_sampleTrace; //!< samples
 };
 

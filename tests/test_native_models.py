@@ -38,3 +38,15 @@ def test_model_suite(runner, suite):
     report = res.stdout + res.stderr
     failed = [line.strip() for line in report.splitlines() if "FAIL" in line]
     assert res.returncode == 0 and not failed and f"PASS {suite}" in report, report
+
+
+def test_every_native_source_is_compiled():
+    every = sorted(_build.NATIVE_DIR.rglob("*.cc"))
+    assert every == sorted(_build.sources() + _build.test_sources())
+    assert not set(_build.sources()) & set(_build.test_sources())
+
+
+def test_binding_header_includes_no_ns3_header():
+    header = (_build.NATIVE_DIR / "binding" / "mfs-fabric.h").read_text()
+    includes = [line for line in header.splitlines() if line.startswith("#include")]
+    assert includes and all("<" in line and "ns3/" not in line for line in includes), includes

@@ -28,6 +28,7 @@ namespace ns3
 class FabricMonitorHelper
 {
   public:
+    /** Factories with the monitors' default attributes. */
     FabricMonitorHelper();
 
     /**

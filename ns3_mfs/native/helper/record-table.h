@@ -40,6 +40,7 @@ struct RecordColumnSchema
 class RecordTableBase
 {
   public:
+    /** Tables are held through this base. */
     virtual ~RecordTableBase() = default;
 
     /** @return the columns, in order */
@@ -135,11 +136,17 @@ class RecordTable : public RecordTableBase
         return Add({name, "derived", {}}, nullptr, nullptr);
     }
 
+    /** @return the columns, in declaration order */
     const std::vector<RecordColumnSchema>& GetSchema() const override
     {
         return m_schema;
     }
 
+    /**
+     * @param name column name
+     * @param real filled with the values of an f64 column
+     * @param count filled with the values of an i64, bool or label column
+     */
     void GetColumn(const std::string& name, std::vector<double>* real, std::vector<uint64_t>* count) const override
     {
         for (size_t i = 0; i < m_schema.size(); ++i)

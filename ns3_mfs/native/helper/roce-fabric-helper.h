@@ -33,6 +33,7 @@ namespace ns3
 class RoceFabricHelper
 {
   public:
+    /** An empty fabric. */
     RoceFabricHelper();
 
     /**

@@ -33,7 +33,9 @@ class RunWatchdog
     /** Called on the watchdog thread when it trips, before it stops the simulation. */
     using TripCallback = std::function<void(Reason)>;
 
+    /** A disarmed watchdog. */
     RunWatchdog() = default;
+    /** Disarms (joins the thread). */
     ~RunWatchdog();
     RunWatchdog(const RunWatchdog&) = delete;
     RunWatchdog& operator=(const RunWatchdog&) = delete;

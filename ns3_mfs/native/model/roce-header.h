@@ -68,7 +68,12 @@ class RoceHeader : public Header
     static constexpr uint32_t kPreambleIfg = 20;  //!< preamble + SFD + IFG (bytes)
     static constexpr uint32_t kNumClasses = 8;    //!< 802.1p priorities
 
+    /**
+     * @brief Get the type ID.
+     * @return the object TypeId
+     */
     static TypeId GetTypeId();
+    // Header interface (see ns3::Header)
     TypeId GetInstanceTypeId() const override;
     uint32_t GetSerializedSize() const override;
     void Serialize(Buffer::Iterator start) const override;

@@ -33,6 +33,7 @@ class RoceNetDevice;
 class RocePortOwner
 {
   public:
+    /** Owners are switches and NICs, held by their own Ptr. */
     virtual ~RocePortOwner() = default;
     /**
      * A data or transport-control frame arrived on a port.

@@ -20,6 +20,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 NATIVE_DIR = Path(__file__).resolve().parent / "native"
 NS3_MODULES = ("core", "network", "traffic-control")
@@ -83,19 +84,38 @@ def compiler() -> tuple[str, str]:
     return path, first.strip()
 
 
+LIBRARY_DIRS = ("model", "helper", "binding")
+TEST_DIR = "test"
+TEST_NAME = "ns3mfs-model-tests"
+
+
+def _files(dirs: tuple[str, ...], suffix: str) -> list[Path]:
+    return [p for d in dirs for p in sorted(NATIVE_DIR.glob(f"{d}/*{suffix}"))]
+
+
 def sources() -> list[Path]:
-    return sorted(NATIVE_DIR.glob("model/*.cc")) + sorted(NATIVE_DIR.glob("helper/*.cc"))
+    """The .cc files of the library (every folder of native/ but test/)."""
+    return _files(LIBRARY_DIRS, ".cc")
+
+
+def test_sources() -> list[Path]:
+    """The .cc files of the C++ model tests (native/test/), built into their own program."""
+    return _files((TEST_DIR,), ".cc")
 
 
 def _headers() -> list[Path]:
-    return sorted(NATIVE_DIR.glob("model/*.h")) + sorted(NATIVE_DIR.glob("helper/*.h"))
+    return _files(LIBRARY_DIRS, ".h")
+
+
+def _hash_files(h: Any, paths: list[Path]) -> None:
+    for path in paths:
+        h.update(path.relative_to(NATIVE_DIR).as_posix().encode())
+        h.update(path.read_bytes())
 
 
 def build_key(cxx_version: str) -> str:
     h = hashlib.sha256()
-    for path in sources() + _headers():
-        h.update(path.relative_to(NATIVE_DIR).as_posix().encode())
-        h.update(path.read_bytes())
+    _hash_files(h, sources() + _headers())
     h.update(ns3_version().encode())
     h.update(cxx_version.encode())
     h.update(" ".join(CXXFLAGS + NS3_MODULES).encode())
@@ -115,49 +135,86 @@ def library_path() -> Path:
     return cache_dir() / build_key(version) / LIB_NAME
 
 
+def _toolchain() -> tuple[str, Path, Path]:
+    """(compiler, ns-3 include dir, ns-3 library dir), checked."""
+    cxx, _ = compiler()
+    prefix = ns3_prefix()
+    include = prefix / "include"
+    if not (include / "ns3" / "queue-disc.h").exists():
+        raise BuildError(f"ns-3 headers not found under {include}")
+    return cxx, include, prefix / "lib64"
+
+
+def _compile_all(cxx: str, include: Path, srcs: list[Path], tmp: str) -> list[Path]:
+    """Compile @srcs into objects under @tmp, in parallel."""
+
+    def compile_one(src: Path) -> Path:
+        obj = Path(tmp) / (src.parent.name + "-" + src.stem + ".o")
+        cmd = [cxx, *CXXFLAGS, f"-I{include}", "-c", str(src), "-o", str(obj)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise BuildError(f"compiling {src.name} failed:\n{res.stderr[-6000:]}")
+        return obj
+
+    jobs = max(1, min(len(srcs), os.cpu_count() or 1))
+    with ThreadPoolExecutor(jobs) as pool:
+        return list(pool.map(compile_one, srcs))
+
+
+def _link(cxx: str, out: Path, args: list[str], libdir: Path, what: str) -> None:
+    cmd = [
+        cxx,
+        "-o",
+        str(out),
+        *args,
+        f"-L{libdir}",
+        f"-Wl,-rpath,{libdir}",
+        *[f"-lns3.44-{m}" for m in NS3_MODULES],
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise BuildError(f"linking {what} failed:\n{res.stderr[-6000:]}")
+
+
 def ensure_built(verbose: bool = False) -> Path:
     """Return the path of the native library, building it first if needed."""
-    cxx, version = compiler()
+    _, version = compiler()
     target = cache_dir() / build_key(version) / LIB_NAME
     if target.exists():
         return target
-    prefix = ns3_prefix()
-    include = prefix / "include"
-    libdir = prefix / "lib64"
-    if not (include / "ns3" / "queue-disc.h").exists():
-        raise BuildError(f"ns-3 headers not found under {include}")
+    cxx, include, libdir = _toolchain()
     target.parent.mkdir(parents=True, exist_ok=True)
     if verbose:
         print(f"building native module into {target.parent} ...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
-        objects = []
-
-        def compile_one(src: Path) -> Path:
-            obj = Path(tmp) / (src.parent.name + "-" + src.stem + ".o")
-            cmd = [cxx, *CXXFLAGS, f"-I{include}", "-c", str(src), "-o", str(obj)]
-            res = subprocess.run(cmd, capture_output=True, text=True)
-            if res.returncode != 0:
-                raise BuildError(f"compiling {src.name} failed:\n{res.stderr[-6000:]}")
-            return obj
-
-        jobs = max(1, min(len(sources()), os.cpu_count() or 1))
-        with ThreadPoolExecutor(jobs) as pool:
-            objects = list(pool.map(compile_one, sources()))
+        objects = _compile_all(cxx, include, sources(), tmp)
         tmp_lib = Path(tmp) / LIB_NAME
-        cmd = [
-            cxx,
-            "-shared",
-            "-o",
-            str(tmp_lib),
-            *map(str, objects),
-            f"-L{libdir}",
-            f"-Wl,-rpath,{libdir}",
-            *[f"-lns3.44-{m}" for m in NS3_MODULES],
-        ]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise BuildError(f"linking {LIB_NAME} failed:\n{res.stderr[-6000:]}")
+        _link(cxx, tmp_lib, ["-shared", *map(str, objects)], libdir, LIB_NAME)
         os.replace(tmp_lib, target)
+    return target
+
+
+def ensure_test_built(verbose: bool = False) -> Path:
+    """Return the path of the C++ model-test program, building it (and the library) first if needed.
+
+    It is compiled with the library's flags, linked against the library, and
+    cached next to it under a key that also covers the test sources.
+    """
+    lib = ensure_built(verbose)
+    h = hashlib.sha256(lib.parent.name.encode())
+    _hash_files(h, test_sources())
+    target = lib.parent / f"{TEST_NAME}-{h.hexdigest()[:12]}"
+    if target.exists():
+        return target
+    cxx, include, libdir = _toolchain()
+    if verbose:
+        print(f"building C++ model tests into {target} ...", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-test-") as tmp:
+        objects = _compile_all(cxx, include, test_sources(), tmp)
+        tmp_exe = Path(tmp) / TEST_NAME
+        args = [*map(str, objects), str(lib), f"-Wl,-rpath,{lib.parent}"]
+        _link(cxx, tmp_exe, args, libdir, TEST_NAME)
+        os.replace(tmp_exe, target)
     return target
 
 

@@ -23,10 +23,6 @@ from ..config import ConfigError, spec
 from . import safety
 from .topology import Graph, Topology
 
-PFC_KINDS = ("pause", "resume", "pause_rx", "resume_rx")
-FRAME_TYPES = ("data", "ack", "nack", "cnp", "pause")
-
-
 @dataclass(frozen=True)
 class FabricConfig:
     """Settings of the lossless RoCE fabric (defaults: DESIGN.md section 3)."""
@@ -156,14 +152,31 @@ def _array(vec: Any, dtype: Any) -> np.ndarray:
     return np.frombuffer(vec.data(), dtype=dtype, count=n).copy()
 
 
-def _floats(vec: Any) -> np.ndarray:
-    """A native std::vector<double> column."""
-    return _array(vec, np.float64)
+def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
+    """Codes of a label column as an object column of their names."""
+    return pd.Series(np.array(labels, dtype=object)[codes] if len(codes) else [], dtype=object)
 
 
-def _ints(vec: Any) -> np.ndarray:
-    """A native std::vector<uint64_t> column, as int64 (pandas-friendly)."""
-    return _array(vec, np.uint64).astype(np.int64)
+def _column(fabric: Any, table: str, info: Any) -> Any:
+    """One column of a native record table, typed by its schema entry."""
+    data = fabric.Column(table, info.name)
+    kind = str(info.type)
+    if kind == "f64":
+        return _array(data.real, np.float64)
+    codes = _array(data.count, np.uint64).astype(np.int64)
+    if kind == "bool":
+        return codes.astype(bool)
+    if kind == "label":
+        return _labels(codes, [str(x) for x in info.labels])
+    return codes
+
+
+# Columns a native table declares as "derived": computed here from the others.
+_DERIVED: dict[str, Callable[["Network", dict[str, Any]], Any]] = {
+    "fct_s": lambda net, c: c["end_s"] - c["start_s"],
+    "slowdown": lambda net, c: c["fct_s"] / c["ideal_fct_s"],
+    "node_name": lambda net, c: net._named_nodes(c["node"]),
+}
 
 
 _current: Optional[weakref.ref] = None
@@ -374,14 +387,7 @@ class Network:
 
     def deliveries(self) -> pd.DataFrame:
         """In-order deliveries of logged flows: time_s, flow, delivered_bytes (cumulative)."""
-        f = self._fabric()
-        return pd.DataFrame(
-            {
-                "time_s": _floats(f.DeliveryColumnD("time_s")),
-                "flow": _ints(f.DeliveryColumnU("flow")),
-                "delivered_bytes": _ints(f.DeliveryColumnU("delivered_bytes")),
-            }
-        )
+        return self._table("deliveries")
 
     def flow_path(self, flow: Flow | int) -> list[int]:
         return [int(x) for x in self._fabric().FlowPath(_fid(flow))]
@@ -398,36 +404,22 @@ class Network:
         return int(self._fabric().PortHeadroom(node, port))
 
     # -------------------------------------------------------------- results
+    def _table(self, name: str) -> pd.DataFrame:
+        """A native record table as a DataFrame, built from its C++ schema (columns, order, types)."""
+        f = self._fabric()
+        schema = list(f.TableColumns(name))
+        cols: dict[str, Any] = {}
+        for info in schema:
+            if str(info.type) != "derived":
+                cols[str(info.name)] = _column(f, name, info)
+        for info in schema:
+            if str(info.type) == "derived":
+                cols[str(info.name)] = _DERIVED[str(info.name)](self, cols)
+        return pd.DataFrame({str(info.name): cols[str(info.name)] for info in schema})
+
     def flows(self) -> pd.DataFrame:
         """One row per flow (times in s; NaN end for unfinished flows)."""
-        f = self._fabric()
-        d = lambda c: _floats(f.FlowColumnD(c))  # noqa: E731
-        u = lambda c: _ints(f.FlowColumnU(c))  # noqa: E731
-        df = pd.DataFrame(
-            {
-                "flow_id": np.arange(f.NumFlows(), dtype=np.int64),
-                "src": u("src"),
-                "dst": u("dst"),
-                "bytes": u("bytes"),
-                "priority": u("priority"),
-                "start_s": d("start_s"),
-                "end_s": d("end_s"),
-            }
-        )
-        df["fct_s"] = df["end_s"] - df["start_s"]
-        df["ideal_fct_s"] = d("ideal_fct_s")
-        df["slowdown"] = df["fct_s"] / df["ideal_fct_s"]
-        df["final_priority"] = u("final_priority")
-        df["class_changes"] = u("class_changes")
-        df["bytes_sent"] = u("bytes_sent")
-        df["bytes_received"] = u("bytes_received")
-        df["bytes_dropped"] = u("bytes_dropped")
-        df["bytes_delivered"] = u("bytes_delivered")
-        df["rewinds"] = u("rewinds")
-        df["cnps_received"] = u("cnps_received")
-        df["rate_decreases"] = u("rate_decreases")
-        df["completed"] = u("completed").astype(bool)
-        return df
+        return self._table("flows")
 
     def _named_nodes(self, nodes: np.ndarray) -> pd.Series:
         names = np.array([self.graph.node_name(i) for i in range(self.graph.num_nodes)], dtype=object)
@@ -435,56 +427,18 @@ class Network:
 
     def pfc(self) -> pd.DataFrame:
         """One row per PFC event: PAUSE/RESUME sent by a switch port, and their receipt."""
-        f = self._fabric()
-        node = _ints(f.PfcColumnU("node"))
-        kind = _ints(f.PfcColumnU("kind"))
-        return pd.DataFrame(
-            {
-                "time_s": _floats(f.PfcColumnD("time_s")),
-                "node": node,
-                "node_name": self._named_nodes(node),
-                "port": _ints(f.PfcColumnU("port")),
-                "priority": _ints(f.PfcColumnU("priority")),
-                "kind": pd.Series(np.array(PFC_KINDS, dtype=object)[kind] if len(kind) else [], dtype=object),
-            }
-        )
+        return self._table("pfc")
 
     def queues(self) -> pd.DataFrame:
         """Switch egress queues sampled every ``queue_sample_interval_us`` while flows run.
 
         Only non-empty (port, class) queues are listed: a missing row means 0 bytes.
         """
-        f = self._fabric()
-        node = _ints(f.QueueColumnU("node"))
-        return pd.DataFrame(
-            {
-                "time_s": _floats(f.QueueColumnD("time_s")),
-                "node": node,
-                "node_name": self._named_nodes(node),
-                "port": _ints(f.QueueColumnU("port")),
-                "priority": _ints(f.QueueColumnU("priority")),
-                "bytes": _ints(f.QueueColumnU("bytes")),
-            }
-        )
+        return self._table("queues")
 
     def anomalies(self) -> pd.DataFrame:
         """PFC deadlock cycle members and pause storms found by the PFC watch."""
-        f = self._fabric()
-        node = _ints(f.AnomalyColumnU("node"))
-        kind = _ints(f.AnomalyColumnU("kind"))
-        return pd.DataFrame(
-            {
-                "time_s": _floats(f.AnomalyColumnD("time_s")),
-                "kind": pd.Series(np.array(["deadlock", "pause_storm"], dtype=object)[kind] if len(kind) else [],
-                                  dtype=object),
-                "node": node,
-                "node_name": self._named_nodes(node),
-                "port": _ints(f.AnomalyColumnU("port")),
-                "priority": _ints(f.AnomalyColumnU("priority")),
-                "paused_since_s": _floats(f.AnomalyColumnD("since_s")),
-                "queued_bytes": _ints(f.AnomalyColumnU("queued_bytes")),
-            }
-        )
+        return self._table("anomalies")
 
     def checks(self) -> dict[str, Any]:
         """End-of-run invariants (see :mod:`ns3_mfs.fabric.safety`)."""
@@ -492,19 +446,7 @@ class Network:
 
     def tx_log(self) -> pd.DataFrame:
         """Frames that started on ports with :meth:`enable_tx_log`."""
-        f = self._fabric()
-        kind = _ints(f.TxLogColumnU("type"))
-        return pd.DataFrame(
-            {
-                "time_s": _floats(f.TxLogColumnD("time_s")),
-                "node": _ints(f.TxLogColumnU("node")),
-                "port": _ints(f.TxLogColumnU("port")),
-                "priority": _ints(f.TxLogColumnU("priority")),
-                "type": pd.Series(np.array(FRAME_TYPES, dtype=object)[kind] if len(kind) else [], dtype=object),
-                "bytes": _ints(f.TxLogColumnU("bytes")),
-                "flow": _ints(f.TxLogColumnU("flow")),
-            }
-        )
+        return self._table("tx_log")
 
     def summary(self) -> dict[str, Any]:
         """Flat run figures (see README, 'Result files')."""

@@ -108,19 +108,23 @@ RdmaNic::GetTypeId()
             .AddTraceSource("FlowDone",
                             "The last byte of a flow was delivered in order (flow id).",
                             MakeTraceSourceAccessor(&RdmaNic::m_flowDoneTrace),
-                            "ns3::RdmaNic::FlowCallback")
+                            "ns3::RdmaNic::FlowTracedCallback")
             .AddTraceSource("Rewind",
                             "Go-back-N: a flow resends from a PSN (flow id, psn).",
                             MakeTraceSourceAccessor(&RdmaNic::m_rewindTrace),
-                            "ns3::RdmaNic::RewindCallback")
+                            "ns3::RdmaNic::RewindTracedCallback")
             .AddTraceSource("Rate",
                             "DCQCN changed a flow's current rate (flow id, bit/s).",
                             MakeTraceSourceAccessor(&RdmaNic::m_rateTrace),
-                            "ns3::RdmaNic::RateCallback")
+                            "ns3::RdmaNic::RateTracedCallback")
             .AddTraceSource("Cnp",
                             "This receiver sent a CNP (flow id).",
                             MakeTraceSourceAccessor(&RdmaNic::m_cnpTrace),
-                            "ns3::RdmaNic::FlowCallback");
+                            "ns3::RdmaNic::FlowTracedCallback")
+            .AddTraceSource("Delivery",
+                            "A receiver delivered a packet in order (flow id, bytes delivered so far).",
+                            MakeTraceSourceAccessor(&RdmaNic::m_deliveryTrace),
+                            "ns3::RdmaNic::DeliveryTracedCallback");
     return tid;
 }
 
@@ -157,9 +161,7 @@ void
 RdmaNic::Setup(uint32_t host,
                Ptr<RoceNetDevice> dev,
                RdmaFlowTable* flows,
-               FlowDoneCallback done,
-               RoceFabricStats* stats,
-               std::vector<RdmaDeliveryRecord>* deliveries)
+               FlowDoneCallback done)
 {
     m_host = host;
     m_dev = dev;
@@ -167,8 +169,12 @@ RdmaNic::Setup(uint32_t host,
     m_lineRate = static_cast<double>(dev->GetBitRate());
     m_flows = flows;
     m_done = std::move(done);
-    m_stats = stats;
-    m_deliveries = deliveries;
+}
+
+const RdmaNic::Stats&
+RdmaNic::GetStats() const
+{
+    return m_stats;
 }
 
 void
@@ -410,19 +416,13 @@ RdmaNic::ReceiveData(const RoceHeader& h)
         SendControl(RoceFrameType::CNP, f, f.rcvNxt);
         f.lastCnpPs = now;
         m_cnpTrace(f.id);
-        if (m_stats)
-        {
-            m_stats->cnps++;
-        }
+        m_stats.cnpsSent++;
     }
     if (h.psn == f.rcvNxt)
     {
         f.rcvNxt += h.payload;
         f.lastNackPs = -1;
-        if (f.logDelivery && m_deliveries)
-        {
-            m_deliveries->push_back(RdmaDeliveryRecord{now, f.id, f.rcvNxt});
-        }
+        m_deliveryTrace(f.id, f.rcvNxt);
         if (f.rcvNxt >= f.size)
         {
             SendControl(RoceFrameType::ACK, f, f.rcvNxt);

@@ -21,7 +21,7 @@ namespace ns3
 {
 
 /**
- * @ingroup mfs
+ * @ingroup ns3mfs
  * State of one flow: a reliable-connection queue pair writing `size` bytes
  * from host `src` to host `dst`. Sender and receiver halves live together
  * because the simulator owns both ends.
@@ -67,26 +67,17 @@ struct RdmaFlow
     EventId decreaseEvent;   //!< deferred rate decrease
     // receiver
     int64_t lastCnpPs{-1};   //!< last CNP sent for this flow (ps)
-    bool logDelivery{false}; //!< record in-order deliveries
     uint64_t rcvNxt{0};      //!< next in-order byte expected
     uint64_t bytesReceived{0}; //!< payload bytes that arrived (duplicates included)
     uint32_t sinceAck{0};    //!< in-order packets since the last ACK
     int64_t lastNackPs{-1};  //!< last NACK sent (ps)
 };
 
-/** Flows of one fabric, indexed by flow id (stable addresses). */
+/** @ingroup ns3mfs Flows of one fabric, indexed by flow id (stable addresses). */
 using RdmaFlowTable = std::deque<RdmaFlow>;
 
-/** One in-order delivery of a logged flow. */
-struct RdmaDeliveryRecord
-{
-    int64_t timePs;     //!< simulated time (ps)
-    uint32_t flow;      //!< flow id
-    uint64_t delivered; //!< bytes delivered in order so far
-};
-
 /**
- * @ingroup mfs
+ * @ingroup ns3mfs
  * RDMA NIC of a host: reliable-connection queue pairs over one RoCE port.
  *
  * Sender: one queue pair per flow. The QP scheduler is event driven: when
@@ -135,7 +126,12 @@ struct RdmaDeliveryRecord
 class RdmaNic : public Object, public RocePortOwner
 {
   public:
+    /**
+     * @brief Get the type ID.
+     * @return the object TypeId
+     */
     static TypeId GetTypeId();
+    /** Create a NIC with default attributes. */
     RdmaNic();
 
     /** Called when a flow's last byte has been delivered in order. */
@@ -147,12 +143,43 @@ class RdmaNic : public Object, public RocePortOwner
      * @param flows the fabric's flow table
      * @param done completion callback
      */
-    void Setup(uint32_t host,
-               Ptr<RoceNetDevice> dev,
-               RdmaFlowTable* flows,
-               FlowDoneCallback done,
-               RoceFabricStats* stats = nullptr,
-               std::vector<RdmaDeliveryRecord>* deliveries = nullptr);
+    void Setup(uint32_t host, Ptr<RoceNetDevice> dev, RdmaFlowTable* flows, FlowDoneCallback done);
+
+    /** Counters of one NIC (each event counted once, here). */
+    struct Stats
+    {
+        uint64_t cnpsSent{0}; //!< CNPs sent by this receiver
+    };
+
+    /** @return the counters */
+    const Stats& GetStats() const;
+
+    /**
+     * TracedCallback signature of FlowDone and Cnp.
+     * @param flow flow id
+     */
+    typedef void (*FlowTracedCallback)(uint32_t flow);
+
+    /**
+     * TracedCallback signature of Rewind.
+     * @param flow flow id
+     * @param psn the PSN (byte offset) the flow resends from
+     */
+    typedef void (*RewindTracedCallback)(uint32_t flow, uint64_t psn);
+
+    /**
+     * TracedCallback signature of Rate.
+     * @param flow flow id
+     * @param bps the flow's new current rate (bit/s)
+     */
+    typedef void (*RateTracedCallback)(uint32_t flow, double bps);
+
+    /**
+     * TracedCallback signature of Delivery.
+     * @param flow flow id
+     * @param delivered bytes delivered in order so far
+     */
+    typedef void (*DeliveryTracedCallback)(uint32_t flow, uint64_t delivered);
 
     /**
      * Scale the DCQCN additive and hyper increase steps (given for 100G) to
@@ -193,7 +220,18 @@ class RdmaNic : public Object, public RocePortOwner
     /** @return the NIC's port */
     Ptr<RoceNetDevice> GetDevice() const;
 
+    /**
+     * A data, ACK, NACK or CNP frame for this host arrived.
+     * @param port the port (always 0)
+     * @param item the frame
+     */
     void PortReceive(uint32_t port, Ptr<RoceQueueItem> item) override;
+    /**
+     * The QP scheduler: the next data frame of the highest unpaused class with a ready flow.
+     * @param port the port (always 0)
+     * @param pausedMask classes the port may not send
+     * @return the frame, or nullptr
+     */
     Ptr<RoceQueueItem> PortPull(uint32_t port, uint8_t pausedMask) override;
 
   protected:
@@ -233,8 +271,7 @@ class RdmaNic : public Object, public RocePortOwner
     uint32_t m_fastRecovery;  //!< F: stages of fast recovery
     DataRate m_minRate;       //!< lowest rate
     double m_lineRate{0};     //!< port rate (bit/s)
-    RoceFabricStats* m_stats{nullptr}; //!< shared counters
-    std::vector<RdmaDeliveryRecord>* m_deliveries{nullptr}; //!< delivery log
+    Stats m_stats;            //!< counters
     EventId m_wake;           //!< wake-up for the earliest paced flow
     int64_t m_wakePs{-1};     //!< when m_wake fires
     uint32_t m_host{0};       //!< host index
@@ -249,6 +286,7 @@ class RdmaNic : public Object, public RocePortOwner
     TracedCallback<uint32_t, uint64_t> m_rewindTrace; //!< go-back-N (flow id, psn)
     TracedCallback<uint32_t, double> m_rateTrace;     //!< DCQCN rate change (flow id, bit/s)
     TracedCallback<uint32_t> m_cnpTrace;              //!< CNP sent by this receiver (flow id)
+    TracedCallback<uint32_t, uint64_t> m_deliveryTrace; //!< in-order delivery (flow id, bytes so far)
 };
 
 } // namespace ns3

@@ -57,19 +57,19 @@ RmlqQueueDisc::GetTypeId()
             .AddTraceSource("BandEnqueue",
                             "A packet entered a band (band, item).",
                             MakeTraceSourceAccessor(&RmlqQueueDisc::m_bandEnqueueTrace),
-                            "ns3::RmlqQueueDisc::BandItemCallback")
+                            "ns3::RmlqQueueDisc::BandItemTracedCallback")
             .AddTraceSource("BandDequeue",
                             "A packet left a band for transmission (band, item).",
                             MakeTraceSourceAccessor(&RmlqQueueDisc::m_bandDequeueTrace),
-                            "ns3::RmlqQueueDisc::BandItemCallback")
+                            "ns3::RmlqQueueDisc::BandItemTracedCallback")
             .AddTraceSource("EcnMark",
                             "A packet leaving a band was marked CE (band, item).",
                             MakeTraceSourceAccessor(&RmlqQueueDisc::m_ecnMarkTrace),
-                            "ns3::RmlqQueueDisc::BandItemCallback")
+                            "ns3::RmlqQueueDisc::BandItemTracedCallback")
             .AddTraceSource("BandBytes",
                             "Bytes queued in a band after a change (band, bytes).",
                             MakeTraceSourceAccessor(&RmlqQueueDisc::m_bandBytesTrace),
-                            "ns3::RmlqQueueDisc::BandBytesCallback");
+                            "ns3::RmlqQueueDisc::BandBytesTracedCallback");
     return tid;
 }
 

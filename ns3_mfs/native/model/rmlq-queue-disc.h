@@ -15,7 +15,7 @@ namespace ns3
 {
 
 /**
- * @ingroup mfs
+ * @ingroup ns3mfs
  * Reverse Multi-Level Queue: the egress scheduler of every fabric port.
  *
  * K strict-priority bands (attribute NumBands, 1..8, default 8); band 0 is
@@ -49,9 +49,28 @@ namespace ns3
 class RmlqQueueDisc : public QueueDisc
 {
   public:
+    /**
+     * @brief Get the type ID.
+     * @return the object TypeId
+     */
     static TypeId GetTypeId();
+    /** Create a queue disc with default attributes. */
     RmlqQueueDisc();
     ~RmlqQueueDisc() override;
+
+    /**
+     * TracedCallback signature of BandEnqueue, BandDequeue and EcnMark.
+     * @param band the band
+     * @param item the packet
+     */
+    typedef void (*BandItemTracedCallback)(uint32_t band, Ptr<const QueueDiscItem> item);
+
+    /**
+     * TracedCallback signature of BandBytes.
+     * @param band the band
+     * @param bytes bytes queued in the band after the change
+     */
+    typedef void (*BandBytesTracedCallback)(uint32_t band, uint64_t bytes);
 
     /** @return the number of bands K. */
     uint32_t GetNumBands() const;
@@ -111,6 +130,7 @@ class RmlqQueueDisc : public QueueDisc
     uint32_t BandOf(Ptr<const QueueDiscItem> item) const;
 
   private:
+    // QueueDisc hooks (see ns3::QueueDisc)
     bool DoEnqueue(Ptr<QueueDiscItem> item) override;
     Ptr<QueueDiscItem> DoDequeue() override;
     Ptr<const QueueDiscItem> DoPeek() override;
@@ -131,10 +151,10 @@ class RmlqQueueDisc : public QueueDisc
     std::vector<uint64_t> m_bandDequeued; //!< packets dequeued per band
     std::vector<InternalQueue*> m_bands; //!< the internal queues (owned by QueueDisc)
 
-    TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandEnqueueTrace;
-    TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandDequeueTrace;
-    TracedCallback<uint32_t, uint64_t> m_bandBytesTrace;
-    TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_ecnMarkTrace;
+    TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandEnqueueTrace; //!< packet entered a band
+    TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandDequeueTrace; //!< packet left a band
+    TracedCallback<uint32_t, uint64_t> m_bandBytesTrace;                   //!< band occupancy changed
+    TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_ecnMarkTrace;     //!< packet marked CE
 };
 
 } // namespace ns3

@@ -10,11 +10,18 @@
 #include <array>
 #include <cstdint>
 
+/**
+ * @defgroup ns3mfs ns3-mfs
+ * Packet-level RoCE fabric for MoE serving: models (devices, switch, buffer
+ * manager, queue disc, RDMA NIC) and helpers (fabric building, routing,
+ * monitors, recorder).
+ */
+
 namespace ns3
 {
 
 /**
- * @ingroup mfs
+ * @ingroup ns3mfs
  * Kind of a frame on the RoCE fabric.
  */
 enum class RoceFrameType : uint8_t
@@ -26,7 +33,7 @@ enum class RoceFrameType : uint8_t
     PAUSE = 4, //!< IEEE 802.1Qbb priority flow control frame (MAC control)
 };
 
-/** ECN codepoints of the IP header (RFC 3168). */
+/** @ingroup ns3mfs ECN codepoints of the IP header (RFC 3168). */
 enum RoceEcn : uint8_t
 {
     ECN_NOT_ECT = 0,
@@ -36,7 +43,7 @@ enum RoceEcn : uint8_t
 };
 
 /**
- * @ingroup mfs
+ * @ingroup ns3mfs
  * The headers of one RoCEv2 frame, collapsed into a single ns-3 Header.
  *
  * The serialized size equals the real on-wire header bytes of RoCEv2 so that
@@ -61,7 +68,12 @@ class RoceHeader : public Header
     static constexpr uint32_t kPreambleIfg = 20;  //!< preamble + SFD + IFG (bytes)
     static constexpr uint32_t kNumClasses = 8;    //!< 802.1p priorities
 
+    /**
+     * @brief Get the type ID.
+     * @return the object TypeId
+     */
     static TypeId GetTypeId();
+    // Header interface (see ns3::Header)
     TypeId GetInstanceTypeId() const override;
     uint32_t GetSerializedSize() const override;
     void Serialize(Buffer::Iterator start) const override;

@@ -121,11 +121,11 @@ RoceNetDevice::GetTypeId()
             .AddTraceSource("PfcTx",
                             "A PFC frame was sent (class, quanta; 0 quanta = RESUME).",
                             MakeTraceSourceAccessor(&RoceNetDevice::m_pfcTxTrace),
-                            "ns3::RoceNetDevice::PfcCallback")
+                            "ns3::RoceNetDevice::PfcTracedCallback")
             .AddTraceSource("PfcRx",
                             "A PFC frame was received (class, quanta; 0 quanta = RESUME).",
                             MakeTraceSourceAccessor(&RoceNetDevice::m_pfcRxTrace),
-                            "ns3::RoceNetDevice::PfcCallback");
+                            "ns3::RoceNetDevice::PfcTracedCallback");
     return tid;
 }
 
@@ -149,12 +149,17 @@ RoceNetDevice::DoDispose()
 }
 
 void
-RoceNetDevice::SetOwner(RocePortOwner* owner, uint32_t port, uint32_t nodeIndex, RoceFabricStats* stats)
+RoceNetDevice::SetOwner(RocePortOwner* owner, uint32_t port, uint32_t nodeIndex)
 {
     m_owner = owner;
     m_port = port;
     m_nodeIndex = nodeIndex;
-    m_stats = stats;
+}
+
+const RoceNetDevice::Stats&
+RoceNetDevice::GetStats() const
+{
+    return m_stats;
 }
 
 void
@@ -238,9 +243,9 @@ RoceNetDevice::Enqueue(Ptr<RoceQueueItem> item)
 {
     m_qdisc->Enqueue(item);
     uint64_t q = m_qdisc->GetNBytes();
-    if (m_stats && q > m_stats->maxQueueBytes)
+    if (q > m_stats.maxQueueBytes)
     {
-        m_stats->maxQueueBytes = q;
+        m_stats.maxQueueBytes = q;
     }
     if (!m_busy)
     {
@@ -294,13 +299,10 @@ RoceNetDevice::StartTx(Ptr<RoceQueueItem> item)
     m_busy = true;
     m_txBytes += item->GetSize() + RoceHeader::kPreambleIfg;
     Time tx = TxTime(item->GetSize());
-    if (m_stats)
+    m_stats.txFrames++;
+    if (item->Hdr().type == RoceFrameType::DATA)
     {
-        m_stats->packetHops++;
-        if (item->Hdr().type == RoceFrameType::DATA)
-        {
-            m_stats->dataHops++;
-        }
+        m_stats.txDataFrames++;
     }
     m_phyTxBeginTrace(item);
     Simulator::Schedule(tx, &RoceNetDevice::TxComplete, this);
@@ -324,25 +326,11 @@ RoceNetDevice::SendPfc(uint8_t cls, uint16_t quanta)
     Ptr<Packet> p = Create<Packet>();
     p->AddHeader(h);
     m_ctrl.push_back(Create<RoceQueueItem>(p, h));
-    if (m_stats)
-    {
-        (quanta ? m_stats->pauseFrames : m_stats->resumeFrames)++;
-    }
-    LogPfc(cls, quanta ? 0 : 1);
+    (quanta ? m_stats.pauseSent : m_stats.resumeSent)++;
     m_pfcTxTrace(cls, quanta);
     if (!m_busy)
     {
         TransmitNext();
-    }
-}
-
-void
-RoceNetDevice::LogPfc(uint8_t cls, uint8_t kind)
-{
-    if (m_stats && m_stats->logPfc)
-    {
-        m_stats->pfcLog.push_back(
-            RocePfcRecord{Simulator::Now().GetPicoSeconds(), m_nodeIndex, m_port, cls, kind});
     }
 }
 
@@ -364,7 +352,6 @@ RoceNetDevice::Receive(Ptr<RoceQueueItem> item)
         }
         uint16_t quanta = h.pauseQuanta[c];
         m_pfcRxTrace(c, quanta);
-        LogPfc(c, quanta ? 2 : 3);
         Simulator::Remove(m_pauseExpiry[c]);
         if (quanta == 0)
         {
@@ -392,9 +379,9 @@ RoceNetDevice::SetClassPaused(uint8_t cls, bool paused)
     if (paused != bool(m_pausedMask & bit))
     {
         int64_t now = Simulator::Now().GetPicoSeconds();
-        if (!paused && m_stats)
+        if (!paused)
         {
-            m_stats->longestPausePs = std::max(m_stats->longestPausePs, now - m_pausedSincePs[cls]);
+            m_stats.longestPausePs = std::max(m_stats.longestPausePs, now - m_pausedSincePs[cls]);
         }
         m_pausedSincePs[cls] = paused ? now : -1;
     }

@@ -26,39 +26,14 @@ namespace ns3
 
 class RoceNetDevice;
 
-/** One PFC event, as kept in the fabric's log. */
-struct RocePfcRecord
-{
-    int64_t timePs;  //!< simulated time (ps)
-    uint32_t node;   //!< fabric node index
-    uint32_t port;   //!< port index on that node
-    uint8_t cls;     //!< priority class
-    uint8_t kind;    //!< 0 PAUSE sent, 1 RESUME sent, 2 PAUSE received, 3 RESUME received
-};
-
-/** Fabric-wide counters shared by all devices, switches and NICs of one run. */
-struct RoceFabricStats
-{
-    uint64_t packetHops{0};    //!< frames put on a link (data, control and PFC)
-    uint64_t dataHops{0};      //!< data frames put on a link
-    uint64_t drops{0};         //!< frames dropped by switch buffers
-    uint64_t dropBytes{0};     //!< bytes dropped by switch buffers
-    uint64_t pauseFrames{0};   //!< PFC PAUSE frames sent (refreshes included)
-    uint64_t resumeFrames{0};  //!< PFC RESUME (zero-quanta) frames sent
-    uint64_t maxQueueBytes{0}; //!< largest per-port egress queue seen (bytes)
-    uint64_t cnps{0};          //!< CNPs sent by receivers
-    std::unordered_map<uint32_t, uint64_t> flowDropPayload; //!< payload bytes dropped, by flow
-    int64_t longestPausePs{0}; //!< longest continuous pause of any (port, class) that ended
-    bool logPfc{true};         //!< keep every PFC event in pfcLog
-    std::vector<RocePfcRecord> pfcLog; //!< PFC events in time order
-};
-
 /**
+ * @ingroup ns3mfs
  * Something that owns fabric ports: a switch or a host's RDMA NIC.
  */
 class RocePortOwner
 {
   public:
+    /** Owners are switches and NICs, held by their own Ptr. */
     virtual ~RocePortOwner() = default;
     /**
      * A data or transport-control frame arrived on a port.
@@ -84,13 +59,18 @@ class RocePortOwner
 };
 
 /**
- * @ingroup mfs
+ * @ingroup ns3mfs
  * Full-duplex point-to-point link between two RoceNetDevices.
  */
 class RoceChannel : public Channel
 {
   public:
+    /**
+     * @brief Get the type ID.
+     * @return the object TypeId
+     */
     static TypeId GetTypeId();
+    /** Create an unconnected channel. */
     RoceChannel();
 
     /**
@@ -116,7 +96,12 @@ class RoceChannel : public Channel
     /** @return the one-way propagation delay. */
     Time GetDelay() const;
 
+    /** @return the number of attached devices (0..2) */
     std::size_t GetNDevices() const override;
+    /**
+     * @param i 0 or 1
+     * @return the device at end @p i
+     */
     Ptr<NetDevice> GetDevice(std::size_t i) const override;
 
   private:
@@ -126,7 +111,7 @@ class RoceChannel : public Channel
 };
 
 /**
- * @ingroup mfs
+ * @ingroup ns3mfs
  * Lossless point-to-point RoCE port (host NIC port or switch port).
  *
  * Serialises one frame at a time at DataRate, charging the frame bytes plus
@@ -146,17 +131,45 @@ class RoceChannel : public Channel
 class RoceNetDevice : public NetDevice
 {
   public:
+    /**
+     * @brief Get the type ID.
+     * @return the object TypeId
+     */
     static TypeId GetTypeId();
+    /** Create a port with default attributes. */
     RoceNetDevice();
     ~RoceNetDevice() override;
+
+    /**
+     * Counters of one port (as QueueDisc::Stats): each event is counted by
+     * the object it happens in, and fabric-wide figures are sums over objects.
+     */
+    struct Stats
+    {
+        uint64_t txFrames{0};      //!< frames put on the link (data, control and PFC)
+        uint64_t txDataFrames{0};  //!< data frames put on the link
+        uint64_t pauseSent{0};     //!< PFC PAUSE frames sent (refreshes included)
+        uint64_t resumeSent{0};    //!< PFC RESUME (zero-quanta) frames sent
+        uint64_t maxQueueBytes{0}; //!< largest egress queue seen (bytes)
+        int64_t longestPausePs{0}; //!< longest pause of a class by the peer that has ended (ps)
+    };
+
+    /** @return the port's counters */
+    const Stats& GetStats() const;
+
+    /**
+     * TracedCallback signature of PfcTx and PfcRx.
+     * @param cls the class
+     * @param quanta pause time in 512-bit-time quanta (0 = RESUME)
+     */
+    typedef void (*PfcTracedCallback)(uint8_t cls, uint16_t quanta);
 
     /**
      * @param owner the switch or NIC that receives and feeds this port
      * @param port index of this port at the owner
      * @param nodeIndex fabric node index (for logs)
-     * @param stats fabric-wide counters
      */
-    void SetOwner(RocePortOwner* owner, uint32_t port, uint32_t nodeIndex, RoceFabricStats* stats);
+    void SetOwner(RocePortOwner* owner, uint32_t port, uint32_t nodeIndex);
 
     /** @param ch the link */
     void Attach(Ptr<RoceChannel> ch);
@@ -222,7 +235,7 @@ class RoceNetDevice : public NetDevice
     /** @return the fabric node index of the owner */
     uint32_t GetNodeIndex() const;
 
-    // NetDevice
+    // NetDevice interface (see ns3::NetDevice; a RoCE port is point to point and has no IP stack)
     void SetIfIndex(const uint32_t index) override;
     uint32_t GetIfIndex() const override;
     Ptr<Channel> GetChannel() const override;
@@ -255,12 +268,26 @@ class RoceNetDevice : public NetDevice
     void DoDispose() override;
 
   private:
+    /** Start the next frame: control frames first, then the queue disc, then the owner. */
     void TransmitNext();
+    /** Serialisation of the current frame ended. */
     void TxComplete();
+    /**
+     * Put a frame on the wire.
+     * @param item the frame
+     */
     void StartTx(Ptr<RoceQueueItem> item);
+    /**
+     * Pause or resume a class (PFC receive side).
+     * @param cls class
+     * @param paused new state
+     */
     void SetClassPaused(uint8_t cls, bool paused);
+    /**
+     * A pause timer expired.
+     * @param cls class
+     */
     void PauseExpired(uint8_t cls);
-    void LogPfc(uint8_t cls, uint8_t kind);
 
     DataRate m_rate;              //!< line rate
     double m_psPerByte{0};        //!< serialisation time per byte (ps)
@@ -273,7 +300,7 @@ class RoceNetDevice : public NetDevice
     RocePortOwner* m_owner{nullptr}; //!< switch or NIC
     uint32_t m_port{0};           //!< port index at the owner
     uint32_t m_nodeIndex{0};      //!< fabric node index
-    RoceFabricStats* m_stats{nullptr}; //!< shared counters
+    Stats m_stats;                //!< counters
     bool m_busy{false};           //!< serialising a frame
     uint64_t m_txBytes{0};        //!< bytes put on the wire
     std::deque<Ptr<RoceQueueItem>> m_ctrl; //!< MAC control frames waiting

@@ -13,7 +13,7 @@ namespace ns3
 {
 
 /**
- * @ingroup mfs
+ * @ingroup ns3mfs
  * A RoCE frame in flight: the packet plus its parsed header.
  *
  * The item travels with the packet from port to port, the way a switch ASIC

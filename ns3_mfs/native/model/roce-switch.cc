@@ -51,10 +51,9 @@ RoceSwitch::DoDispose()
 }
 
 void
-RoceSwitch::SetIndex(uint32_t nodeIndex, RoceFabricStats* stats)
+RoceSwitch::SetIndex(uint32_t nodeIndex)
 {
     m_nodeIndex = nodeIndex;
-    m_stats = stats;
 }
 
 uint32_t
@@ -145,15 +144,6 @@ RoceSwitch::PortReceive(uint32_t port, Ptr<RoceQueueItem> item)
     uint32_t bytes = item->GetSize();
     if (!m_mmu->Admit(port, h.cls, bytes))
     {
-        if (m_stats)
-        {
-            m_stats->drops++;
-            m_stats->dropBytes += bytes;
-            if (h.type == RoceFrameType::DATA)
-            {
-                m_stats->flowDropPayload[h.flow] += h.payload;
-            }
-        }
         m_dropTrace(item);
         return;
     }

@@ -16,7 +16,7 @@ namespace ns3
 {
 
 /**
- * @ingroup mfs
+ * @ingroup ns3mfs
  * A RoCE datacenter switch without an IP stack.
  *
  * Forwards on the destination host over precomputed shortest paths (a CSR
@@ -33,14 +33,16 @@ namespace ns3
 class RoceSwitch : public Object, public RocePortOwner
 {
   public:
+    /**
+     * @brief Get the type ID.
+     * @return the object TypeId
+     */
     static TypeId GetTypeId();
+    /** Create a switch without ports. */
     RoceSwitch();
 
-    /**
-     * @param nodeIndex fabric node index
-     * @param stats fabric-wide counters
-     */
-    void SetIndex(uint32_t nodeIndex, RoceFabricStats* stats);
+    /** @param nodeIndex fabric node index (for messages) */
+    void SetIndex(uint32_t nodeIndex);
 
     /**
      * Add a port.
@@ -88,7 +90,17 @@ class RoceSwitch : public Object, public RocePortOwner
     /** @return the number of shortest-path next hops towards host @p dst */
     uint32_t GetNumNextHops(uint32_t dst) const;
 
+    /**
+     * Forward a frame: charge it to the buffer manager and queue it on the ECMP egress port.
+     * @param port ingress port
+     * @param item the frame
+     */
     void PortReceive(uint32_t port, Ptr<RoceQueueItem> item) override;
+    /**
+     * Release a departing frame's buffer.
+     * @param port egress port
+     * @param item the frame
+     */
     void PortDequeued(uint32_t port, Ptr<RoceQueueItem> item) override;
 
   protected:
@@ -97,7 +109,6 @@ class RoceSwitch : public Object, public RocePortOwner
   private:
     uint32_t m_seed;                           //!< ECMP hash seed
     uint32_t m_nodeIndex{0};                   //!< fabric node index
-    RoceFabricStats* m_stats{nullptr};         //!< shared counters
     std::vector<Ptr<RoceNetDevice>> m_ports;   //!< ports
     std::vector<uint32_t> m_routeOffsets;      //!< CSR offsets per destination host
     std::vector<uint16_t> m_routePorts;        //!< CSR egress ports

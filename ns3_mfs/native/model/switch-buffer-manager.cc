@@ -76,7 +76,7 @@ SwitchBufferManager::GetTypeId()
             .AddTraceSource("Drop",
                             "A frame was refused (port, class, bytes).",
                             MakeTraceSourceAccessor(&SwitchBufferManager::m_dropTrace),
-                            "ns3::SwitchBufferManager::DropCallback");
+                            "ns3::SwitchBufferManager::DropTracedCallback");
     return tid;
 }
 
@@ -186,7 +186,8 @@ SwitchBufferManager::Admit(uint32_t port, uint8_t cls, uint32_t bytes)
     }
     else
     {
-        m_drops++;
+        m_stats.drops++;
+        m_stats.dropBytes += bytes;
         m_dropTrace(port, cls, bytes);
         return false;
     }
@@ -276,10 +277,10 @@ SwitchBufferManager::IsPaused(uint32_t port, uint8_t cls) const
     return m_queues.at(static_cast<size_t>(port) * m_numClasses + cls).xoff;
 }
 
-uint64_t
-SwitchBufferManager::GetDrops() const
+const SwitchBufferManager::Stats&
+SwitchBufferManager::GetStats() const
 {
-    return m_drops;
+    return m_stats;
 }
 
 bool

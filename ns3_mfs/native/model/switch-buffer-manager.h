@@ -17,7 +17,7 @@ namespace ns3
 {
 
 /**
- * @ingroup mfs
+ * @ingroup ns3mfs
  * Shared-buffer memory manager of a switch with ingress accounting and PFC.
  *
  * The buffer (BufferSize) is split into a per (ingress port, class) reserve
@@ -41,7 +41,12 @@ namespace ns3
 class SwitchBufferManager : public Object
 {
   public:
+    /**
+     * @brief Get the type ID.
+     * @return the object TypeId
+     */
     static TypeId GetTypeId();
+    /** Create a buffer manager with default attributes. */
     SwitchBufferManager();
 
     /** Called to send PFC on a port: (port, class, quanta; 0 = RESUME). */
@@ -93,8 +98,23 @@ class SwitchBufferManager : public Object
     uint64_t GetQueueBytes(uint32_t port, uint8_t cls) const;
     /** @return true while the queue has PAUSE asserted upstream */
     bool IsPaused(uint32_t port, uint8_t cls) const;
-    /** @return frames dropped */
-    uint64_t GetDrops() const;
+    /** Counters of one buffer manager (each event counted once, here). */
+    struct Stats
+    {
+        uint64_t drops{0};     //!< frames refused
+        uint64_t dropBytes{0}; //!< bytes of the frames refused
+    };
+
+    /** @return the counters */
+    const Stats& GetStats() const;
+
+    /**
+     * TracedCallback signature of Drop.
+     * @param port ingress port
+     * @param cls class
+     * @param bytes frame size
+     */
+    typedef void (*DropTracedCallback)(uint32_t port, uint8_t cls, uint32_t bytes);
     /** @return whether PFC is on */
     bool IsPfcEnabled() const;
 
@@ -111,31 +131,31 @@ class SwitchBufferManager : public Object
         EventId refresh;     //!< next PAUSE refresh
     };
 
-    Queue& Q(uint32_t port, uint8_t cls);
-    void SendPause(uint32_t port, uint8_t cls);
-    void Refresh(uint32_t port, uint8_t cls);
+    Queue& Q(uint32_t port, uint8_t cls);        //!< the ingress queue (port, class)
+    void SendPause(uint32_t port, uint8_t cls);  //!< assert XOFF and send PAUSE
+    void Refresh(uint32_t port, uint8_t cls);    //!< re-send PAUSE while XOFF
 
     // attributes
-    uint64_t m_bufferSize;
-    uint64_t m_reservePerQueue;
-    uint64_t m_resumeOffset;
-    double m_alpha;
-    bool m_dynamic;
-    uint64_t m_staticXoff;
-    double m_headroomFactor;
-    bool m_pfcEnabled;
-    uint16_t m_pauseQuanta;
+    uint64_t m_bufferSize;      //!< BufferSize
+    uint64_t m_reservePerQueue; //!< ReservePerQueue
+    uint64_t m_resumeOffset;    //!< ResumeOffset
+    double m_alpha;             //!< Alpha
+    bool m_dynamic;             //!< Dynamic
+    uint64_t m_staticXoff;      //!< StaticXoff
+    double m_headroomFactor;    //!< HeadroomFactor
+    bool m_pfcEnabled;          //!< PfcEnabled
+    uint16_t m_pauseQuanta;     //!< PauseQuanta
 
     // state
     uint32_t m_numClasses{8};
-    std::vector<Queue> m_queues;
+    std::vector<Queue> m_queues;       //!< per (port, class)
     std::vector<uint64_t> m_headroom;  //!< per port
     std::vector<Time> m_pauseTime;     //!< per port: quanta x 512 bit times
-    uint64_t m_sharedCap{0};
-    uint64_t m_sharedUsed{0};
-    uint64_t m_used{0};
-    uint64_t m_drops{0};
-    PfcSender m_sender;
+    uint64_t m_sharedCap{0};           //!< shared pool size
+    uint64_t m_sharedUsed{0};          //!< shared pool in use
+    uint64_t m_used{0};                //!< all bytes held
+    Stats m_stats; //!< counters
+    PfcSender m_sender;                //!< sends PFC frames
 
     TracedCallback<uint32_t, uint8_t, uint32_t> m_dropTrace; //!< (port, class, bytes)
 };

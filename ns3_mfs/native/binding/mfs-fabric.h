@@ -2,8 +2,8 @@
  * ns3-mfs: packet-level model of disaggregated MoE serving networks.
  * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
  *
- * The Python-facing API of the native module. This header includes no ns-3
- * header on purpose: cppyy parses only it, so importing the package stays
+ * The Python-facing API of the native module (the cppyy binding). This
+ * header includes no ns-3 header on purpose: cppyy parses only it, so importing the package stays
  * fast. Everything per packet stays in C++; Python calls in per flow and is
  * called back per flow completion and per timer.
  */
@@ -20,6 +20,29 @@ namespace ns3mfs
 {
 
 /**
+ * @ingroup ns3mfs
+ * One column of a record table: how Python turns it into a DataFrame column.
+ */
+struct ColumnInfo
+{
+    std::string name;                //!< column name
+    std::string type;                //!< f64, i64, bool, label (codes into labels) or derived (computed in Python)
+    std::vector<std::string> labels; //!< names of the codes of a label column
+};
+
+/**
+ * @ingroup ns3mfs
+ * The values of one column: in @c real for an f64 column, else in @c count.
+ */
+struct ColumnData
+{
+    std::string type;            //!< as in ColumnInfo
+    std::vector<double> real;    //!< values of an f64 column
+    std::vector<uint64_t> count; //!< values of an i64, bool or label column
+};
+
+/**
+ * @ingroup ns3mfs
  * A RoCE fabric: hosts (RDMA NICs), switches, links, flows, and the run.
  *
  * Nodes are numbered in creation order; hosts also get a host index
@@ -31,7 +54,9 @@ namespace ns3mfs
 class Fabric
 {
   public:
+    /** Create an empty fabric (destroys ns-3's simulator state of an earlier one). */
     Fabric();
+    /** Destroy the fabric and ns-3's simulator state. */
     ~Fabric();
     Fabric(const Fabric&) = delete;
     Fabric& operator=(const Fabric&) = delete;
@@ -159,63 +184,40 @@ class Fabric
     /** @return true if no event is left (the run drained rather than stopped) */
     bool Drained() const;
 
+    /** @return number of hosts */
     uint32_t NumHosts() const;
+    /** @return number of nodes (hosts and switches) */
     uint32_t NumNodes() const;
+    /** @return number of flows added so far */
     uint32_t NumFlows() const;
     /** @return node index of host @p host */
     uint32_t HostNode(uint32_t host) const;
     /** @return number of ports of node @p node */
     uint32_t NumPorts(uint32_t node) const;
 
+    /** @return the names of the record tables: flows, pfc, queues, tx_log, deliveries, anomalies */
+    std::vector<std::string> Tables() const;
+
     /**
-     * A flow column of floating-point values.
-     * @param name start_s, end_s, acked_s, ideal_fct_s
+     * The schema of a record table: its columns in DataFrame order. Python
+     * builds each DataFrame from this, so a column is declared once, in C++.
+     * @param table a name from Tables()
      */
-    std::vector<double> FlowColumnD(const std::string& name) const;
+    std::vector<ColumnInfo> TableColumns(const std::string& table) const;
+
     /**
-     * A flow column of integer values.
-     * @param name src, dst, bytes, priority, final_priority, class_changes,
-     *        bytes_sent, bytes_received, bytes_delivered, bytes_dropped, rewinds,
-     *        completed, cnps_received, rate_decreases
+     * The values of one column of a record table (not of a derived column).
+     * @param table a name from Tables()
+     * @param name a column of TableColumns(table)
      */
-    std::vector<uint64_t> FlowColumnU(const std::string& name) const;
+    ColumnData Column(const std::string& table, const std::string& name) const;
+
     /** @return node indices along the path of @p flow, source host to destination host */
     std::vector<uint32_t> FlowPath(uint32_t flow) const;
 
-    /** @param name time_s */
-    std::vector<double> PfcColumnD(const std::string& name) const;
-    /** @param name node, port, priority, kind (0 pause, 1 resume, 2 pause_rx, 3 resume_rx) */
-    std::vector<uint64_t> PfcColumnU(const std::string& name) const;
-    /** @param name time_s */
-    std::vector<double> QueueColumnD(const std::string& name) const;
-    /** @param name node, port, priority, bytes */
-    std::vector<uint64_t> QueueColumnU(const std::string& name) const;
-    /** @param name time_s */
-    std::vector<double> TxLogColumnD(const std::string& name) const;
-    /** @param name node, port, priority, type (0 data, 1 ack, 2 nack, 3 cnp, 4 pause), bytes, flow */
-    std::vector<uint64_t> TxLogColumnU(const std::string& name) const;
-    /** @param name time_s (detection), since_s (start of the pause) */
-    std::vector<double> AnomalyColumnD(const std::string& name) const;
     /**
-     * @param name node, port, priority, kind (0 deadlock cycle member, 1 pause storm),
-     *        queued_bytes (in that class of the port's egress queue)
-     */
-    std::vector<uint64_t> AnomalyColumnU(const std::string& name) const;
-    /** @param name time_s */
-    std::vector<double> DeliveryColumnD(const std::string& name) const;
-    /** @param name flow, delivered_bytes */
-    std::vector<uint64_t> DeliveryColumnU(const std::string& name) const;
-
-    /**
-     * Probe the ECN law of an RmlqQueueDisc: hold one band at @p queueBytes
-     * (frames of @p frameBytes) and count CE marks over @p samples dequeues.
-     * @return the number of marked packets
-     */
-    static uint64_t ProbeEcnMarks(uint64_t kmin, uint64_t kmax, double pmax, uint64_t queueBytes,
-                                  uint32_t frameBytes, uint32_t samples, uint32_t seed);
-
-    /**
-     * A fabric-wide counter.
+     * A fabric-wide counter: a sum (or for max_queue_bytes a maximum) over
+     * the objects' statistics (GetStats() of devices, buffer managers, NICs).
      * @param name packet_hops, data_hops, drops, drop_bytes, pause_frames,
      *        resume_frames, max_queue_bytes, events, buffer_bytes_in_use,
      *        ecn_marks, cnps
@@ -227,7 +229,7 @@ class Fabric
 
   private:
     struct Impl;
-    std::unique_ptr<Impl> m;
+    std::unique_ptr<Impl> m; //!< the fabric's helpers, monitors, recorder and flows
 };
 
 } // namespace ns3mfs

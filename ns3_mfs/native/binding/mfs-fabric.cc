@@ -1,0 +1,670 @@
+/*
+ * ns3-mfs: packet-level model of disaggregated MoE serving networks.
+ * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
+ *
+ * The binding's implementation: a thin front over the helpers. The fabric is
+ * built by RoceFabricHelper (routing: RoceRouting), watched by a PfcMonitor
+ * and a QueueSampler (installed by FabricMonitorHelper), recorded by a
+ * FabricRecorder and guarded by a RunWatchdog; this file keeps the flows,
+ * the Python callbacks and the run's stop reason.
+ */
+#include "mfs-fabric.h"
+
+#include "../helper/fabric-monitor-helper.h"
+#include "../helper/fabric-recorder.h"
+#include "../helper/mfs-time.h"
+#include "../helper/roce-fabric-helper.h"
+#include "../helper/run-watchdog.h"
+
+#include "ns3/boolean.h"
+#include "ns3/simulator.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+using namespace ns3;
+
+namespace ns3mfs
+{
+
+namespace
+{
+
+/** Stop reasons; the watchdog thread writes them, so they are plain integers. */
+enum StopCode : int
+{
+    STOP_NONE = 0,
+    STOP_DEADLOCK,
+    STOP_PAUSE_STORM,
+    STOP_MAX_WALL,
+    STOP_STALLED,
+};
+
+/**
+ * @param what what must be >= now
+ * @param atS a time (s)
+ * @param nowS the current time (s)
+ */
+void
+CheckNotPast(const std::string& what, double atS, double nowS)
+{
+    if (!(atS >= nowS) || !std::isfinite(atS))
+    {
+        throw std::invalid_argument(what + " must be >= the current time " + std::to_string(nowS) + " s");
+    }
+}
+
+/** @param cls a class; throws if out of range */
+void
+CheckClass(uint32_t cls)
+{
+    if (cls >= RoceHeader::kNumClasses)
+    {
+        throw std::invalid_argument("priority " + std::to_string(cls) + " is out of range; allowed: 0..7");
+    }
+}
+
+/**
+ * @param d a port
+ * @return one field of the port's statistics
+ */
+template <uint64_t RoceNetDevice::Stats::*Field>
+uint64_t
+PortStat(const Ptr<RoceNetDevice>& d)
+{
+    return d->GetStats().*Field;
+}
+
+} // namespace
+
+struct Fabric::Impl
+{
+    RoceFabricHelper fabric;
+    RdmaFlowTable flows;
+    Ptr<PfcMonitor> pfcMonitor;
+    Ptr<QueueSampler> queueSampler;
+    Ptr<FabricRecorder> recorder;
+    RunWatchdog watchdog;
+    std::function<void(uint32_t)> onFlowDone;
+    std::function<void(uint64_t)> onTimer;
+    uint64_t activeFlows{0};
+    double maxWallS{0};
+    double stallWallS{0};
+    std::atomic<int> stopCode{STOP_NONE};
+    bool cutShort{false}; //!< the last Run() ended with events left (time limit or Stop())
+
+    Impl()
+    {
+        FabricMonitorHelper monitors;
+        pfcMonitor = monitors.InstallPfcMonitor(fabric);
+        queueSampler = monitors.InstallQueueSampler(fabric);
+        pfcMonitor->SetContinueCallback([this] { return activeFlows > 0 && stopCode == STOP_NONE; });
+        pfcMonitor->SetStopCallback([this](PfcAnomaly::Kind k) {
+            Stop(k == PfcAnomaly::DEADLOCK ? STOP_DEADLOCK : STOP_PAUSE_STORM);
+        });
+        queueSampler->SetContinueCallback([this] { return activeFlows > 0; });
+        recorder = CreateObject<FabricRecorder>();
+        recorder->Connect(pfcMonitor);
+        recorder->Connect(queueSampler);
+    }
+
+    ~Impl()
+    {
+        pfcMonitor->Dispose();
+        queueSampler->Dispose();
+        recorder->Dispose();
+    }
+
+    /** The stop time of Run(): only cuts the run short if other events are left. */
+    void StopAtTime()
+    {
+        cutShort = cutShort || !Simulator::IsFinished();
+        Simulator::Stop();
+    }
+
+    void Stop(StopCode code)
+    {
+        int none = STOP_NONE;
+        stopCode.compare_exchange_strong(none, code);
+        Simulator::Stop();
+    }
+
+    RdmaFlow& FlowAt(uint32_t id)
+    {
+        if (id >= flows.size())
+        {
+            throw std::invalid_argument("flow " + std::to_string(id) + " does not exist");
+        }
+        return flows[id];
+    }
+
+    /** The NIC of a flow's source host. */
+    Ptr<RdmaNic> SenderOf(const RdmaFlow& f) const
+    {
+        return fabric.GetNodes()[fabric.GetHostNodes()[f.src]].nic;
+    }
+
+    void FlowDone(uint32_t id)
+    {
+        if (--activeFlows == 0)
+        {
+            // Periodic monitors must not outlive the traffic: the run's end time stays that of the last real event.
+            queueSampler->Halt();
+            pfcMonitor->Halt();
+        }
+        if (flows[id].notify && onFlowDone)
+        {
+            onFlowDone(id);
+        }
+    }
+
+    void Build()
+    {
+        if (!fabric.IsBuilt())
+        {
+            fabric.Build(&flows, [this](uint32_t id) { FlowDone(id); });
+            recorder->Install(fabric, &flows);
+        }
+    }
+
+};
+
+Fabric::Fabric()
+{
+    static bool resolutionSet = false;
+    if (!resolutionSet)
+    {
+        Time::SetResolution(Time::PS);
+        resolutionSet = true;
+    }
+    Simulator::Destroy();
+    m = std::make_unique<Impl>();
+    SetScheduler("PriorityQueueScheduler");
+}
+
+Fabric::~Fabric()
+{
+    m.reset();
+    Simulator::Destroy();
+}
+
+void
+Fabric::SetScheduler(const std::string& name)
+{
+    static const char* allowed[] = {"PriorityQueueScheduler", "MapScheduler", "CalendarScheduler", "ListScheduler"};
+    if (std::find(std::begin(allowed), std::end(allowed), name) == std::end(allowed))
+    {
+        throw std::invalid_argument("unknown scheduler '" + name +
+                                    "'; allowed: PriorityQueueScheduler, MapScheduler, "
+                                    "CalendarScheduler, ListScheduler");
+    }
+    if (!m->fabric.GetNodes().empty())
+    {
+        throw std::logic_error("SetScheduler must come before nodes are added");
+    }
+    ObjectFactory f;
+    f.SetTypeId("ns3::" + name);
+    Simulator::SetScheduler(f);
+}
+
+void
+Fabric::SetAttribute(const std::string& type, const std::string& name, const std::string& value)
+{
+    m->fabric.SetAttribute(type, name, value);
+}
+
+void
+Fabric::SetSeed(uint64_t seed)
+{
+    m->fabric.SetSeed(seed);
+}
+
+void
+Fabric::SetRateScaling(bool on)
+{
+    m->fabric.SetRateScaling(on);
+}
+
+void
+Fabric::EnableDeliveryLog(uint32_t flow)
+{
+    const RdmaFlow& f = m->FlowAt(flow);
+    m->recorder->EnableDeliveryLog(f, m->fabric.GetNodes()[m->fabric.GetHostNodes()[f.dst]].nic);
+}
+
+uint32_t
+Fabric::AddHost()
+{
+    return m->fabric.AddHost();
+}
+
+uint32_t
+Fabric::AddSwitch()
+{
+    return m->fabric.AddSwitch();
+}
+
+void
+Fabric::AddLink(uint32_t a, uint32_t b, double bps, double delayS)
+{
+    m->fabric.AddLink(a, b, bps, delayS);
+}
+
+void
+Fabric::Build()
+{
+    m->Build();
+}
+
+uint32_t
+Fabric::AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls, double startS, bool notify)
+{
+    m->Build();
+    uint32_t hosts = NumHosts();
+    for (auto [what, h] : {std::pair<const char*, uint32_t>{"src", srcHost}, {"dst", dstHost}})
+    {
+        if (h >= hosts)
+        {
+            throw std::invalid_argument(std::string(what) + " host " + std::to_string(h) +
+                                        " does not exist; allowed: 0.." + std::to_string(hosts - 1));
+        }
+    }
+    if (srcHost == dstHost)
+    {
+        throw std::invalid_argument("src and dst are the same host " + std::to_string(srcHost));
+    }
+    if (bytes == 0)
+    {
+        throw std::invalid_argument("bytes must be > 0");
+    }
+    CheckClass(cls);
+    CheckNotPast("start time", startS, Now());
+    uint32_t id = m->flows.size();
+    RdmaFlow& f = m->flows.emplace_back();
+    f.id = id;
+    f.src = srcHost;
+    f.dst = dstHost;
+    f.size = bytes;
+    f.cls = f.initialCls = static_cast<uint8_t>(cls);
+    f.notify = notify;
+    Ptr<RdmaNic> nic = m->SenderOf(f);
+    Impl* impl = m.get();
+    Simulator::Schedule(TimeFromSeconds(startS) - Simulator::Now(), [impl, nic, id]() {
+        impl->activeFlows++;
+        nic->StartFlow(id);
+        impl->queueSampler->Start();
+        impl->pfcMonitor->Start();
+    });
+    return id;
+}
+
+void
+Fabric::SetPriority(uint32_t flow, uint32_t cls)
+{
+    RdmaFlow& f = m->FlowAt(flow);
+    CheckClass(cls);
+    m->SenderOf(f)->SetFlowClass(flow, static_cast<uint8_t>(cls));
+}
+
+void
+Fabric::SetRateCap(uint32_t flow, double bps)
+{
+    RdmaFlow& f = m->FlowAt(flow);
+    if (!(bps >= 0) || !std::isfinite(bps))
+    {
+        throw std::invalid_argument("rate cap must be >= 0 bit/s");
+    }
+    m->SenderOf(f)->SetFlowRateCap(flow, bps);
+}
+
+void
+Fabric::SetDemotion(uint32_t flow, const std::vector<uint64_t>& thresholds)
+{
+    RdmaFlow& f = m->FlowAt(flow);
+    if (!std::is_sorted(thresholds.begin(), thresholds.end()))
+    {
+        throw std::invalid_argument("demotion thresholds must be increasing");
+    }
+    m->SenderOf(f)->SetFlowDemotion(flow, thresholds);
+}
+
+uint32_t
+Fabric::FlowPriority(uint32_t flow) const
+{
+    return m->FlowAt(flow).cls;
+}
+
+uint64_t
+Fabric::FlowBytesSent(uint32_t flow) const
+{
+    return m->FlowAt(flow).bytesSent;
+}
+
+uint64_t
+Fabric::FlowBytesDelivered(uint32_t flow) const
+{
+    return m->FlowAt(flow).rcvNxt;
+}
+
+uint64_t
+Fabric::PortTxBytes(uint32_t node, uint32_t port) const
+{
+    return m->fabric.GetPort(node, port)->GetTxBytes();
+}
+
+void
+Fabric::SetFlowDoneCallback(std::function<void(uint32_t)> cb)
+{
+    m->onFlowDone = std::move(cb);
+}
+
+void
+Fabric::SetTimerCallback(std::function<void(uint64_t)> cb)
+{
+    m->onTimer = std::move(cb);
+}
+
+void
+Fabric::ScheduleTimer(double atS, uint64_t token)
+{
+    CheckNotPast("timer time", atS, Now());
+    Impl* impl = m.get();
+    Simulator::Schedule(TimeFromSeconds(atS) - Simulator::Now(), [impl, token]() {
+        if (impl->onTimer)
+        {
+            impl->onTimer(token);
+        }
+    });
+}
+
+void
+Fabric::SetQueueSampleInterval(double s)
+{
+    if (!(s >= 0) || !std::isfinite(s))
+    {
+        throw std::invalid_argument("queue sample interval must be >= 0 s");
+    }
+    m->queueSampler->SetAttribute("Interval", TimeValue(TimeFromSeconds(s)));
+}
+
+void
+Fabric::SetPfcLog(bool on)
+{
+    m->recorder->SetPfcLog(on);
+}
+
+void
+Fabric::EnableTxLog(uint32_t node, uint32_t port)
+{
+    m->recorder->EnableTxLog(node, port, m->fabric.GetPort(node, port));
+}
+
+void
+Fabric::SetPfcWatch(double intervalS, double stormS, bool stopOnStorm)
+{
+    if (!(intervalS >= 0) || !std::isfinite(intervalS) || !(stormS > 0) || !std::isfinite(stormS))
+    {
+        throw std::invalid_argument("PFC watch: interval must be >= 0 s and the storm threshold > 0 s");
+    }
+    m->pfcMonitor->SetAttribute("Interval", TimeValue(TimeFromSeconds(intervalS)));
+    m->pfcMonitor->SetAttribute("StormThreshold", TimeValue(TimeFromSeconds(stormS)));
+    m->pfcMonitor->SetAttribute("StopOnStorm", BooleanValue(stopOnStorm));
+}
+
+void
+Fabric::SetWatchdog(double maxWallS, double stallWallS)
+{
+    if (!(maxWallS >= 0) || !(stallWallS >= 0))
+    {
+        throw std::invalid_argument("watchdog limits must be >= 0 s");
+    }
+    m->maxWallS = maxWallS;
+    m->stallWallS = stallWallS;
+}
+
+void
+Fabric::Run(double stopAtS)
+{
+    m->Build();
+    m->stopCode = STOP_NONE;
+    m->cutShort = false;
+    EventId stopAt;
+    if (stopAtS > 0)
+    {
+        stopAt = Simulator::Schedule(TimeFromSeconds(stopAtS) - Simulator::Now(), &Impl::StopAtTime, m.get());
+    }
+    if (m->activeFlows > 0)
+    {
+        m->pfcMonitor->Start();
+    }
+    Impl* impl = m.get();
+    m->watchdog.Arm(m->maxWallS, m->stallWallS, [impl](RunWatchdog::Reason r) {
+        int none = STOP_NONE;
+        impl->stopCode.compare_exchange_strong(none, r == RunWatchdog::MAX_WALL ? STOP_MAX_WALL : STOP_STALLED);
+    });
+    auto finish = [&]() {
+        m->watchdog.Disarm();
+        if (stopAt.IsPending())
+        {
+            Simulator::Remove(stopAt);
+        }
+    };
+    try
+    {
+        Simulator::Run();
+    }
+    catch (...)
+    {
+        finish();
+        throw;
+    }
+    finish();
+}
+
+std::string
+Fabric::StopReason() const
+{
+    switch (m->stopCode.load())
+    {
+    case STOP_DEADLOCK:
+        return "deadlock";
+    case STOP_PAUSE_STORM:
+        return "pause_storm";
+    case STOP_MAX_WALL:
+        return "max_wall";
+    case STOP_STALLED:
+        return "stalled";
+    default:
+        return "";
+    }
+}
+
+double
+Fabric::LongestPauseS() const
+{
+    int64_t longest = m->pfcMonitor->GetLongestPausePs();
+    const int64_t now = Simulator::Now().GetPicoSeconds();
+    for (const auto& n : m->fabric.GetNodes())
+    {
+        for (const auto& d : n.ports)
+        {
+            longest = std::max(longest, d->GetStats().longestPausePs);
+            for (uint8_t c = 0; c < RoceHeader::kNumClasses; ++c)
+            {
+                if (int64_t since = d->GetPausedSincePs(c); since >= 0)
+                {
+                    longest = std::max(longest, now - since);
+                }
+            }
+        }
+    }
+    return SecondsFromPs(longest);
+}
+
+void
+Fabric::Stop()
+{
+    m->cutShort = true;
+    Simulator::Stop();
+}
+
+bool
+Fabric::Drained() const
+{
+    return !m->cutShort && m->stopCode == STOP_NONE;
+}
+
+double
+Fabric::Now() const
+{
+    return SecondsFromPs(Simulator::Now().GetPicoSeconds());
+}
+
+uint32_t
+Fabric::NumHosts() const
+{
+    return m->fabric.GetHostNodes().size();
+}
+
+uint32_t
+Fabric::NumNodes() const
+{
+    return m->fabric.GetNodes().size();
+}
+
+uint32_t
+Fabric::NumFlows() const
+{
+    return m->flows.size();
+}
+
+uint32_t
+Fabric::HostNode(uint32_t host) const
+{
+    if (host >= NumHosts())
+    {
+        throw std::invalid_argument("host " + std::to_string(host) + " does not exist");
+    }
+    return m->fabric.GetHostNodes()[host];
+}
+
+uint32_t
+Fabric::NumPorts(uint32_t node) const
+{
+    return m->fabric.GetNode(node).ports.size();
+}
+
+std::vector<std::string>
+Fabric::Tables() const
+{
+    return m->recorder->GetTableNames();
+}
+
+std::vector<ColumnInfo>
+Fabric::TableColumns(const std::string& table) const
+{
+    std::vector<ColumnInfo> out;
+    for (const auto& c : m->recorder->GetTable(table).GetSchema())
+    {
+        out.push_back(ColumnInfo{c.name, c.type, c.labels});
+    }
+    return out;
+}
+
+ColumnData
+Fabric::Column(const std::string& table, const std::string& name) const
+{
+    ColumnData out;
+    const RecordTableBase& t = m->recorder->GetTable(table);
+    for (const auto& c : t.GetSchema())
+    {
+        if (c.name == name)
+        {
+            out.type = c.type;
+        }
+    }
+    t.GetColumn(name, &out.real, &out.count);
+    return out;
+}
+
+std::vector<uint32_t>
+Fabric::FlowPath(uint32_t flow) const
+{
+    return m->fabric.GetRouting().Path(m->FlowAt(flow));
+}
+
+uint64_t
+Fabric::Counter(const std::string& name) const
+{
+    if (name == "events")
+    {
+        return Simulator::GetEventCount();
+    }
+    using PortGet = uint64_t (*)(const Ptr<RoceNetDevice>&);
+    using NodeGet = uint64_t (*)(const FabricNode&);
+    /** A counter: per port or per node, summed (or the maximum taken) over the fabric. */
+    struct Def
+    {
+        PortGet port;
+        NodeGet node;
+        bool max;
+    };
+    using S = RoceNetDevice::Stats;
+    static const std::map<std::string, Def> defs = {
+        {"packet_hops", {&PortStat<&S::txFrames>, nullptr, false}},
+        {"data_hops", {&PortStat<&S::txDataFrames>, nullptr, false}},
+        {"pause_frames", {&PortStat<&S::pauseSent>, nullptr, false}},
+        {"resume_frames", {&PortStat<&S::resumeSent>, nullptr, false}},
+        {"max_queue_bytes", {&PortStat<&S::maxQueueBytes>, nullptr, true}},
+        {"ecn_marks", {[](const Ptr<RoceNetDevice>& d) { return d->GetQueueDisc()->GetEcnMarks(); }, nullptr, false}},
+        {"drops",
+         {nullptr,
+          [](const FabricNode& n) -> uint64_t { return n.sw ? n.sw->GetBufferManager()->GetStats().drops : 0; },
+          false}},
+        {"drop_bytes",
+         {nullptr,
+          [](const FabricNode& n) -> uint64_t { return n.sw ? n.sw->GetBufferManager()->GetStats().dropBytes : 0; },
+          false}},
+        {"buffer_bytes_in_use",
+         {nullptr, [](const FabricNode& n) -> uint64_t { return n.sw ? n.sw->GetBufferManager()->GetUsedBytes() : 0; },
+          false}},
+        {"cnps", {nullptr, [](const FabricNode& n) -> uint64_t { return n.nic ? n.nic->GetStats().cnpsSent : 0; }, false}},
+    };
+    auto it = defs.find(name);
+    if (it == defs.end())
+    {
+        throw std::invalid_argument("unknown counter '" + name + "'");
+    }
+    const Def& def = it->second;
+    uint64_t total = 0;
+    auto add = [&](uint64_t v) { total = def.max ? std::max(total, v) : total + v; };
+    for (const auto& n : m->fabric.GetNodes())
+    {
+        if (def.node)
+        {
+            add(def.node(n));
+            continue;
+        }
+        for (const auto& d : n.ports)
+        {
+            add(def.port(d));
+        }
+    }
+    return total;
+}
+
+uint64_t
+Fabric::PortHeadroom(uint32_t node, uint32_t port) const
+{
+    const auto& info = m->fabric.GetNode(node);
+    if (!info.sw)
+    {
+        throw std::invalid_argument("node " + std::to_string(node) + " is not a switch");
+    }
+    return info.sw->GetBufferManager()->GetHeadroom(port);
+}
+
+} // namespace ns3mfs

@@ -1,0 +1,277 @@
+/*
+ * ns3-mfs: packet-level model of disaggregated MoE serving networks.
+ * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
+ *
+ * RdmaNic on its own: two NICs joined through a relay that can drop a data
+ * frame (go-back-N), and the DCQCN reaction point driven by injected CNPs.
+ */
+#include "../model/rdma-nic.h"
+
+#include "ns3/boolean.h"
+#include "ns3/data-rate.h"
+#include "ns3/node.h"
+#include "ns3/simulator.h"
+#include "ns3/test.h"
+#include "ns3/uinteger.h"
+
+#include <cmath>
+#include <vector>
+
+using namespace ns3;
+
+namespace
+{
+
+/** The middle of the test wire: forwards frames between its two ports and can drop one data frame. */
+class Relay : public RocePortOwner
+{
+  public:
+    void PortReceive(uint32_t port, Ptr<RoceQueueItem> item) override
+    {
+        const RoceHeader& h = item->Hdr();
+        if (h.type == RoceFrameType::DATA && ++m_data == m_dropNth)
+        {
+            m_droppedPsn = h.psn;
+            return;
+        }
+        m_nacks += h.type == RoceFrameType::NACK;
+        m_ports[1 - port]->Enqueue(item);
+    }
+
+    std::array<Ptr<RoceNetDevice>, 2> m_ports; //!< toward host 0, toward host 1
+    uint32_t m_dropNth{0};                     //!< data frame to drop (1-based; 0 = none)
+    uint32_t m_data{0};                        //!< data frames seen
+    uint64_t m_droppedPsn{0};                  //!< PSN of the dropped frame
+    uint32_t m_nacks{0};                       //!< NACKs forwarded
+};
+
+/** Host 0 --- relay --- host 1, 100 Gbit/s links of 1 us, one flow from host 0 to host 1. */
+class NicTestCase : public TestCase
+{
+  public:
+    /** @param name test name */
+    explicit NicTestCase(const std::string& name)
+        : TestCase(name)
+    {
+    }
+
+  protected:
+    /**
+     * Build the wire and the NICs.
+     * @param dcqcn run DCQCN
+     * @param bytes the flow's size
+     */
+    void Build(bool dcqcn, uint64_t bytes)
+    {
+        for (uint32_t h = 0; h < 2; ++h)
+        {
+            m_nic[h] = CreateObject<RdmaNic>();
+            m_nic[h]->SetAttribute("Dcqcn", BooleanValue(dcqcn));
+            m_nic[h]->SetAttribute("RateAi", DataRateValue(DataRate("1Gbps")));
+            m_nic[h]->SetAttribute("IncreaseTimer", TimeValue(MicroSeconds(55)));
+            m_nic[h]->SetAttribute("ByteCounter", UintegerValue(1ull << 40)); // timer stages only
+            Ptr<RoceNetDevice> hostPort = Port(m_nic[h], 0, h);
+            Ptr<RoceNetDevice> relayPort = Port(nullptr, h, 2);
+            m_relay.m_ports[h] = relayPort;
+            Ptr<RoceChannel> ch = CreateObject<RoceChannel>();
+            ch->SetAttribute("Delay", TimeValue(MicroSeconds(1)));
+            hostPort->Attach(ch);
+            relayPort->Attach(ch);
+            m_nic[h]->Setup(h, hostPort, &m_flows, [this](uint32_t id) { m_done.push_back(id); });
+        }
+        RdmaFlow& f = m_flows.emplace_back();
+        f.id = 0;
+        f.src = 0;
+        f.dst = 1;
+        f.size = bytes;
+        m_nic[0]->TraceConnectWithoutContext("Rewind", MakeCallback(&NicTestCase::Rewound, this));
+        m_nic[0]->TraceConnectWithoutContext("Rate", MakeCallback(&NicTestCase::RateChanged, this));
+    }
+
+    /**
+     * A CNP for the flow reaches its sender now.
+     */
+    void InjectCnp()
+    {
+        RoceHeader h;
+        h.type = RoceFrameType::CNP;
+        h.src = 1;
+        h.dst = 0;
+        h.flow = 0;
+        Ptr<Packet> p = Create<Packet>();
+        p->AddHeader(h);
+        m_nic[0]->PortReceive(0, Create<RoceQueueItem>(p, h));
+    }
+
+    void DoTeardown() override
+    {
+        for (auto& nic : m_nic)
+        {
+            nic->Dispose();
+        }
+        for (auto& n : m_nodes)
+        {
+            n->Dispose();
+        }
+        Simulator::Destroy();
+    }
+
+    /**
+     * @param flow flow id
+     * @param psn rewound to
+     */
+    void Rewound(uint32_t flow, uint64_t psn)
+    {
+        m_rewinds.push_back(psn);
+    }
+
+    /**
+     * @param flow flow id
+     * @param bps new rate
+     */
+    void RateChanged(uint32_t flow, double bps)
+    {
+        m_rates.emplace_back(Simulator::Now(), bps);
+    }
+
+    Relay m_relay;                                   //!< the wire's middle
+    std::array<Ptr<RdmaNic>, 2> m_nic;               //!< the two NICs
+    RdmaFlowTable m_flows;                           //!< one flow, 0 -> 1
+    std::vector<uint32_t> m_done;                    //!< completed flows
+    std::vector<uint64_t> m_rewinds;                 //!< Rewind trace
+    std::vector<std::pair<Time, double>> m_rates;    //!< Rate trace
+    std::vector<Ptr<Node>> m_nodes;                  //!< nodes of the ports
+
+  private:
+    /**
+     * @param nic the owner, or null for the relay
+     * @param port port index at the owner
+     * @param node node index
+     * @return a 100 Gbit/s port with its queue disc
+     */
+    Ptr<RoceNetDevice> Port(Ptr<RdmaNic> nic, uint32_t port, uint32_t node)
+    {
+        Ptr<Node> n = CreateObject<Node>();
+        m_nodes.push_back(n);
+        Ptr<RoceNetDevice> dev = CreateObject<RoceNetDevice>();
+        dev->SetAttribute("DataRate", DataRateValue(DataRate("100Gbps")));
+        dev->SetAddress(Mac48Address::Allocate());
+        n->AddDevice(dev);
+        dev->SetOwner(nic ? static_cast<RocePortOwner*>(PeekPointer(nic)) : &m_relay, port, node);
+        dev->SetQueueDisc(CreateObject<RmlqQueueDisc>());
+        return dev;
+    }
+};
+
+/** A dropped data frame: the receiver NACKs the gap, the sender rewinds to it, and every byte arrives once. */
+class NicGoBackNTestCase : public NicTestCase
+{
+  public:
+    NicGoBackNTestCase()
+        : NicTestCase("go-back-N: a drop leads to a NACK, a rewind to the lost PSN and full delivery")
+    {
+    }
+
+  private:
+    void DoRun() override
+    {
+        const uint64_t bytes = 40 * 4096 + 1000;
+        Build(false, bytes);
+        m_nic[0]->SetAttribute("RetxTimeout", TimeValue(Time(0))); // NACK alone must recover
+        m_relay.m_dropNth = 5;
+        m_nic[0]->StartFlow(0);
+        Simulator::Run();
+        const RdmaFlow& f = m_flows[0];
+        NS_TEST_ASSERT_MSG_EQ(m_relay.m_droppedPsn, 4 * 4096, "the fifth frame was dropped");
+        NS_TEST_ASSERT_MSG_GT(m_relay.m_nacks, 0, "the receiver sent a NACK");
+        NS_TEST_ASSERT_MSG_EQ(m_rewinds.empty(), false, "the sender rewound");
+        NS_TEST_ASSERT_MSG_EQ(m_rewinds[0], m_relay.m_droppedPsn, "to the lost PSN");
+        NS_TEST_ASSERT_MSG_EQ(f.rewinds, m_rewinds.size(), "rewinds counted on the flow");
+        NS_TEST_ASSERT_MSG_EQ(f.rcvNxt, bytes, "every byte delivered in order");
+        NS_TEST_ASSERT_MSG_EQ(f.sndUna, bytes, "and acknowledged");
+        NS_TEST_ASSERT_MSG_GT(f.bytesSent, bytes, "the lost bytes were sent again");
+        NS_TEST_ASSERT_MSG_EQ(m_done.size(), 1, "completion reported once");
+        NS_TEST_ASSERT_MSG_EQ((f.endPs >= 0 && f.ackedPs >= f.endPs), true, "delivered, then acknowledged");
+    }
+};
+
+/**
+ * DCQCN reaction point: a CNP updates alpha <- (1-g) alpha + g (after the
+ * decay of (1-g) per AlphaUpdateInterval) and cuts Rc <- Rc (1 - alpha/2),
+ * Rt <- Rc; a CNP within RateDecreaseInterval waits for it; then each
+ * increase-timer stage does fast recovery Rc <- (Rt + Rc)/2 for F stages and
+ * additive increase Rt <- Rt + R_AI afterwards.
+ */
+class NicDcqcnTestCase : public NicTestCase
+{
+  public:
+    NicDcqcnTestCase()
+        : NicTestCase("DCQCN: rate cut by half of alpha on a CNP, alpha update, deferred cut, increase stages")
+    {
+    }
+
+  private:
+    void DoRun() override
+    {
+        Build(true, 1ull << 30);
+        const double g = 1.0 / 256;
+        const double line = 100e9;
+        const double rai = 1e9;
+        const int fast = 5;
+        Simulator::Schedule(MicroSeconds(10), &NicDcqcnTestCase::InjectCnp, this);
+        Simulator::Schedule(MicroSeconds(12), &NicDcqcnTestCase::InjectCnp, this);
+        Simulator::Stop(MicroSeconds(14 + 55 * (fast + 2)) + NanoSeconds(1));
+        m_nic[0]->StartFlow(0);
+        Simulator::Run();
+
+        // First CNP at 10 us: alpha decays for 10 intervals from 1, then the CNP raises it.
+        double alpha = std::pow(1 - g, 10) * 1.0;
+        alpha = (1 - g) * alpha + g;
+        double rate = line * (1 - alpha / 2);
+        NS_TEST_ASSERT_MSG_EQ((m_rates.size() >= 2), true, "rate changes were traced");
+        NS_TEST_ASSERT_MSG_EQ(m_rates[0].first, MicroSeconds(10), "first cut at the CNP");
+        NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[0].second, rate, 1e-6 * line, "Rc (1 - alpha/2)");
+        double target = line;
+        target = rate; // Rt <- Rc at the cut (line rate before it)
+        // Second CNP at 12 us (within the 4 us decrease interval): alpha updates now, the cut waits for 14 us.
+        alpha = std::pow(1 - g, 2) * alpha;
+        alpha = (1 - g) * alpha + g;
+        alpha = std::pow(1 - g, 2) * alpha; // decay from 12 us to 14 us
+        double second = rate * (1 - alpha / 2);
+        NS_TEST_ASSERT_MSG_EQ(m_rates[1].first, MicroSeconds(14), "the deferred cut");
+        NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[1].second, second, 1e-6 * line, "cut with the updated alpha");
+        target = rate;
+        rate = second;
+        NS_TEST_ASSERT_MSG_EQ(m_flows[0].rateDecreases, 2, "two cuts");
+        NS_TEST_ASSERT_MSG_EQ(m_flows[0].cnpsReceived, 2, "two CNPs");
+        // Increase timer stages from 14 us, every 55 us.
+        NS_TEST_ASSERT_MSG_EQ(m_rates.size(), 2u + fast + 2, "one change per timer stage");
+        for (int stage = 1; stage <= fast + 2; ++stage)
+        {
+            if (stage >= fast)
+            {
+                target = std::min(line, target + rai); // additive increase (no byte stages: no hyper)
+            }
+            rate = std::min(line, (target + rate) / 2);
+            const auto& [t, bps] = m_rates[1 + stage];
+            NS_TEST_ASSERT_MSG_EQ(t, MicroSeconds(14 + 55 * stage), "stage at the timer");
+            NS_TEST_ASSERT_MSG_EQ_TOL(bps, rate, 1e-6 * line, "stage " << stage << " rate");
+        }
+    }
+};
+
+/** The RdmaNic test suite. */
+class RdmaNicTestSuite : public TestSuite
+{
+  public:
+    RdmaNicTestSuite()
+        : TestSuite("rdma-nic", Type::UNIT)
+    {
+        AddTestCase(new NicGoBackNTestCase, Duration::QUICK);
+        AddTestCase(new NicDcqcnTestCase, Duration::QUICK);
+    }
+};
+
+RdmaNicTestSuite g_rdmaNicTestSuite; //!< registers the suite
+
+} // namespace

@@ -29,6 +29,11 @@ from .config import ConfigError
 csv.field_size_limit(2**31 - 1)  # a long field is a value to validate, not a reader crash
 
 
+def _num(x: float) -> str:
+    """A bound as written: integers in full, other numbers shortest."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
 def _where(path: Path, key: Optional[str], line: Optional[int] = None) -> str:
     head = f"{key}: {path}" if key else str(path)
     return f"{head} line {line}" if line is not None else head
@@ -90,13 +95,13 @@ class Column:
         if isinstance(v, float) and not math.isfinite(v):
             raise ConfigError(f"{where}: {self.name}: must be a finite number, got {cell!r:.60}")
         if self.min is not None and self.max is not None and not self.min <= v <= self.max:
-            raise ConfigError(f"{where}: {self.name}: {cell:.60} is out of range; allowed: {self.min:g}..{self.max:g}")
+            raise ConfigError(f"{where}: {self.name}: {cell:.60} is out of range; allowed: {_num(self.min)}..{_num(self.max)}")
         if self.gt is not None and not v > self.gt:
-            raise ConfigError(f"{where}: {self.name}: must be > {self.gt:g}, got {cell!r:.60}")
+            raise ConfigError(f"{where}: {self.name}: must be > {_num(self.gt)}, got {cell!r:.60}")
         if self.min is not None and v < self.min:
-            raise ConfigError(f"{where}: {self.name}: must be >= {self.min:g}, got {cell!r:.60}")
+            raise ConfigError(f"{where}: {self.name}: must be >= {_num(self.min)}, got {cell!r:.60}")
         if self.max is not None and v > self.max:
-            raise ConfigError(f"{where}: {self.name}: must be <= {self.max:g}, got {cell!r:.60}")
+            raise ConfigError(f"{where}: {self.name}: must be <= {_num(self.max)}, got {cell!r:.60}")
         return v
 
 
@@ -118,12 +123,13 @@ def read_table(path: str | Path, columns: Sequence[Column], *, key: Optional[str
     if first is None:
         raise ConfigError(f"{_where(p, key, 1)}: empty file; expected a header line with columns {names}")
     head_no, header = first
+    # The header is not echoed: a file that lacks the columns may not be a CSV of ours at all.
     if exact and (sorted(header) != sorted(c.name for c in columns) or len(header) != len(columns)):
-        raise ConfigError(f"{_where(p, key, head_no)}: columns {','.join(header)!r:.120}; expected exactly {names}")
+        raise ConfigError(f"{_where(p, key, head_no)}: the header line must name exactly the columns {names}")
     missing = [c.name for c in columns if c.required and c.name not in header]
     if missing:
-        raise ConfigError(f"{_where(p, key, head_no)}: missing column {missing[0]!r}; expected columns {names}, "
-                          f"got {','.join(header)!r:.120}")
+        raise ConfigError(f"{_where(p, key, head_no)}: missing column {missing[0]!r}; expected a header line "
+                          f"with columns {names}")
     index = [(c, header.index(c.name)) for c in columns if c.name in header]
     out: list[dict[str, Any]] = []
     for lineno, cells in rows:

@@ -21,7 +21,7 @@ def test_compare_runs_every_pair_and_plots(tmp_path, root):
     assert table["error"].isna().all() and (table["completed"] == 3).all()
     for name in ("attainment_vs_rate", "ttft_cdf", "cct_cdf"):
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.pdf").exists()
-    assert len(list((out / "runs").iterdir())) == 6 and (out / "sweep.json").exists()
+    assert len(list((out / "runs").glob("[!.]*"))) == 6 and (out / "sweep.json").exists()
     # A second call finds every pair complete and runs nothing again.
     run_id = table.set_index(["policy", "rate_per_gpu"]).loc[("mfs", 0.5), "run_id"]
     mtime = (out / "runs" / run_id / "meta.json").stat().st_mtime_ns

@@ -59,7 +59,7 @@ def test_results_command_writes_the_table(sweep_dir):
 
 
 def test_results_of_any_tree_with_statuses(sweep_dir, tmp_path):
-    runs = sorted((sweep_dir / "runs").iterdir())
+    runs = sorted(p for p in (sweep_dir / "runs").iterdir() if not p.name.startswith("."))  # not the locks
     tree = tmp_path / "tree"
     shutil.copytree(runs[0], tree / "a" / "first")
     shutil.copytree(runs[1], tree / "b" / "deeper" / "second")

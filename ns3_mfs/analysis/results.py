@@ -51,37 +51,48 @@ def is_run_dir(path: Path) -> bool:
     return any((path / name).exists() for name in RESULT_FILES)
 
 
+#: How deep below the given directory run directories are looked for (a sweep's are 2 levels down).
+MAX_DEPTH = 4
+
+
 def find_run_dirs(root: Path) -> list[Path]:
-    """Every run directory under ``root`` (itself included), sorted; hidden folders skipped."""
+    """Every run directory under ``root`` (itself included, at most ``MAX_DEPTH`` levels down), sorted;
+    hidden folders and symbolic links skipped."""
     found = []
+    base = len(root.parts)
     for dirpath, dirnames, _ in os.walk(root):
         d = Path(dirpath)
         if is_run_dir(d):
             found.append(d)
             dirnames.clear()  # a run directory holds no other run
             continue
-        dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
+        if len(d.parts) - base >= MAX_DEPTH:
+            dirnames.clear()
+        dirnames[:] = sorted(n for n in dirnames if not n.startswith(".") and not (d / n).is_symlink())
     return sorted(found)
 
 
 def _read_json(path: Path) -> Optional[dict[str, Any]]:
+    """A JSON object from a file, or None (missing, unreadable, malformed, or not an object)."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
         return None
+    return data if isinstance(data, dict) else None
 
 
 def _read_toml(path: Path) -> Optional[dict[str, Any]]:
     try:
         return tomllib.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
 def _manifest(root: Path) -> dict[str, dict[str, Any]]:
     """run_id -> point of a sweep's ``sweep.json`` (empty if not a sweep)."""
-    data = _read_json(root / "sweep.json") or {}
-    return {p["run_id"]: p for p in data.get("points", []) if isinstance(p, dict) and "run_id" in p}
+    points = (_read_json(root / "sweep.json") or {}).get("points")
+    return {p["run_id"]: p for p in (points if isinstance(points, list) else [])
+            if isinstance(p, dict) and isinstance(p.get("run_id"), str)}
 
 
 def _row(d: Path, root: Path, point: Optional[Mapping[str, Any]]) -> dict[str, Any]:

@@ -94,6 +94,12 @@ class ServingConfig:
         self.scheduler_params(path or "serving")
 
 
+#: Default budget of a run: 1e10 packet-hops, several hours at the packet core's speed.
+DEFAULT_MAX_PACKET_HOPS = 1e10
+#: Packet-hops per second assumed for the time in the budget's message (serving runs measured 470-560 k).
+ESTIMATE_HOPS_PER_S = 5e5
+
+
 @dataclass(frozen=True)
 class RunConfig:
     topology: Any
@@ -104,6 +110,10 @@ class RunConfig:
     scenario: str = spec("", doc="free-form name")
     policy: str = spec("fair", doc="flow-scheduling policy (ns3_mfs.policies)")
     policies: dict = spec({}, doc="per-policy parameter tables, [policies.<name>]")
+    max_packet_hops: float = spec(
+        DEFAULT_MAX_PACKET_HOPS, gt=0.0,
+        doc="refuse a run whose estimated packet-hops (an upper bound from the workload) exceed this budget",
+    )
 
     def validate(self, path: str) -> None:
         check_params(self.policy, self.policies.get(self.policy))
@@ -115,7 +125,8 @@ class RunConfig:
 def run_config_from_dict(data: dict[str, Any], source: str = "config", base: Optional[Path] = None) -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a table")
-    allowed = {"topology", "workload", "serving", "fabric", "seed", "scenario", "policy", "policies"}
+    allowed = {"topology", "workload", "serving", "fabric", "seed", "scenario", "policy", "policies",
+               "max_packet_hops"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ConfigError(f"{source}: {unknown[0]}: unknown key; allowed keys: {', '.join(sorted(allowed))}")
@@ -174,6 +185,7 @@ def resolved(cfg: RunConfig) -> dict[str, Any]:
         "workload": to_dict(cfg.workload),
         "policy": cfg.policy,
         "policies": {cfg.policy: to_dict(check_params(cfg.policy, cfg.policies.get(cfg.policy)))},
+        "max_packet_hops": cfg.max_packet_hops,
     }
 
 
@@ -216,6 +228,35 @@ class RunSetup:
             engine.submit(r)
         net.run(self.cfg.serving.max_sim_s, progress=progress)
         return net, engine
+
+
+def estimate_packet_hops(setup: RunSetup, requests: list[Request]) -> float:
+    """An upper bound of a run's network packet-hops (data and ACKs), from its requests alone.
+
+    Every byte a request can send crosses the network: its KV fetch (at most
+    the whole prompt) and P2D per layer, dispatch and combine per MoE layer,
+    the TP all-reduces; in MTU-sized packets, each along the longest host-to-
+    host path, plus one ACK per packet back.
+    """
+    m, tp = setup.model, setup.cfg.serving.tp
+    per_token = (2 * m.layers * m.kv_bytes_per_token_per_layer()
+                 + m.moe_layers * (m.dispatch_bytes_per_token() + m.combine_bytes_per_token())
+                 + (2 * m.layers * m.tp_allreduce_bytes_per_token() if tp > 1 else 0))
+    tokens = sum(r.input_tokens for r in requests)
+    packets = tokens * per_token / setup.cfg.fabric.mtu
+    return 2.0 * packets * setup.graph.diameter_links
+
+
+def check_budget(setup: RunSetup, requests: list[Request]) -> None:
+    """Refuse a run larger than ``max_packet_hops`` (with the estimate and its time in the message)."""
+    hops, budget = estimate_packet_hops(setup, requests), setup.cfg.max_packet_hops
+    if hops > budget:
+        hours = hops / ESTIMATE_HOPS_PER_S / 3600
+        raise ConfigError(
+            f"max_packet_hops: the run is estimated at up to {hops:.3g} packet-hops (about {hours:.3g} h at "
+            f"{ESTIMATE_HOPS_PER_S / 1e3:.0f} k packet-hops/s) from {len(requests)} requests of "
+            f"{sum(r.input_tokens for r in requests):,} prompt tokens, above the budget {budget:.3g}; "
+            "shorten the workload or raise max_packet_hops")
 
 
 def unloaded_ttft(setup: RunSetup, lengths: np.ndarray) -> np.ndarray:
@@ -333,6 +374,7 @@ def run(cfg: RunConfig, out: Optional[Path] = None,
     requests = workload_requests(cfg)
     if not requests:
         raise ConfigError("workload: produced no requests")
+    check_budget(setup, requests)
     if out is not None:
         check_out(Path(out), "serving", replace)
     lengths = np.array([r.input_tokens for r in requests])

@@ -44,6 +44,7 @@ from typing import Literal, Optional
 import numpy as np
 
 from ..csvfile import Column, read_table
+from .requests import MAX_TOKENS
 from ..config import ConfigError, check_rules, from_dict, load_toml, spec
 from .models import ModelSpec, load_model
 
@@ -68,14 +69,15 @@ def _check_fields(obj: object, path: str) -> None:
 
 @dataclass(frozen=True)
 class GpuProfile:
-    """Peak capabilities of one GPU model (datasheet figures)."""
+    """Peak capabilities of one GPU model (datasheet figures; bounds keep a typo from making a run
+    simulate for days or overflow the simulator's clock)."""
 
     name: str = spec(doc="GPU name shown in results")
-    peak_tflops_fp16: float = spec(gt=0.0, doc="dense FP16/BF16 tensor-core TFLOPS (no sparsity)")
-    memory_bw_gbps: float = spec(gt=0.0, doc="memory bandwidth in GB/s (gigaBYTES per second)")
-    memory_gb: float = spec(gt=0.0, doc="memory capacity in GB")
+    peak_tflops_fp16: float = spec(min=0.1, max=1e6, doc="dense FP16/BF16 tensor-core TFLOPS (no sparsity)")
+    memory_bw_gbps: float = spec(min=1.0, max=1e6, doc="memory bandwidth in GB/s (gigaBYTES per second)")
+    memory_gb: float = spec(min=0.5, max=1e5, doc="memory capacity in GB")
     intra_server_bw_gbps: float = spec(
-        gt=0.0, doc="GPU-to-GPU bandwidth inside a server, GB/s per direction per GPU"
+        min=0.1, max=1e5, doc="GPU-to-GPU bandwidth inside a server, GB/s per direction per GPU"
     )
     intra_server_link: Literal["nvlink", "pcie"] = spec("pcie", doc="intra-server GPU interconnect")
 
@@ -499,8 +501,8 @@ class ComputeModel:
 
 def _read_calibration_csv(path: Path) -> np.ndarray:
     """Rows (tokens, context_tokens, layer_time_s); context defaults to tokens/2."""
-    columns = (Column("tokens", gt=0.0), Column("layer_time_s", gt=0.0),
-               Column("context_tokens", min=0.0, required=False))
+    columns = (Column("tokens", gt=0.0, max=MAX_TOKENS), Column("layer_time_s", gt=0.0, max=1e3),
+               Column("context_tokens", min=0.0, max=MAX_TOKENS, required=False))
     rows = read_table(path, columns, min_rows=2)
     return np.asarray([(r["tokens"], r.get("context_tokens", r["tokens"] / 2.0), r["layer_time_s"]) for r in rows],
                       dtype=float)

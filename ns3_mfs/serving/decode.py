@@ -127,7 +127,8 @@ def fit_step_model(rows: np.ndarray) -> StepModel:
 
 def read_step_csv(path: Path, key: str) -> np.ndarray:
     """Rows ``(batch, total_context, step_s)`` of a calibration CSV (errors name the key, file and line)."""
-    columns = (Column("batch", gt=0.0), Column("total_context", min=0.0), Column("step_s", gt=0.0))
+    columns = (Column("batch", gt=0.0, max=1e6), Column("total_context", min=0.0, max=1e12),
+               Column("step_s", gt=0.0, max=1e3))
     rows = read_table(path, columns, key=key, min_rows=3)
     return np.asarray([[r["batch"], r["total_context"], r["step_s"]] for r in rows], dtype=float)
 

@@ -45,27 +45,32 @@ FFN_MATRICES = 3
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Architecture of one (MoE) transformer, as in its ``config.json``."""
+    """Architecture of one (MoE) transformer, as in its ``config.json``.
+
+    Upper bounds are generous physical limits (several times today's largest
+    models: hidden 131,072, 4,096 experts, 100 T parameters) so that a typo
+    cannot make a run simulate for days.
+    """
 
     name: str = spec(doc="model name shown in results")
     layers: int = spec(min=1, max=1024, doc="transformer layers (num_hidden_layers)")
     moe_layers: int = spec(min=0, max=1024, doc="how many of the layers are MoE (the last ones)")
-    hidden_size: int = spec(min=1, doc="model (residual stream) width")
-    intermediate_size: int = spec(min=1, doc="dense FFN width (used by the dense layers)")
-    moe_intermediate_size: int = spec(min=1, doc="FFN width of one expert")
-    experts: int = spec(min=1, doc="routed experts per MoE layer")
-    top_k: int = spec(min=1, doc="routed experts activated per token")
-    num_heads: int = spec(min=1, doc="query heads")
-    kv_heads: int = spec(min=1, doc="key/value heads (= num_heads for MHA and MLA)")
-    head_dim: int = spec(min=1, doc="per-head dim (MLA: qk_nope_head_dim)")
-    vocab_size: int = spec(min=1, doc="vocabulary size")
-    total_params: float = spec(gt=0.0, doc="total parameters in billions (model card)")
-    active_params: float = spec(gt=0.0, doc="parameters active per token in billions (model card)")
-    shared_experts: int = spec(0, min=0, doc="always-active shared experts per MoE layer")
-    kv_lora_rank: Optional[int] = spec(None, min=1, doc="MLA: compressed KV latent width")
-    qk_rope_head_dim: Optional[int] = spec(None, min=1, doc="MLA: decoupled RoPE key width")
-    q_lora_rank: Optional[int] = spec(None, min=1, doc="MLA: compressed query width (absent: none)")
-    v_head_dim: Optional[int] = spec(None, min=1, doc="value head dim (absent: head_dim)")
+    hidden_size: int = spec(min=1, max=131072, doc="model (residual stream) width")
+    intermediate_size: int = spec(min=1, max=1048576, doc="dense FFN width (used by the dense layers)")
+    moe_intermediate_size: int = spec(min=1, max=1048576, doc="FFN width of one expert")
+    experts: int = spec(min=1, max=4096, doc="routed experts per MoE layer")
+    top_k: int = spec(min=1, max=256, doc="routed experts activated per token")
+    num_heads: int = spec(min=1, max=4096, doc="query heads")
+    kv_heads: int = spec(min=1, max=4096, doc="key/value heads (= num_heads for MHA and MLA)")
+    head_dim: int = spec(min=1, max=4096, doc="per-head dim (MLA: qk_nope_head_dim)")
+    vocab_size: int = spec(min=1, max=10_000_000, doc="vocabulary size")
+    total_params: float = spec(gt=0.0, max=100_000.0, doc="total parameters in billions (model card)")
+    active_params: float = spec(gt=0.0, max=100_000.0, doc="parameters active per token in billions (model card)")
+    shared_experts: int = spec(0, min=0, max=256, doc="always-active shared experts per MoE layer")
+    kv_lora_rank: Optional[int] = spec(None, min=1, max=131072, doc="MLA: compressed KV latent width")
+    qk_rope_head_dim: Optional[int] = spec(None, min=1, max=4096, doc="MLA: decoupled RoPE key width")
+    q_lora_rank: Optional[int] = spec(None, min=1, max=131072, doc="MLA: compressed query width (absent: none)")
+    v_head_dim: Optional[int] = spec(None, min=1, max=4096, doc="value head dim (absent: head_dim)")
     tie_word_embeddings: bool = spec(False, doc="output layer shares the embedding matrix")
     bytes_per_element: int = spec(2, choices=(1, 2, 4), doc="bytes per element: 2 FP16/BF16, 1 FP8, 4 FP32")
 

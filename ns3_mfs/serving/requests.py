@@ -48,6 +48,13 @@ MOONCAKE_FIELDS = ("timestamp", "input_length", "output_length", "hash_ids")
 
 RngLike = Union[np.random.Generator, int]
 
+#: Most tokens in one prompt or output: 10 M, beyond any served context window (a typo otherwise
+#: makes a run simulate for days). Every length from a distribution or a trace is checked against it.
+MAX_TOKENS = 10_000_000
+#: Largest lognormal sigma: beyond it the sampled mean of any practical sample falls far below ``mean``
+#: (at sigma = 3, median = mean x e^-4.5 and half the mass sits above the 0.9999 quantile).
+MAX_LOGNORMAL_SIGMA = 3.0
+
 
 # --------------------------------------------------------------------------- #
 # Request
@@ -98,16 +105,16 @@ def _finish(rows: list[tuple[float, int, int, tuple[int, ...], Optional[int]]]) 
     return [Request(i, r[0] - t0, r[1], r[2], r[3], r[4]) for i, r in enumerate(rows)]
 
 
-def _json_int(obj: dict, key: str, where: str) -> int:
+def _json_int(obj: dict, key: str, where: str, low: int) -> int:
+    """A token count of a JSON record: an integer in low..MAX_TOKENS."""
     v = obj.get(key)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ConfigError(f"{where}: {key}: expected a non-negative integer, got {v!r}")
-    if isinstance(v, float):
-        if not v.is_integer():
-            raise ConfigError(f"{where}: {key}: expected a non-negative integer, got {v!r}")
-        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
+        raise ConfigError(f"{where}: {key}: expected a positive integer, got {v!r:.60}")
+    v = int(v)
     if v < 0:
-        raise ConfigError(f"{where}: {key}: negative length {v}; expected an integer >= 0")
+        raise ConfigError(f"{where}: {key}: negative length {v}; expected an integer in {low}..{MAX_TOKENS}")
+    if not low <= v <= MAX_TOKENS:
+        raise ConfigError(f"{where}: {key}: {v} is out of range; allowed: {low}..{MAX_TOKENS} tokens")
     return v
 
 
@@ -121,6 +128,8 @@ def _parse_mooncake(p: Path, text: str, limit: Optional[int]) -> list[Request]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        except RecursionError:
+            raise ConfigError(f"{where}: JSON nested too deeply; expected one flat object a line") from None
         if not isinstance(obj, dict):
             raise ConfigError(f"{where}: expected a JSON object with keys {', '.join(MOONCAKE_FIELDS)}")
         for key in ("timestamp", "input_length", "output_length"):
@@ -129,8 +138,8 @@ def _parse_mooncake(p: Path, text: str, limit: Optional[int]) -> list[Request]:
         ts = obj["timestamp"]
         if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
             raise ConfigError(f"{where}: timestamp: expected a finite number (ms), got {ts!r}")
-        n_in = _json_int(obj, "input_length", where)
-        n_out = _json_int(obj, "output_length", where)
+        n_in = _json_int(obj, "input_length", where, 1)  # a prompt of no token has nothing to prefill
+        n_out = _json_int(obj, "output_length", where, 0)
         hashes = obj.get("hash_ids")
         if hashes is None:
             hashes = []
@@ -184,7 +193,8 @@ def _azure_time_ns(text: str, days: dict[str, int]) -> int:
 def _parse_azure(p: Path, text: str, limit: Optional[int]) -> list[Request]:
     days: dict[str, int] = {}
     columns = (Column(AZURE_COLUMNS[0], lambda t: _azure_time_ns(t, days)),
-               Column(AZURE_COLUMNS[1], "int", min=0), Column(AZURE_COLUMNS[2], "int", min=0))
+               Column(AZURE_COLUMNS[1], "int", min=1, max=MAX_TOKENS),
+               Column(AZURE_COLUMNS[2], "int", min=0, max=MAX_TOKENS))
     table = read_table(p, columns, comments=False, limit=limit, text=text)
     t0 = min(r[AZURE_COLUMNS[0]] for r in table)
     return _finish([((r[AZURE_COLUMNS[0]] - t0) / 1e9, r[AZURE_COLUMNS[1]], r[AZURE_COLUMNS[2]], (), None)
@@ -440,8 +450,13 @@ class LengthDist:
 
     * ``fixed``: ``value``.
     * ``uniform``: integers in ``[low, high]`` (inclusive).
-    * ``lognormal``: ``mean`` of the lengths and ``sigma`` (standard
-      deviation of their logarithm); ``mu = ln(mean) - sigma**2 / 2``.
+    * ``lognormal``: ``mean`` (the arithmetic mean of the lengths, not the
+      median) and ``sigma`` (standard deviation of their logarithm);
+      ``mu = ln(mean) - sigma**2 / 2``, so the median is
+      ``mean x exp(-sigma**2 / 2)`` and the coefficient of variation
+      ``sqrt(exp(sigma**2) - 1)`` (sigma 0.8: CV 0.95, median 0.73 x mean).
+      ``sigma`` is at most 3: beyond it the mean of any practical sample falls
+      far below ``mean`` (its mass hides in rare huge lengths).
     * ``empirical``: resampled with replacement from the lengths of the trace
       file ``trace`` (Mooncake or Azure); ``column`` = ``input``/``output``
       picks which lengths (default: the role it is used for).
@@ -451,15 +466,15 @@ class LengthDist:
     """
 
     kind: Literal["fixed", "uniform", "lognormal", "empirical"] = spec(doc="distribution family")
-    value: Optional[int] = spec(None, min=1, doc="fixed: the length (tokens)")
-    low: Optional[int] = spec(None, min=1, doc="uniform: smallest length (tokens)")
-    high: Optional[int] = spec(None, min=1, doc="uniform: largest length (tokens, inclusive)")
-    mean: Optional[float] = spec(None, gt=0.0, doc="lognormal: mean length (tokens)")
-    sigma: Optional[float] = spec(None, min=0.0, max=10.0, doc="lognormal: std. dev. of ln(length)")
+    value: Optional[int] = spec(None, min=1, max=MAX_TOKENS, doc="fixed: the length (tokens)")
+    low: Optional[int] = spec(None, min=1, max=MAX_TOKENS, doc="uniform: smallest length (tokens)")
+    high: Optional[int] = spec(None, min=1, max=MAX_TOKENS, doc="uniform: largest length (tokens, inclusive)")
+    mean: Optional[float] = spec(None, min=1.0, max=float(MAX_TOKENS), doc="lognormal: mean length (tokens)")
+    sigma: Optional[float] = spec(None, min=0.0, max=MAX_LOGNORMAL_SIGMA, doc="lognormal: std. dev. of ln(length)")
     trace: Optional[str] = spec(None, doc="empirical: trace file to resample lengths from")
     column: Optional[Literal["input", "output"]] = spec(None, doc="empirical: which lengths of the trace")
-    clip_min: int = spec(1, min=1, doc="smallest length produced (tokens)")
-    clip_max: Optional[int] = spec(None, min=1, doc="largest length produced (tokens); none = unbounded")
+    clip_min: int = spec(1, min=1, max=MAX_TOKENS, doc="smallest length produced (tokens)")
+    clip_max: Optional[int] = spec(None, min=1, max=MAX_TOKENS, doc="largest length produced (tokens); none = unbounded")
 
     def validate(self, path: str = "") -> None:
         """Check that exactly the parameters of ``kind`` are given and consistent."""
@@ -500,7 +515,7 @@ class LengthDist:
         else:
             pool = _trace_lengths(self.trace)[0 if (self.column or role) == "input" else 1]
             out = pool[g.integers(0, pool.size, size=n)]
-        return np.clip(out, self.clip_min, self.clip_max if self.clip_max is not None else None)
+        return np.clip(out, self.clip_min, self.clip_max if self.clip_max is not None else MAX_TOKENS)
 
 
 def make_requests(

@@ -67,6 +67,27 @@ class Graph:
     def node_name(self, node: int) -> str:
         return f"nic{node}" if node < self.num_hosts else self.switch_names[node - self.num_hosts]
 
+    @property
+    def diameter_links(self) -> int:
+        """Links on the longest shortest path between two hosts (hop count of the farthest pair)."""
+        adj: dict[int, list[int]] = {}
+        for link in self.links:
+            adj.setdefault(link.a, []).append(link.b)
+            adj.setdefault(link.b, []).append(link.a)
+        far = 0
+        for src in {0, self.num_hosts - 1}:  # hosts are symmetric in every built-in kind
+            dist, frontier = {src: 0}, [src]
+            while frontier:
+                nxt = []
+                for u in frontier:
+                    for v in adj.get(u, ()):
+                        if v not in dist:
+                            dist[v] = dist[u] + 1
+                            nxt.append(v)
+                frontier = nxt
+            far = max([far, *(d for n, d in dist.items() if n < self.num_hosts)])
+        return max(far, 1)
+
     def host_rate_bps(self, host: int) -> float:
         for link in self.links:
             if host in (link.a, link.b):
@@ -106,7 +127,7 @@ def topology_from_dict(data: dict[str, Any], path: str = "topology") -> Topology
 def load_topology(path: str | Path) -> Topology:
     """Read a topology TOML file (see ``topologies/`` for one of each kind)."""
     data = load_toml(path)
-    return topology_from_dict(data, str(path))
+    return topology_from_dict(data, f"{path}: topology")
 
 
 def topology_to_dict(topo: Topology) -> dict[str, Any]:

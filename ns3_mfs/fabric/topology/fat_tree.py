@@ -17,7 +17,7 @@ class FatTreeTopology(Topology):
     kind: Literal["fat_tree"] = "fat_tree"
     k: int = spec(4, min=2, max=64, doc="switch radix (even)")
     nics_per_server: int = spec(1, min=1, max=16, doc="NIC ports per server")
-    link_rate_gbps: float = spec(100.0, gt=0.0, max=3200.0, doc="rate of every link (Gbit/s)")
+    link_rate_gbps: float = spec(100.0, min=0.001, max=3200.0, doc="rate of every link (Gbit/s)")
 
     def validate(self, path: str) -> None:
         p = path + "." if path else ""

@@ -19,8 +19,8 @@ class LeafSpineTopology(Topology):
     spines: int = spec(4, min=1, max=1024, doc="spine switches")
     hosts_per_leaf: int = spec(8, min=1, max=1024, doc="NIC ports under each leaf")
     nics_per_server: int = spec(1, min=1, max=16, doc="NIC ports per server")
-    host_rate_gbps: float = spec(100.0, gt=0.0, max=3200.0, doc="host-leaf link rate (Gbit/s)")
-    spine_rate_gbps: float = spec(100.0, gt=0.0, max=3200.0, doc="leaf-spine link rate (Gbit/s)")
+    host_rate_gbps: float = spec(100.0, min=0.001, max=3200.0, doc="host-leaf link rate (Gbit/s)")
+    spine_rate_gbps: float = spec(100.0, min=0.001, max=3200.0, doc="leaf-spine link rate (Gbit/s)")
 
     def validate(self, path: str) -> None:
         if self.hosts_per_leaf % self.nics_per_server:

@@ -17,7 +17,7 @@ class RingTopology(Topology):
     kind: Literal["ring"] = "ring"
     switches: int = spec(5, min=3, max=256, doc="switches in the ring")
     hosts_per_switch: int = spec(1, min=1, max=64, doc="NIC ports on each switch")
-    link_rate_gbps: float = spec(100.0, gt=0.0, max=3200.0, doc="rate of every link (Gbit/s)")
+    link_rate_gbps: float = spec(100.0, min=0.001, max=3200.0, doc="rate of every link (Gbit/s)")
 
     def graph(self) -> Graph:
         hosts = self.switches * self.hosts_per_switch

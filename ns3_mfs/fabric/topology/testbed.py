@@ -18,7 +18,7 @@ class TestbedTopology(Topology):
     kind: Literal["testbed"] = "testbed"
     servers: int = spec(8, min=1, max=512, doc="servers")
     nics_per_server: int = spec(2, min=1, max=16, doc="NIC ports per server")
-    link_rate_gbps: float = spec(100.0, gt=0.0, max=3200.0, doc="NIC link rate (Gbit/s)")
+    link_rate_gbps: float = spec(100.0, min=0.001, max=3200.0, doc="NIC link rate (Gbit/s)")
 
     def graph(self) -> Graph:
         hosts = self.servers * self.nics_per_server

@@ -303,6 +303,10 @@ class Network:
     def flow_bytes_delivered(self, flow: Flow | int) -> int:
         return int(self._fabric().FlowBytesDelivered(_fid(flow)))
 
+    def host_rate_bps(self, host: int) -> float:
+        """Line rate of a host's port (bit/s)."""
+        return self.graph.host_rate_bps(host)
+
     def port_tx_bytes(self, node: int, port: int = 0) -> int:
         """Bytes that left a port so far (frames with preamble and IFG)."""
         return int(self._fabric().PortTxBytes(int(node), int(port)))

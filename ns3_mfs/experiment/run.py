@@ -31,10 +31,9 @@ from ..fabric import safety
 from ..fabric.network import FabricConfig, Network
 from ..fabric.result import FabricResult
 from ..fabric.topology import Topology, load_topology, topology_from_dict
-from ..serving.cluster import build_layout
-from ..serving.decode import DecodeSetup, add_decode_columns, decode_summary, steps_table
+from ..serving.decode import decode_summary
 from ..serving.config import ServingConfig
-from ..serving.prefill import STAGES, PrefillEngine
+from ..serving.engine import STAGES, PrefillEngine, ServingEngine, ServingSetup  # noqa: F401  (STAGES, PrefillEngine: old names)
 from ..serving.requests import Request, WorkloadConfig, generate
 from ..policies import REGISTRY, check_params, make_policy
 from .store import write_run
@@ -127,24 +126,17 @@ class RunSetup:
     """Everything of a run that does not depend on the requests (validated before simulating)."""
 
     def __init__(self, cfg: RunConfig):
-        s = cfg.serving
         self.cfg = cfg
         self.graph = cfg.topology.graph()
-        s.validate("serving")
-        self.compute = s.compute()
-        self.model = self.compute.model
-        self.layout = build_layout(
-            self.graph, tp=s.tp, ep=s.ep, prefill_gpus=s.prefill_gpus, decode_gpus=s.decode_gpus,
-            kv_store_servers=s.kv_store_servers, gpus_per_nic=s.gpus_per_nic,
-        )
-        self.decode = DecodeSetup.build(s, self.model, self.compute.gpu, self.layout.decode_gpus)
+        self.serving = ServingSetup(cfg.serving, self.graph)
+        self.compute, self.model = self.serving.compute, self.serving.model
+        self.layout, self.decode = self.serving.layout, self.serving.decode
 
     def simulate(self, requests: list[Request], deadlines: Optional[dict[int, float]] = None,
-                 progress: Optional[Callable[[float], None]] = None) -> tuple[Network, PrefillEngine]:
+                 progress: Optional[Callable[[float], None]] = None) -> tuple[Network, ServingEngine]:
         net = Network(self.graph, self.cfg.fabric, seed=self.cfg.seed)
         policy = make_policy(self.cfg.policy, self.cfg.policies.get(self.cfg.policy), net)
-        engine = PrefillEngine(net, self.layout, self.model, self.compute, self.cfg.serving, policy, deadlines,
-                               decode=self.decode)
+        engine = self.serving.engine(net, policy, deadlines)
         for r in requests:
             engine.submit(r)
         net.run(self.cfg.serving.max_sim_s, progress=progress)
@@ -161,54 +153,14 @@ def unloaded_ttft(setup: RunSetup, lengths: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def result_tables(fab: FabricResult | Network, eng: PrefillEngine, slo_of: np.ndarray | float) -> dict[str, pd.DataFrame]:
+def result_tables(fab: FabricResult | Network, eng: ServingEngine, slo_of: np.ndarray | float) -> dict[str, pd.DataFrame]:
     """The run's tables from the fabric's result (a Network's is pulled once) and the engine's records."""
     if isinstance(fab, Network):
         fab = fab.result()
-    flows = fab.flows
-    meta = pd.DataFrame.from_dict(
-        eng.flow_meta, orient="index",
-        columns=["stage", "layer", "request_id", "batch_id", "collective_id", "src_gpu", "dst_gpu"],
-    )
-    flows = flows.join(meta, on="flow_id")
-    flows["path"] = "network"
-    intra = pd.DataFrame(eng.intra)
-    if len(intra):
-        intra["fct_s"] = intra["end_s"] - intra["start_s"]
-        intra["path"] = "intra_server"
-        intra["completed"] = True
-        flows = pd.concat([flows, intra], ignore_index=True)
-    flows["stage_num"] = flows["stage"].map(STAGES).astype("Int64")
-    rows = []
-    for rid, st in sorted(eng.states.items()):
-        rows.append(dict(
-            request_id=rid, arrival_s=st.req.arrival_s, input_tokens=st.req.input_tokens,
-            cached_tokens=st.cached_tokens, output_tokens=st.req.output_tokens, instance=st.instance,
-            prefill_start_s=st.prefill_start_s, prefill_end_s=st.prefill_end_s,
-            p2d_end_s=st.p2d_end_s, first_token_s=st.first_token_s,
-        ))
-    req = pd.DataFrame(rows)
-    req["ttft_s"] = req["first_token_s"] - req["arrival_s"]
-    req["queue_s"] = (req["prefill_start_s"] - req["arrival_s"]).clip(lower=0.0)  # arrival is ps-rounded
-    req["slo_s"] = slo_of if np.isscalar(slo_of) else slo_of[: len(req)]
-    req["slo_met"] = req["ttft_s"] <= req["slo_s"]
-    req["completed"] = req["first_token_s"].notna()
-    req = add_decode_columns(req, eng.decode)
-    coll = pd.DataFrame(eng.collectives)
-    if len(coll):
-        coll["cct_s"] = coll["end_s"] - coll["start_s"]
-    else:
-        coll = pd.DataFrame(columns=["collective_id", "batch_id", "instance", "layer", "kind", "start_s",
-                                     "end_s", "bytes", "transfers", "cct_s"])
-    steps = pd.DataFrame(eng.steps, columns=["batch_id", "instance", "layer", "kind", "start_s", "end_s", "tokens"])
-    tables = {"requests": req, "flows": flows, "collectives": coll, "steps": steps, "pfc": fab.pfc,
-              "queues": fab.queues}
-    if eng.decode_setup.enabled:
-        tables["decode_steps"] = steps_table(eng.decode)
-    return tables
+    return eng.tables(fab, slo_of)
 
 
-def _summary(res: FabricResult, eng: PrefillEngine, tables: dict[str, pd.DataFrame], wall_s: float) -> dict[str, Any]:
+def _summary(res: FabricResult, eng: ServingEngine, tables: dict[str, pd.DataFrame], wall_s: float) -> dict[str, Any]:
     req, coll = tables["requests"], tables["collectives"]
     fab = res.summary()
     ttft = req["ttft_s"].dropna()

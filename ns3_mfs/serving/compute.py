@@ -40,7 +40,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -636,42 +636,33 @@ def calibrate(
 # ---------------------------------------------------------------- config
 
 
-#: The hardware keys of a serving config, declared once: (default, rules). ``ServingConfig``
-#: (``[serving]``) and :class:`ComputeConfig` take their fields from here.
-HARDWARE_KEYS: dict[str, tuple[object, dict]] = {
-    "model": ("mixtral-8x7b", dict(doc="catalogue name or path of a model TOML")),
-    "gpu": ("rtx3090", dict(doc="GPU profile name or path of a GPU TOML")),
-    "tp": (1, dict(min=1, max=64, doc="tensor-parallel degree of attention")),
-    "ep": (8, dict(min=1, max=1024, doc="expert-parallel degree; an instance has max(tp, ep) GPUs")),
-    "calibration_csv": (None, dict(doc="CSV of measured (tokens, layer_time_s) to fit mfu/mbu")),
-    "mfu": (None, dict(gt=0.0, max=1.0, doc=f"achieved fraction of peak FLOPs (default {DEFAULT_MFU})")),
-    "mbu": (None, dict(gt=0.0, max=1.0, doc=f"achieved fraction of memory bandwidth (default {DEFAULT_MBU})")),
+#: The hardware keys of a serving config, declared once: name -> (type, default, rules).
+#: ``ServingConfig`` (``[serving]``) takes its fields from here (:func:`hardware_field`), and
+#: :class:`ComputeConfig` is made of them (plus ``memory_utilization``).
+HARDWARE_KEYS: dict[str, tuple[Any, object, dict]] = {
+    "model": (str, "mixtral-8x7b", dict(doc="catalogue name or path of a model TOML")),
+    "gpu": (str, "rtx3090", dict(doc="GPU profile name or path of a GPU TOML")),
+    "tp": (int, 1, dict(min=1, max=64, doc="tensor-parallel degree of attention")),
+    "ep": (int, 8, dict(min=1, max=1024, doc="expert-parallel degree; an instance has max(tp, ep) GPUs")),
+    "calibration_csv": (Optional[str], None, dict(doc="CSV of measured (tokens, layer_time_s) to fit mfu/mbu")),
+    "mfu": (Optional[float], None,
+            dict(gt=0.0, max=1.0, doc=f"achieved fraction of peak FLOPs (default {DEFAULT_MFU})")),
+    "mbu": (Optional[float], None,
+            dict(gt=0.0, max=1.0, doc=f"achieved fraction of memory bandwidth (default {DEFAULT_MBU})")),
 }
 
 
-def hardware_field(name: str):
+def hardware_field(name: str) -> Any:
     """A new dataclass field for hardware key ``name`` (see :data:`HARDWARE_KEYS`)."""
-    default, rules = HARDWARE_KEYS[name]
+    _, default, rules = HARDWARE_KEYS[name]
     return spec(default, **rules)
 
 
-@dataclass(frozen=True)
-class ComputeConfig:
-    """TOML form of a ComputeModel (e.g. an experiment's ``[compute]`` table); the keys of ``[serving]``."""
-
-    model: str = hardware_field("model")
-    gpu: str = hardware_field("gpu")
-    tp: int = hardware_field("tp")
-    ep: int = hardware_field("ep")
-    mfu: Optional[float] = hardware_field("mfu")
-    mbu: Optional[float] = hardware_field("mbu")
-    memory_utilization: float = spec(
-        DEFAULT_MEMORY_UTILIZATION, gt=0.0, max=1.0, doc="share of GPU memory for weights + KV"
-    )
-    calibration_csv: Optional[str] = hardware_field("calibration_csv")
+class _ComputeConfigMethods:
+    """Methods of :class:`ComputeConfig` (its fields come from :data:`HARDWARE_KEYS`)."""
 
     @classmethod
-    def of(cls, cfg: object) -> "ComputeConfig":
+    def of(cls, cfg: object) -> Any:
         """The hardware keys of a config that has them (e.g. ``ServingConfig``)."""
         return cls(**{k: getattr(cfg, k) for k in HARDWARE_KEYS})
 
@@ -680,7 +671,7 @@ class ComputeConfig:
             p = f"{path}." if path else ""
             raise ConfigError(f"{p}calibration_csv: give a calibration CSV or mfu/mbu, not both")
 
-    def build(self, base_dir: str | Path | None = None, path: str = "") -> ComputeModel:
+    def build(self, base_dir: str | Path | None = None, path: str = "") -> "ComputeModel":
         """The ComputeModel; relative paths are resolved against ``base_dir``.
 
         Errors name their key under ``path`` (e.g. ``serving.tp: ...``).
@@ -711,6 +702,18 @@ class ComputeConfig:
             return keyed("calibration_csv", calibrate, model, gpu, resolve(self.calibration_csv), tp=self.tp,
                          ep=self.ep, memory_utilization=self.memory_utilization)
         return cm
+
+
+ComputeConfig = dataclasses.make_dataclass(
+    "ComputeConfig",
+    [(k, tp, hardware_field(k)) for k, (tp, _, _) in HARDWARE_KEYS.items()]
+    + [("memory_utilization", float,
+        spec(DEFAULT_MEMORY_UTILIZATION, gt=0.0, max=1.0, doc="share of GPU memory for weights + KV"))],
+    bases=(_ComputeConfigMethods,),
+    frozen=True,
+    namespace={"__module__": __name__, "__doc__": "TOML form of a ComputeModel (e.g. an experiment's "
+               "``[compute]`` table): the hardware keys of ``[serving]`` and ``memory_utilization``."},
+)
 
 
 __all__ = [

@@ -21,7 +21,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -29,69 +29,14 @@ import pandas as pd
 from ..config import ConfigError, from_dict, load_toml, spec, to_dict
 from ..fabric import safety
 from ..fabric.network import FabricConfig, Network
+from ..fabric.result import FabricResult
 from ..fabric.topology import Topology, load_topology, topology_from_dict
-from ..serving.cluster import build_layout
-from ..serving import dispatch, placement, queueing, routing
-from ..serving.decode import DecodeConfig, DecodeSetup, add_decode_columns, decode_summary, steps_table
-from ..serving.compute import ComputeConfig
-from ..serving.prefill import STAGES, PrefillEngine
+from ..serving.decode import decode_summary
+from ..serving.config import ServingConfig
+from ..serving.engine import STAGES, PrefillEngine, ServingEngine, ServingSetup  # noqa: F401  (STAGES, PrefillEngine: old names)
 from ..serving.requests import Request, WorkloadConfig, generate
 from ..policies import REGISTRY, check_params, make_policy
 from ..store import check_out, write_run
-
-
-@dataclass(frozen=True)
-class ServingConfig:
-    """The serving system on the fabric."""
-
-    model: str = spec("mixtral-8x7b", doc="catalogue name or path of a model TOML")
-    gpu: str = spec("rtx3090", doc="GPU profile name or path of a GPU TOML")
-    tp: int = spec(1, min=1, max=64, doc="tensor-parallel degree of attention")
-    ep: int = spec(8, min=1, max=1024, doc="expert-parallel degree; an instance has max(tp, ep) GPUs")
-    prefill_gpus: int = spec(16, min=1, doc="GPUs running prefill (a multiple of max(tp, ep))")
-    decode_gpus: int = spec(4, min=1, doc="GPUs of the decode side (P2D destinations)")
-    kv_store_servers: int = spec(1, min=1, doc="servers holding the KV store (the topology's last ones)")
-    gpus_per_nic: int = spec(2, min=1, max=64, doc="GPUs sharing one NIC port")
-    max_batched_tokens: int = spec(8192, min=1, doc="vLLM max_num_batched_tokens (chunked prefill)")
-    kv_block_tokens: int = spec(512, min=1, doc="tokens per reusable KV block (Mooncake: 512)")
-    kv_store_capacity_blocks: Optional[int] = spec(None, min=1, doc="KV-store capacity in blocks (LRU); default unlimited")
-    kv_placement: Literal["block_hash", "session"] = spec(
-        "block_hash", doc="KV-store server of a block: by block id, or one server per session"
-    )
-    routing: str = spec("uniform", doc="token routing model (ns3_mfs.serving.routing)")
-    routing_params: dict = spec({}, doc="parameters of an expert-level routing model ([serving.routing_params])")
-    placement: str = spec("contiguous", doc="expert placement: contiguous, balanced, affinity")
-    placement_params: dict = spec({}, doc="placement parameters ([serving.placement_params])")
-    queue_policy: str = spec("fcfs", doc="prefill queue order: fcfs, kairos, sjf_aging (ns3_mfs.serving.queueing)")
-    queue_params: dict = spec({}, doc="queue policy parameters ([serving.queue_params])")
-    dispatch: str = spec("round_robin", doc="prefill instance of a request: round_robin, load_aware")
-    dispatch_params: dict = spec({}, doc="dispatcher parameters ([serving.dispatch_params])")
-    local_prefix_cache: bool = spec(False, doc="prefix blocks an instance holds are not fetched from the KV store")
-    decode: Optional[DecodeConfig] = spec(None, doc="decode instances and batching ([serving.decode]); absent: off")
-    tpot_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute TPOT SLO (s); else a multiple of unloaded TPOT")
-    tpot_slo_factor: float = spec(3.0, gt=0.0, doc="TPOT SLO = factor x unloaded TPOT")
-    e2e_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute end-to-end SLO (s); else TTFT SLO + (n-1) TPOT SLO")
-    calibration_csv: Optional[str] = spec(None, doc="CSV of measured (tokens, layer_time_s) to fit mfu/mbu")
-    intra_server_gb_per_s: Optional[float] = spec(
-        None, gt=0.0, doc="GPU-to-GPU bandwidth inside a server (GB/s); default: the GPU profile's PCIe/NVLink"
-    )
-    mfu: Optional[float] = spec(None, gt=0.0, max=1.0, doc="achieved fraction of peak FLOPs (default: compute model's)")
-    mbu: Optional[float] = spec(None, gt=0.0, max=1.0, doc="achieved fraction of memory bandwidth (default: compute model's)")
-    ttft_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute TTFT SLO (s); else a multiple of unloaded TTFT")
-    ttft_slo_factor: float = spec(3.0, gt=0.0, doc="TTFT SLO = factor x unloaded TTFT")
-    max_sim_s: Optional[float] = spec(None, gt=0.0, doc="stop the simulation at this time (s)")
-
-    def scheduler_params(self, path: str = "serving") -> dict[str, Any]:
-        """Validated parameters of the pluggable schedulers, by table name (errors name the key path)."""
-        return {
-            "routing_params": routing.check_params(self.routing, self.routing_params, path),
-            "placement_params": placement.check_params(self.placement, self.placement_params, path),
-            "queue_params": queueing.check_params(self.queue_policy, self.queue_params, path),
-            "dispatch_params": dispatch.check_params(self.dispatch, self.dispatch_params, path),
-        }
-
-    def validate(self, path: str = "serving") -> None:
-        self.scheduler_params(path or "serving")
 
 
 #: Default budget of a run: 1e10 packet-hops, several hours at the packet core's speed.
@@ -193,37 +138,17 @@ class RunSetup:
     """Everything of a run that does not depend on the requests (validated before simulating)."""
 
     def __init__(self, cfg: RunConfig):
-        s = cfg.serving
         self.cfg = cfg
         self.graph = cfg.topology.graph()
-        s.validate("serving")
-        if s.calibration_csv is not None and (s.mfu is not None or s.mbu is not None):
-            raise ConfigError("serving.calibration_csv: give a calibration CSV or mfu/mbu, not both")
-        util = {k: v for k, v in (("mfu", s.mfu), ("mbu", s.mbu)) if v is not None}
-        try:
-            self.compute = ComputeConfig(model=s.model, gpu=s.gpu, tp=s.tp, ep=s.ep,
-                                         calibration_csv=s.calibration_csv, **util).build()
-        except ConfigError as exc:  # name the run config's key path: serving.<key>
-            msg = str(exc)
-            key = msg.split(":")[0].split(" ")[0]
-            if key in ("model", "gpu", "tp", "ep", "tp/ep", "mfu", "mbu"):
-                raise ConfigError(f"serving.{msg}") from None
-            if s.calibration_csv and msg.startswith(s.calibration_csv):
-                raise ConfigError(f"serving.calibration_csv: {msg}") from None
-            raise
-        self.model = self.compute.model
-        self.layout = build_layout(
-            self.graph, tp=s.tp, ep=s.ep, prefill_gpus=s.prefill_gpus, decode_gpus=s.decode_gpus,
-            kv_store_servers=s.kv_store_servers, gpus_per_nic=s.gpus_per_nic,
-        )
-        self.decode = DecodeSetup.build(s, self.model, self.compute.gpu, self.layout.decode_gpus)
+        self.serving = ServingSetup(cfg.serving, self.graph)
+        self.compute, self.model = self.serving.compute, self.serving.model
+        self.layout, self.decode = self.serving.layout, self.serving.decode
 
     def simulate(self, requests: list[Request], deadlines: Optional[dict[int, float]] = None,
-                 progress: Optional[Callable[[float], None]] = None) -> tuple[Network, PrefillEngine]:
+                 progress: Optional[Callable[[float], None]] = None) -> tuple[Network, ServingEngine]:
         net = Network(self.graph, self.cfg.fabric, seed=self.cfg.seed)
         policy = make_policy(self.cfg.policy, self.cfg.policies.get(self.cfg.policy), net)
-        engine = PrefillEngine(net, self.layout, self.model, self.compute, self.cfg.serving, policy, deadlines,
-                               decode=self.decode)
+        engine = self.serving.engine(net, policy, deadlines)
         for r in requests:
             engine.submit(r)
         net.run(self.cfg.serving.max_sim_s, progress=progress)
@@ -269,53 +194,16 @@ def unloaded_ttft(setup: RunSetup, lengths: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def result_tables(net: Network, eng: PrefillEngine, slo_of: np.ndarray | float) -> dict[str, pd.DataFrame]:
-    flows = net.flows()
-    meta = pd.DataFrame.from_dict(
-        eng.flow_meta, orient="index",
-        columns=["stage", "layer", "request_id", "batch_id", "collective_id", "src_gpu", "dst_gpu"],
-    )
-    flows = flows.join(meta, on="flow_id")
-    flows["path"] = "network"
-    intra = pd.DataFrame(eng.intra)
-    if len(intra):
-        intra["fct_s"] = intra["end_s"] - intra["start_s"]
-        intra["path"] = "intra_server"
-        intra["completed"] = True
-        flows = pd.concat([flows, intra], ignore_index=True)
-    flows["stage_num"] = flows["stage"].map(STAGES).astype("Int64")
-    rows = []
-    for rid, st in sorted(eng.states.items()):
-        rows.append(dict(
-            request_id=rid, arrival_s=st.req.arrival_s, input_tokens=st.req.input_tokens,
-            cached_tokens=st.cached_tokens, output_tokens=st.req.output_tokens, instance=st.instance,
-            prefill_start_s=st.prefill_start_s, prefill_end_s=st.prefill_end_s,
-            p2d_end_s=st.p2d_end_s, first_token_s=st.first_token_s,
-        ))
-    req = pd.DataFrame(rows)
-    req["ttft_s"] = req["first_token_s"] - req["arrival_s"]
-    req["queue_s"] = (req["prefill_start_s"] - req["arrival_s"]).clip(lower=0.0)  # arrival is ps-rounded
-    req["slo_s"] = slo_of if np.isscalar(slo_of) else slo_of[: len(req)]
-    req["slo_met"] = req["ttft_s"] <= req["slo_s"]
-    req["completed"] = req["first_token_s"].notna()
-    req = add_decode_columns(req, eng.decode)
-    coll = pd.DataFrame(eng.collectives)
-    if len(coll):
-        coll["cct_s"] = coll["end_s"] - coll["start_s"]
-    else:
-        coll = pd.DataFrame(columns=["collective_id", "batch_id", "instance", "layer", "kind", "start_s",
-                                     "end_s", "bytes", "transfers", "cct_s"])
-    steps = pd.DataFrame(eng.steps, columns=["batch_id", "instance", "layer", "kind", "start_s", "end_s", "tokens"])
-    tables = {"requests": req, "flows": flows, "collectives": coll, "steps": steps, "pfc": net.pfc(),
-              "queues": net.queues()}
-    if eng.decode_setup.enabled:
-        tables["decode_steps"] = steps_table(eng.decode)
-    return tables
+def result_tables(fab: FabricResult | Network, eng: ServingEngine, slo_of: np.ndarray | float) -> dict[str, pd.DataFrame]:
+    """The run's tables from the fabric's result (a Network's is pulled once) and the engine's records."""
+    if isinstance(fab, Network):
+        fab = fab.result()
+    return eng.tables(fab, slo_of)
 
 
-def _summary(net: Network, eng: PrefillEngine, tables: dict[str, pd.DataFrame], wall_s: float) -> dict[str, Any]:
+def _summary(res: FabricResult, eng: ServingEngine, tables: dict[str, pd.DataFrame], wall_s: float) -> dict[str, Any]:
     req, coll = tables["requests"], tables["collectives"]
-    fab = net.summary()
+    fab = res.summary()
     ttft = req["ttft_s"].dropna()
     a2a = coll[coll["kind"].isin(["dispatch", "combine"])]["cct_s"].dropna() if len(coll) else pd.Series([], dtype=float)
     q = lambda s, p: float(s.quantile(p)) if len(s) else float("nan")  # noqa: E731
@@ -388,13 +276,14 @@ def run(cfg: RunConfig, out: Optional[Path] = None,
     deadlines = {r.id: r.arrival_s + float(s) for r, s in zip(requests, slos)}
     net, eng = setup.simulate(requests, deadlines, progress)
     try:
-        tables = result_tables(net, eng, slo)
-        tables["anomalies"] = net.anomalies()
-        summary = safety.conclude(net, _summary(net, eng, tables, time.perf_counter() - t0))
+        fab = net.result()
+        tables = result_tables(fab, eng, slo)
+        tables["anomalies"] = fab.anomalies
+        summary = safety.conclude(fab, _summary(fab, eng, tables, time.perf_counter() - t0))
         if out is not None:
             write_run(Path(out), config=resolved(cfg), summary=summary, tables=tables, seed=cfg.seed,
                       status=summary["status"])
-        safety.raise_for_status(net, summary, out)
+        safety.raise_for_status(fab, summary, out)
         return summary
     finally:
         net.close()

@@ -1,6 +1,7 @@
 """The lossless RoCE fabric: topologies, the network builder and the flow API."""
 
 from .network import FabricConfig, Flow, Network
+from .result import FabricResult
 from .topology import (
     FatTreeTopology,
     Graph,
@@ -14,6 +15,7 @@ from .topology import (
 
 __all__ = [
     "FabricConfig",
+    "FabricResult",
     "FatTreeTopology",
     "Flow",
     "Graph",

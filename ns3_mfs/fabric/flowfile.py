@@ -54,7 +54,8 @@ def run_flows(
         for fl in flows:
             net.start_flow(fl.src, fl.dst, fl.bytes, fl.priority, at=fl.start_s)
         net.run(until_s)
-        summary = safety.conclude(net, net.summary())
+        res = net.result()
+        summary = safety.conclude(res, res.summary())
         if out is not None:
             resolved = {
                 "topology": to_dict(topology),
@@ -65,13 +66,12 @@ def run_flows(
                 Path(out),
                 config=resolved,
                 summary=summary,
-                tables={"flows": net.flows(), "pfc": net.pfc(), "queues": net.queues(),
-                        "anomalies": net.anomalies()},
+                tables=res.tables(),
                 seed=seed,
                 status=summary["status"],
                 kind="fabric",
             )
-        safety.raise_for_status(net, summary, out)
+        safety.raise_for_status(res, summary, out)
         return summary
     finally:
         net.close()

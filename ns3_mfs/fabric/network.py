@@ -21,6 +21,7 @@ import pandas as pd
 from .. import _ns
 from ..config import ConfigError, spec
 from . import safety
+from .result import COUNTERS, FabricResult
 from .topology import Graph, Topology
 
 @dataclass(frozen=True)
@@ -315,6 +316,10 @@ class Network:
     def flow_bytes_delivered(self, flow: Flow | int) -> int:
         return int(self._fabric().FlowBytesDelivered(_fid(flow)))
 
+    def host_rate_bps(self, host: int) -> float:
+        """Line rate of a host's port (bit/s)."""
+        return self.graph.host_rate_bps(host)
+
     def port_tx_bytes(self, node: int, port: int = 0) -> int:
         """Bytes that left a port so far (frames with preamble and IFG)."""
         return int(self._fabric().PortTxBytes(int(node), int(port)))
@@ -441,41 +446,25 @@ class Network:
         return self._table("anomalies")
 
     def checks(self) -> dict[str, Any]:
-        """End-of-run invariants (see :mod:`ns3_mfs.fabric.safety`)."""
-        return safety.run_checks(self)
+        """End-of-run invariants (see :mod:`ns3_mfs.fabric.safety`); from :meth:`result`."""
+        return self.result().checks()
 
     def tx_log(self) -> pd.DataFrame:
         """Frames that started on ports with :meth:`enable_tx_log`."""
         return self._table("tx_log")
 
+    def result(self) -> FabricResult:
+        """Every result table and counter of the run, pulled from C++ once."""
+        return FabricResult(
+            flows=self.flows(), pfc=self.pfc(), queues=self.queues(), anomalies=self.anomalies(),
+            counters={name: self.counter(name) for name in COUNTERS}, config=self.config,
+            sim_s=self.now, wall_s=self.wall_s, drained=self.drained, stop_reason=self.stop_reason,
+            longest_pause_s=float(self._fabric().LongestPauseS()), memory_estimate_mb=self.memory_estimate_mb,
+        )
+
     def summary(self) -> dict[str, Any]:
-        """Flat run figures (see README, 'Result files')."""
-        flows = self.flows()
-        c = self.counter
-        hops = c("packet_hops")
-        return {
-            "flows": int(len(flows)),
-            "completed": int(flows["completed"].sum()),
-            "drops": c("drops"),
-            "drop_bytes": c("drop_bytes"),
-            "pfc_pause_frames": c("pause_frames"),
-            "pfc_resume_frames": c("resume_frames"),
-            "packet_hops": hops,
-            "data_packet_hops": c("data_hops"),
-            "events": c("events"),
-            "sim_s": self.now,
-            "wall_s": self.wall_s,
-            "packet_hops_per_s": hops / self.wall_s if self.wall_s > 0 else 0.0,
-            "max_queue_bytes": c("max_queue_bytes"),
-            "ecn_marks": c("ecn_marks"),
-            "cnps": c("cnps"),
-            "bytes_delivered": int(flows["bytes_delivered"].sum()),
-            "fct_mean_s": float(flows["fct_s"].mean()) if len(flows) else float("nan"),
-            "slowdown_p99": float(flows["slowdown"].quantile(0.99)) if len(flows) else float("nan"),
-            "longest_pause_s": float(self._fabric().LongestPauseS()),
-            "stop_reason": self.stop_reason,
-            "memory_estimate_mb": self.memory_estimate_mb,
-        }
+        """Flat run figures (see README, 'Result files'); from :meth:`result`."""
+        return self.result().summary()
 
 
 def _what(exc: BaseException) -> str:

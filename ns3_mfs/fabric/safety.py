@@ -30,6 +30,7 @@ from ..errors import CheckFailed, RunStopped
 
 if TYPE_CHECKING:  # pragma: no cover
     from .network import FabricConfig, Network
+    from .result import FabricResult
     from .topology import Graph
 
 BASE_MB = 260.0
@@ -88,11 +89,17 @@ class Check:
         return {"ok": self.ok, "message": self.message}
 
 
-def run_checks(net: "Network") -> dict[str, Any]:
-    """The end-of-run invariants of a network (see the module docstring) as a ``checks`` table."""
-    flows = net.flows()
-    drained = net.drained
-    cfg = net.config
+def _result(run: "FabricResult | Network") -> "FabricResult":
+    """A network's result (pulled once), or the result itself."""
+    return run.result() if hasattr(run, "result") else run
+
+
+def run_checks(run: "FabricResult | Network") -> dict[str, Any]:
+    """The end-of-run invariants of a run (see the module docstring) as a ``checks`` table."""
+    res = _result(run)
+    flows = res.flows
+    drained = res.drained
+    cfg = res.config
     checks: dict[str, Check] = {}
 
     lost = flows["bytes_sent"] - flows["bytes_received"] - flows["bytes_dropped"]
@@ -107,7 +114,7 @@ def run_checks(net: "Network") -> dict[str, Any]:
             f"{len(flows)} flows: bytes sent = received + dropped" if drained
             else f"{int(lost.sum())} bytes in flight when the run stopped"))
 
-    drops = net.counter("drops")
+    drops = res.counter("drops")
     if cfg.pfc and cfg.headroom_factor >= LOSSLESS_HEADROOM_FACTOR:
         checks["lossless"] = Check(drops == 0, f"{drops} frames dropped with PFC on")
     else:
@@ -121,7 +128,7 @@ def run_checks(net: "Network") -> dict[str, Any]:
             f"{len(unfinished)} of {len(flows)} flows unfinished"
             + (" although no event is left (stuck flows)" if drained else "")))
 
-    used = net.counter("buffer_bytes_in_use")
+    used = res.counter("buffer_bytes_in_use")
     if drained:
         checks["buffers_empty"] = Check(used == 0, f"{used} bytes still accounted in switch buffers")
     else:
@@ -155,26 +162,28 @@ EARLY_STOPS = {
 }
 
 
-def conclude(net: "Network", summary: dict[str, Any]) -> dict[str, Any]:
+def conclude(run: "FabricResult | Network", summary: dict[str, Any]) -> dict[str, Any]:
     """Add the checks, the stop reason and the status (complete, partial, invalid) to a run summary."""
-    checks = run_checks(net)
-    reason = net.stop_reason or ("" if net.drained else "time_limit")
+    res = _result(run)
+    checks = run_checks(res)
+    reason = res.stop_reason or ("" if res.drained else "time_limit")
     status = "partial" if reason else ("complete" if checks["ok"] else "invalid")
     summary.update(status=status, stop_reason=reason, checks_ok=checks["ok"], checks=checks)
     return summary
 
 
-def raise_for_status(net: "Network", summary: dict[str, Any], out: Any = None) -> None:
+def raise_for_status(run: "FabricResult | Network", summary: dict[str, Any], out: Any = None) -> None:
     """Raise :class:`RunStopped` or :class:`CheckFailed` for a run that must not pass silently."""
     where = f"; results in {out} are marked {summary['status']}" if out is not None else ""
     reason = summary["stop_reason"]
     if reason in EARLY_STOPS:
         detail = ""
-        an = net.anomalies()
+        res = _result(run)
+        an = res.anomalies
         if len(an):
             first = an[an["kind"] == an["kind"].iloc[0]]
             detail = ": " + ", ".join(
                 f"{r.node_name} port {r.port} class {r.priority}" for r in first.head(8).itertuples())
-        raise RunStopped(f"run stopped at {net.now:.6f} s simulated: {EARLY_STOPS[reason]}{detail}{where}")
+        raise RunStopped(f"run stopped at {res.sim_s:.6f} s simulated: {EARLY_STOPS[reason]}{detail}{where}")
     if not summary["checks_ok"]:
         raise CheckFailed("invariant violated: " + "; ".join(failed(summary["checks"])) + where)

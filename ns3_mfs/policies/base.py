@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
-from ..fabric.network import Flow, Network
+from ..fabric.transport import Transport
 from ..registry import NoParams, Registry
 
 FIRST, LAST = 1, 7
@@ -38,7 +38,7 @@ class FlowInfo:
     batch_id: int = -1
     instance: int = 0
     deadline_s: Optional[float] = None  #: absolute deadline (P2D: arrival + TTFT SLO)
-    flow: Optional[Flow] = None   #: set once started
+    flow: Any = None              #: the transport's flow handle, set once started
     cls: int = LAST               #: current class
     start_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -76,9 +76,9 @@ class Policy:
     name: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
 
-    def __init__(self, params: Any, net: Network):
+    def __init__(self, params: Any, transport: Transport):
         self.params = params
-        self.net = net
+        self.transport = transport  #: the fabric the policy acts on (also its clock)
         self.active: dict[int, FlowInfo] = {}
         #: (time_s, flow_id, stage, class, reason) for every class decision
         self.log: list[tuple[float, int, str, int, str]] = []
@@ -108,18 +108,23 @@ class Policy:
         return {}
 
     # --------------------------------------------------------------- helpers
-    def start(self, info: FlowInfo, on_done=None) -> Flow:
-        """Classify and start a flow on the network; keeps track of it while it runs."""
-        info.cls = self.classify(info)
-        info.start_s = self.net.now
+    @property
+    def net(self) -> Transport:
+        """The transport (the name earlier policies used)."""
+        return self.transport
 
-        def done(flow: Flow) -> None:
+    def start(self, info: FlowInfo, on_done=None) -> Any:
+        """Classify and start a flow on the transport; keeps track of it while it runs."""
+        info.cls = self.classify(info)
+        info.start_s = self.transport.now
+
+        def done(flow: Any) -> None:
             self.active.pop(flow.id, None)
             self.finished(info)
             if on_done is not None:
                 on_done(flow)
 
-        info.flow = self.net.start_flow(info.src, info.dst, info.bytes, info.cls, on_done=done)
+        info.flow = self.transport.start_flow(info.src, info.dst, info.bytes, info.cls, on_done=done)
         self.active[info.flow.id] = info
         self._record(info, info.cls, "start")
         self.started(info)
@@ -130,12 +135,12 @@ class Policy:
         if info.flow is None or cls >= info.cls:
             return
         info.cls = cls
-        self.net.set_priority(info.flow, cls)
+        self.transport.set_priority(info.flow, cls)
         self._record(info, cls, reason)
 
     def _record(self, info: FlowInfo, cls: int, reason: str) -> None:
         fid = info.flow.id if info.flow is not None else -1
-        self.log.append((self.net.now, fid, info.stage, cls, reason))
+        self.log.append((self.transport.now, fid, info.stage, cls, reason))
 
 
 REGISTRY: Registry[type[Policy]] = Registry("policy")
@@ -147,7 +152,7 @@ def check_params(name: str, params: Optional[dict[str, Any]]) -> Any:
     return REGISTRY.params(name, params, "policy", f"policies.{name}")
 
 
-def make_policy(name: str, params: Optional[dict[str, Any]], net: Network) -> Policy:
-    """Build a registered policy with validated parameters."""
+def make_policy(name: str, params: Optional[dict[str, Any]], transport: Transport) -> Policy:
+    """Build a registered policy with validated parameters, acting on ``transport`` (e.g. a Network)."""
     p = check_params(name, params)
-    return REGISTRY[name](p, net)
+    return REGISTRY[name](p, transport)

@@ -31,5 +31,5 @@ class Edf(Policy):
     def classify(self, info: FlowInfo) -> int:
         if info.deadline_s is None:
             return self.params.others_cls
-        ttd = info.deadline_s - self.net.now
+        ttd = info.deadline_s - self.transport.now
         return min(LAST, FIRST + bisect_right(self.params.thresholds_s, ttd))

@@ -29,15 +29,15 @@ class Karuna(Policy):
 
     def started(self, info: FlowInfo) -> None:
         if info.deadline_s is None:
-            self.net.set_demotion(info.flow, self.params.thresholds_bytes)
+            self.transport.set_demotion(info.flow, self.params.thresholds_bytes)
         else:
             self._cap(info)
 
     def _cap(self, info: FlowInfo) -> None:
-        ttd = info.deadline_s - self.net.now
-        remaining = info.bytes - self.net.flow_bytes_delivered(info.flow)
+        ttd = info.deadline_s - self.transport.now
+        remaining = info.bytes - self.transport.flow_bytes_delivered(info.flow)
         rate = remaining * 8 / ttd * (1 + self.params.margin) if ttd > 0 else 0.0
-        self.net.set_rate_cap(info.flow, rate)
+        self.transport.set_rate_cap(info.flow, rate)
 
     def layer_boundary(self, batch_id: int, instance: int, layer: int) -> None:
         for info in list(self.active.values()):

@@ -96,8 +96,8 @@ class Mfs(Policy):
         scavenger: bool = spec(True, doc="move hopeless requests to the scavenger class")
         drop_budget: float = spec(0.1, min=0.0, max=1.0, doc="largest fraction of requests scavenged")
 
-    def __init__(self, params, net):
-        super().__init__(params, net)
+    def __init__(self, params, transport):
+        super().__init__(params, transport)
         self.current_layer: dict[int, int] = {}
         self.requests_seen: set[int] = set()
         self.scavenged: set[int] = set()
@@ -123,8 +123,8 @@ class Mfs(Policy):
     def _rho(self, host: int, rate: float) -> float:
         if self.params.rho is not None:
             return self.params.rho
-        now = self.net.now
-        tx = self.net.port_tx_bytes(host)
+        now = self.transport.now
+        tx = self.transport.port_tx_bytes(host)
         t0, b0, rho = self._load.get(host, (now, tx, 0.0))
         if now - t0 >= self.params.reeval_interval_s:
             rho = min(0.95, max(0.0, (tx - b0) * 8 / ((now - t0) * rate)))
@@ -135,12 +135,12 @@ class Mfs(Policy):
 
     def mlu(self, info: FlowInfo) -> float:
         deadline = info.extra.get("red", info.deadline_s) if self.params.red else info.deadline_s
-        ttd = deadline - self.net.now
-        remaining = info.bytes - (self.net.flow_bytes_delivered(info.flow) if info.flow is not None else 0)
+        ttd = deadline - self.transport.now
+        remaining = info.bytes - (self.transport.flow_bytes_delivered(info.flow) if info.flow is not None else 0)
         if ttd <= 0:
             return math.inf
-        g = self.net.graph
-        rate = min(g.host_rate_bps(info.src), g.host_rate_bps(info.dst))
+        t = self.transport
+        rate = min(t.host_rate_bps(info.src), t.host_rate_bps(info.dst))
         return remaining * 8 / (ttd * rate * (1 - self._rho(info.src, rate)))
 
     # --------------------------------------------------------------- classes
@@ -175,7 +175,7 @@ class Mfs(Policy):
         if len(self.scavenged) + 1 > self.params.drop_budget * max(1, len(self.requests_seen)):
             return False
         self.scavenged.add(request_id)
-        self.scavenge_log.append((self.net.now, request_id, batch_id, reason))
+        self.scavenge_log.append((self.transport.now, request_id, batch_id, reason))
         return True
 
     def stats(self) -> dict[str, float]:
@@ -202,7 +202,7 @@ class Mfs(Policy):
 
     def _check(self, new: _Pending) -> None:
         """Worst-case check of a new batch behind the pending batches of earlier (or equal) RED."""
-        g = self.net.graph
+        rate_of = self.transport.host_rate_bps
         load: dict[int, float] = defaultdict(float)  # port -> bytes ahead of the new batch
         for p in self.pending.values():
             if p is not new and (p.red, p.plan.batch_id) <= (new.red, new.plan.batch_id):
@@ -218,8 +218,8 @@ class Mfs(Policy):
             for r in live.values():
                 own[r.src] += r.p2d_bytes
                 own[r.dst] += r.p2d_bytes
-            worst = max(((load[h] + b) * 8 / g.host_rate_bps(h) for h, b in own.items()), default=0.0)
-            return max(new.plan.compute_end_s, self.net.now) + worst
+            worst = max(((load[h] + b) * 8 / rate_of(h) for h, b in own.items()), default=0.0)
+            return max(new.plan.compute_end_s, self.transport.now) + worst
 
         while live and finish() > new.loose:
             heavy = max(live.values(), key=lambda r: (r.p2d_bytes, r.request_id))
@@ -259,13 +259,13 @@ class Mfs(Policy):
         self.current_layer.pop(batch_id, None)
         if self.params.defer and batch_id not in self._ticking:
             self._ticking.add(batch_id)
-            self.net.schedule(self.net.now, lambda: self._tick(batch_id))
+            self.transport.schedule(self.transport.now, lambda: self._tick(batch_id))
 
     def _tick(self, batch_id: int) -> None:
         left = [i for i in self.active.values() if i.stage == "p2d" and i.batch_id == batch_id]
         for info in left:
             self._reevaluate(info, "periodic")
         if left:
-            self.net.schedule(self.net.now + self.params.reeval_interval_s, lambda: self._tick(batch_id))
+            self.transport.schedule(self.transport.now + self.params.reeval_interval_s, lambda: self._tick(batch_id))
         else:
             self._ticking.discard(batch_id)

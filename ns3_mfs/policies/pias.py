@@ -31,4 +31,4 @@ class Pias(Policy):
         return FIRST
 
     def started(self, info: FlowInfo) -> None:
-        self.net.set_demotion(info.flow, self.params.thresholds_bytes)
+        self.transport.set_demotion(info.flow, self.params.thresholds_bytes)

@@ -39,7 +39,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -606,39 +606,84 @@ def calibrate(
 # ---------------------------------------------------------------- config
 
 
-@dataclass(frozen=True)
-class ComputeConfig:
-    """TOML form of a ComputeModel (e.g. an experiment's ``[compute]`` table)."""
+#: The hardware keys of a serving config, declared once: name -> (type, default, rules).
+#: ``ServingConfig`` (``[serving]``) takes its fields from here (:func:`hardware_field`), and
+#: :class:`ComputeConfig` is made of them (plus ``memory_utilization``).
+HARDWARE_KEYS: dict[str, tuple[Any, object, dict]] = {
+    "model": (str, "mixtral-8x7b", dict(doc="catalogue name or path of a model TOML")),
+    "gpu": (str, "rtx3090", dict(doc="GPU profile name or path of a GPU TOML")),
+    "tp": (int, 1, dict(min=1, max=64, doc="tensor-parallel degree of attention")),
+    "ep": (int, 8, dict(min=1, max=1024, doc="expert-parallel degree; an instance has max(tp, ep) GPUs")),
+    "calibration_csv": (Optional[str], None, dict(doc="CSV of measured (tokens, layer_time_s) to fit mfu/mbu")),
+    "mfu": (Optional[float], None,
+            dict(gt=0.0, max=1.0, doc=f"achieved fraction of peak FLOPs (default {DEFAULT_MFU})")),
+    "mbu": (Optional[float], None,
+            dict(gt=0.0, max=1.0, doc=f"achieved fraction of memory bandwidth (default {DEFAULT_MBU})")),
+}
 
-    model: str = spec("mixtral-8x7b", doc="catalogue model name or path of a model TOML")
-    gpu: str = spec("rtx3090", doc="GPU profile name or path of a GPU TOML")
-    tp: int = spec(1, min=1, max=1024, doc="tensor-parallel degree of attention/dense layers")
-    ep: int = spec(1, min=1, max=4096, doc="expert-parallel degree")
-    mfu: float = spec(DEFAULT_MFU, gt=0.0, max=1.0, doc="achieved fraction of peak FLOPs")
-    mbu: float = spec(DEFAULT_MBU, gt=0.0, max=1.0, doc="achieved fraction of peak memory bandwidth")
-    memory_utilization: float = spec(
-        DEFAULT_MEMORY_UTILIZATION, gt=0.0, max=1.0, doc="share of GPU memory for weights + KV"
-    )
-    calibration_csv: Optional[str] = spec(None, doc="CSV of measured layer times; overrides mfu/mbu")
 
-    def build(self, base_dir: str | Path | None = None) -> ComputeModel:
-        """The ComputeModel; relative paths are resolved against ``base_dir``."""
+def hardware_field(name: str) -> Any:
+    """A new dataclass field for hardware key ``name`` (see :data:`HARDWARE_KEYS`)."""
+    _, default, rules = HARDWARE_KEYS[name]
+    return spec(default, **rules)
 
-        def resolve(p: str) -> str:
-            if base_dir is not None and (p.endswith((".toml", ".csv")) or "/" in p) and not Path(p).is_absolute():
-                return str(Path(base_dir) / p)
-            return p
 
-        model, gpu = load_model(resolve(self.model)), load_gpu(resolve(self.gpu))
+class _ComputeConfigMethods:
+    """Methods of :class:`ComputeConfig` (its fields come from :data:`HARDWARE_KEYS`)."""
+
+    @classmethod
+    def of(cls, cfg: object) -> Any:
+        """The hardware keys of a config that has them (e.g. ``ServingConfig``)."""
+        return cls(**{k: getattr(cfg, k) for k in HARDWARE_KEYS})
+
+    def validate(self, path: str = "") -> None:
+        if self.calibration_csv is not None and (self.mfu is not None or self.mbu is not None):
+            p = f"{path}." if path else ""
+            raise ConfigError(f"{p}calibration_csv: give a calibration CSV or mfu/mbu, not both")
+
+    def build(self, base_dir: str | Path | None = None, path: str = "") -> "ComputeModel":
+        """The ComputeModel; relative paths are resolved against ``base_dir``.
+
+        Errors name their key under ``path`` (e.g. ``serving.tp: ...``).
+        """
+        p = f"{path}." if path else ""
+
+        def resolve(f: str) -> str:
+            if base_dir is not None and (f.endswith((".toml", ".csv")) or "/" in f) and not Path(f).is_absolute():
+                return str(Path(base_dir) / f)
+            return f
+
+        def keyed(key: str, fn, *args, **kwargs):
+            # Messages of the model, GPU and layout checks begin with their key ("tp: ...", "model 'x': ...").
+            try:
+                return fn(*args, **kwargs)
+            except ConfigError as exc:
+                msg = str(exc)
+                raise ConfigError(p + msg if msg.startswith(key) else f"{p}{key}: {msg}") from None
+
+        self.validate(path)
+        model = keyed("model", load_model, resolve(self.model))
+        gpu = keyed("gpu", load_gpu, resolve(self.gpu))
+        util = Utilization(self.mfu if self.mfu is not None else DEFAULT_MFU,
+                           self.mbu if self.mbu is not None else DEFAULT_MBU)
+        cm = keyed("", ComputeModel, model, gpu, tp=self.tp, ep=self.ep, utilization=util,
+                   memory_utilization=self.memory_utilization)
         if self.calibration_csv:
-            return calibrate(
-                model, gpu, resolve(self.calibration_csv), tp=self.tp, ep=self.ep,
-                memory_utilization=self.memory_utilization,
-            )
-        return ComputeModel(
-            model, gpu, tp=self.tp, ep=self.ep, utilization=Utilization(self.mfu, self.mbu),
-            memory_utilization=self.memory_utilization,
-        )
+            return keyed("calibration_csv", calibrate, model, gpu, resolve(self.calibration_csv), tp=self.tp,
+                         ep=self.ep, memory_utilization=self.memory_utilization)
+        return cm
+
+
+ComputeConfig = dataclasses.make_dataclass(
+    "ComputeConfig",
+    [(k, tp, hardware_field(k)) for k, (tp, _, _) in HARDWARE_KEYS.items()]
+    + [("memory_utilization", float,
+        spec(DEFAULT_MEMORY_UTILIZATION, gt=0.0, max=1.0, doc="share of GPU memory for weights + KV"))],
+    bases=(_ComputeConfigMethods,),
+    frozen=True,
+    namespace={"__module__": __name__, "__doc__": "TOML form of a ComputeModel (e.g. an experiment's "
+               "``[compute]`` table): the hardware keys of ``[serving]`` and ``memory_utilization``."},
+)
 
 
 __all__ = [

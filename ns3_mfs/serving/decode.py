@@ -270,10 +270,11 @@ class _Instance:
 
 
 class DecodeSide:
-    """Continuous batching on the decode instances, driven by ``net.schedule``."""
+    """Continuous batching on the decode instances, driven by a clock's ``schedule``."""
 
-    def __init__(self, net: Any, setup: DecodeSetup):
-        self.net, self.setup = net, setup
+    def __init__(self, clock: Any, setup: DecodeSetup):
+        self.clock = clock
+        self.setup = setup
         self.cfg = setup.cfg
         self.step_model = setup.step
         self.insts = [_Instance(i) for i in range(setup.instances)]
@@ -368,7 +369,7 @@ class DecodeSide:
             inst.busy = False
             return
         inst.busy = True
-        t0 = self.net.now
+        t0 = self.clock.now
         ctx = sum(r.context for r in batch)
         dt = self.step_model.time_s(len(batch), ctx)
         for r in batch:
@@ -377,10 +378,10 @@ class DecodeSide:
         self.log.append((t0, inst.index, tuple(r.id for r in batch)))
         self.steps.append(dict(instance=inst.index, start_s=t0, end_s=t0 + dt, batch=len(batch),
                                total_context=ctx, step_s=dt, waiting=len(inst.waiting)))
-        self.net.schedule(t0 + dt, lambda: self._step_done(inst, batch))
+        self.clock.schedule(t0 + dt, lambda: self._step_done(inst, batch))
 
     def _step_done(self, inst: _Instance, batch: list[DecodeReq]) -> None:
-        now = self.net.now
+        now = self.clock.now
         for r in batch:
             r.generated += 1
             r.steps += 1

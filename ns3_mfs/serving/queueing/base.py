@@ -23,7 +23,7 @@ from ...registry import NoParams, Registry
 
 
 class Queued(Protocol):
-    """What a policy reads of a queued request (``prefill.ReqState`` has these)."""
+    """What a policy reads of a queued request (``engine.ReqState`` has these)."""
 
     remaining: int          #: prompt tokens still to compute
     cached_tokens: int

@@ -3,7 +3,7 @@
 ``urgency = deadline - now - predicted completion``, where ``deadline`` is the
 request's absolute TTFT deadline (arrival + TTFT SLO) and the predicted
 completion is the compute model's prefill time of the request's remaining
-tokens (:meth:`PrefillEngine.predict_request_s`) plus the predicted work
+tokens (:meth:`ServingEngine.predict_request_s`) plus the predicted work
 queued ahead of it on the instance: the started requests that keep going first
 (``ctx.ahead_s``) and the requests this policy already put in front of it.
 The order is built greedily: the hopeful request (urgency >= 0) with the least

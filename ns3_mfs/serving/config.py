@@ -1,0 +1,75 @@
+"""The serving system's configuration (``[serving]`` of a run config): every default and limit in one place.
+
+The hardware keys (model, GPU, TP/EP, utilisation, calibration) are declared
+once in :data:`.compute.HARDWARE_KEYS`; :meth:`ServingConfig.compute` builds
+the compute model from them, with errors naming ``serving.<key>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
+
+from ..config import spec
+from . import dispatch, placement, queueing, routing
+from .compute import ComputeConfig, ComputeModel, hardware_field
+from .decode import DecodeConfig
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """The serving system on the fabric."""
+
+    model: str = hardware_field("model")
+    gpu: str = hardware_field("gpu")
+    tp: int = hardware_field("tp")
+    ep: int = hardware_field("ep")
+    prefill_gpus: int = spec(16, min=1, doc="GPUs running prefill (a multiple of max(tp, ep))")
+    decode_gpus: int = spec(4, min=1, doc="GPUs of the decode side (P2D destinations)")
+    kv_store_servers: int = spec(1, min=1, doc="servers holding the KV store (the topology's last ones)")
+    gpus_per_nic: int = spec(2, min=1, max=64, doc="GPUs sharing one NIC port")
+    max_batched_tokens: int = spec(8192, min=1, doc="vLLM max_num_batched_tokens (chunked prefill)")
+    kv_block_tokens: int = spec(512, min=1, doc="tokens per reusable KV block (Mooncake: 512)")
+    kv_store_capacity_blocks: Optional[int] = spec(None, min=1, doc="KV-store capacity in blocks (LRU); default unlimited")
+    kv_placement: Literal["block_hash", "session"] = spec(
+        "block_hash", doc="KV-store server of a block: by block id, or one server per session"
+    )
+    routing: str = spec("uniform", doc="token routing model (ns3_mfs.serving.routing)")
+    routing_params: dict = spec({}, doc="parameters of an expert-level routing model ([serving.routing_params])")
+    placement: str = spec("contiguous", doc="expert placement: contiguous, balanced, affinity")
+    placement_params: dict = spec({}, doc="placement parameters ([serving.placement_params])")
+    queue_policy: str = spec("fcfs", doc="prefill queue order: fcfs, kairos, sjf_aging (ns3_mfs.serving.queueing)")
+    queue_params: dict = spec({}, doc="queue policy parameters ([serving.queue_params])")
+    dispatch: str = spec("round_robin", doc="prefill instance of a request: round_robin, load_aware")
+    dispatch_params: dict = spec({}, doc="dispatcher parameters ([serving.dispatch_params])")
+    local_prefix_cache: bool = spec(False, doc="prefix blocks an instance holds are not fetched from the KV store")
+    decode: Optional[DecodeConfig] = spec(None, doc="decode instances and batching ([serving.decode]); absent: off")
+    tpot_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute TPOT SLO (s); else a multiple of unloaded TPOT")
+    tpot_slo_factor: float = spec(3.0, gt=0.0, doc="TPOT SLO = factor x unloaded TPOT")
+    e2e_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute end-to-end SLO (s); else TTFT SLO + (n-1) TPOT SLO")
+    calibration_csv: Optional[str] = hardware_field("calibration_csv")
+    intra_server_gb_per_s: Optional[float] = spec(
+        None, gt=0.0, doc="GPU-to-GPU bandwidth inside a server (GB/s); default: the GPU profile's PCIe/NVLink"
+    )
+    mfu: Optional[float] = hardware_field("mfu")
+    mbu: Optional[float] = hardware_field("mbu")
+    ttft_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute TTFT SLO (s); else a multiple of unloaded TTFT")
+    ttft_slo_factor: float = spec(3.0, gt=0.0, doc="TTFT SLO = factor x unloaded TTFT")
+    max_sim_s: Optional[float] = spec(None, gt=0.0, doc="stop the simulation at this time (s)")
+
+    def scheduler_params(self, path: str = "serving") -> dict[str, Any]:
+        """Validated parameters of the pluggable schedulers, by table name (errors name the key path)."""
+        return {
+            "routing_params": routing.check_params(self.routing, self.routing_params, path),
+            "placement_params": placement.check_params(self.placement, self.placement_params, path),
+            "queue_params": queueing.check_params(self.queue_policy, self.queue_params, path),
+            "dispatch_params": dispatch.check_params(self.dispatch, self.dispatch_params, path),
+        }
+
+    def validate(self, path: str = "serving") -> None:
+        self.scheduler_params(path or "serving")
+        ComputeConfig.of(self).validate(path or "serving")
+
+    def compute(self) -> ComputeModel:
+        """The compute model of the prefill instances (errors name ``serving.<key>``)."""
+        return ComputeConfig.of(self).build(path="serving")

@@ -1,0 +1,86 @@
+"""How the serving engine moves bytes: network flows through the policy, copies inside a server.
+
+The engine sees the fabric only through the :class:`Clock` and
+:class:`Transport` protocols (defined with the fabric,
+:mod:`ns3_mfs.fabric.transport`): the packet-level ``Network`` satisfies
+them, and so does :class:`ns3_mfs.serving.fake.FakeFabric`. Network flows
+are started by the flow policy (which classifies them); transfers between
+GPUs of one server do not enter the network: they take
+``bytes * 8 / intra_server_bps`` on the clock and are recorded with
+``path = "intra_server"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from ..fabric.transport import Clock, Transport
+from ..policies import FlowInfo, Policy
+from .cluster import Layout
+from .recorder import INTRA_SERVER, FlowRecord, Recorder
+
+__all__ = ["Clock", "IntraServerTransport", "Join", "Transfers", "Transport"]
+
+
+class Join:
+    """Waits for ``n`` parts; ``then(fn)`` runs fn when all are done (as an event if already done)."""
+
+    def __init__(self, clock: Clock, n: int):
+        self.clock, self.n = clock, n
+        self.fn: Optional[Callable[[], None]] = None
+
+    def then(self, fn: Callable[[], None]) -> None:
+        if self.n == 0:
+            self.clock.schedule(self.clock.now, fn)
+        else:
+            self.fn = fn
+
+    def done(self, *_: object) -> None:
+        self.n -= 1
+        if self.n == 0 and self.fn is not None:
+            self.fn()
+
+
+class IntraServerTransport:
+    """Copies between GPUs of one server at a fixed bandwidth (no contention)."""
+
+    def __init__(self, clock: Clock, bps: float):
+        self.clock, self.bps = clock, bps
+
+    def copy(self, nbytes: int, on_done: Callable[[], None]) -> tuple[float, float]:
+        """Start a copy now; ``on_done()`` runs when it ends. Returns (start, end) times."""
+        t0 = self.clock.now
+        t1 = t0 + nbytes * 8 / self.bps
+        self.clock.schedule(t1, on_done)
+        return t0, t1
+
+
+class Transfers:
+    """Moves bytes from a GPU (or a KV-store host) to a GPU, recording each transfer as a :class:`FlowRecord`."""
+
+    def __init__(self, clock: Clock, policy: Policy, layout: Layout, intra: IntraServerTransport,
+                 recorder: Recorder):
+        self.clock, self.policy, self.layout, self.intra, self.recorder = clock, policy, layout, intra, recorder
+
+    def send(self, src: tuple[str, int], dst_gpu: int, nbytes: int, stage: str, layer: int, request: int,
+             batch: int, collective: int, on_done: Callable[[], None], instance: int = 0,
+             deadline_s: Optional[float] = None, extra: Optional[dict[str, Any]] = None) -> None:
+        """``src`` is ``("gpu", index)`` or ``("host", kv_store_host)``; ``on_done()`` runs when the bytes arrived."""
+        kind, where = src
+        if nbytes <= 0:
+            self.clock.schedule(self.clock.now, on_done)
+            return
+        rec = FlowRecord(stage, layer, request, batch, collective, where if kind == "gpu" else -1, dst_gpu,
+                         nbytes, self.clock.now)
+        if kind == "gpu" and self.layout.same_server(where, dst_gpu):
+            rec.path = INTRA_SERVER
+            rec.start_s, rec.end_s = self.intra.copy(nbytes, on_done)
+            self.recorder.flow(rec)
+            return
+        src_host = self.layout.gpu_nic[where] if kind == "gpu" else where
+        info = FlowInfo(src_host, self.layout.gpu_nic[dst_gpu], int(nbytes), stage, layer, request, batch, instance,
+                        deadline_s=deadline_s)
+        if extra:
+            info.extra.update(extra)
+        rec.flow_id = self.policy.start(info, on_done=lambda _f: on_done()).id
+        self.recorder.flow(rec)

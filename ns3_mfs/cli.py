@@ -98,6 +98,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     table = compare(cfg, policies, _floats(args.rates, "--rates"), out, args.jobs, backend=args.backend,
                     address=args.address, accept_stale=args.accept_stale, source=str(args.config),
                     report=lambda rep: _print_report(rep, out, "compare", sys.stderr))
+    from .analysis.plots import compare_plots
+
+    compare_plots(out)
     cols = [c for c in ("policy", "rate_per_gpu", "ttft_slo_attainment", "ttft_mean_s", "ttft_p99_s",
                         "cct_mean_s", "cct_p99_s", "error") if c in table.columns]
     print(table[cols].to_string(index=False))

@@ -106,13 +106,14 @@ def python_sources_sha256(package_dir: Path = PACKAGE_DIR) -> str:
 @functools.lru_cache(maxsize=None)
 def code_identity() -> dict[str, str]:
     """Package version, native build key and Python sources hash of the code that is running."""
-    from . import __version__, _build
+    from . import _build
+    from .store import package_version
 
     try:
         native = _build.build_key(_build.compiler()[1])
     except _build.BuildError as exc:  # no compiler: still a stable key for this machine's code
         native = "unbuildable:" + sha256_text(str(exc))[:16]
-    return {"version": __version__, "native_build_key": native, "python_sha256": python_sources_sha256()}
+    return {"version": package_version(), "native_build_key": native, "python_sha256": python_sources_sha256()}
 
 
 def config_sha256(config: Mapping[str, Any]) -> str:

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ns3_mfs.config import from_dict  # noqa: E402
+from ns3_mfs.analysis.plots import compare_plots  # noqa: E402
 from ns3_mfs.experiment.compare import compare  # noqa: E402
 from ns3_mfs.experiment.run import RunConfig, ServingConfig  # noqa: E402
 from ns3_mfs.fabric import FabricConfig, LeafSpineTopology, TestbedTopology  # noqa: E402
@@ -99,6 +100,7 @@ def main() -> None:
         t0 = time.time()
         work = Path(args.work) / name
         table = compare(cfg, POLICIES, rates, work, args.jobs)
+        compare_plots(work)
         dest = ref / name
         dest.mkdir(parents=True, exist_ok=True)
         for f in ("compare.csv", "attainment_vs_rate.png", "ttft_cdf.png", "cct_cdf.png"):

@@ -68,6 +68,29 @@ LABELS = {
 }
 
 
+
+def compare_plots(out: Path) -> list[Path]:
+    """The plots of a ``compare`` directory: attainment against rate, and the TTFT and all-to-all CCT
+    CDFs at the highest rate (from ``compare.parquet`` and the pairs' result directories)."""
+    out = Path(out)
+    table = pd.read_parquet(out / "compare.parquet")
+    ok = table[table["error"].isna()]
+    if not len(ok):
+        return []
+    paths = attainment_vs_rate(ok, out)
+    top = ok[ok["rate_per_gpu"] == ok["rate_per_gpu"].max()]
+    rate = float(top["rate_per_gpu"].iloc[0])
+    ttft, cct = [], []
+    for row in top.itertuples():
+        d = out / "runs" / row.run_id
+        ttft.append(pd.read_parquet(d / "requests.parquet", columns=["ttft_s"]).assign(policy=row.policy))
+        c = pd.read_parquet(d / "collectives.parquet", columns=["kind", "cct_s"])
+        cct.append(c[c["kind"].isin(["dispatch", "combine"])].assign(policy=row.policy))
+    paths += cdf(pd.concat(ttft), "ttft_s", f"TTFT (s) at {rate:g} req/s per GPU", out, "ttft_cdf")
+    if sum(len(c) for c in cct):
+        paths += cdf(pd.concat(cct), "cct_s", f"all-to-all CCT (s) at {rate:g} req/s per GPU", out, "cct_cdf")
+    return paths
+
 def label(column: str) -> str:
     """An axis label with units for a result or config column."""
     if column in LABELS:

@@ -59,13 +59,13 @@ def compare_sweep(cfg: RunConfig, policies: list[str], rates: list[float], sourc
 def compare(cfg: RunConfig, policies: list[str], rates: list[float], out: Path, jobs: int = 0,
             backend: str = "local", address: Optional[str] = None, accept_stale: bool = False,
             source: str = "compare", report: Optional[Callable[[SweepReport], None]] = None) -> pd.DataFrame:
-    """Run (or resume) every pair and write the comparison table and plots; returns the table."""
+    """Run (or resume) every pair and write the comparison table; returns it."""
     sweep = compare_sweep(cfg, policies, rates, source)
     out = Path(out)
     rep = run_sweep(sweep, out, jobs=jobs, backend=backend, address=address, accept_stale=accept_stale)
     if report is not None:
         report(rep)
-    rows, ttft, cct = [], [], []
+    rows = []
     for pt in sweep.points:
         p, r, d = pt.overrides["policy"], pt.overrides["rate_per_gpu"], out / "runs" / pt.run_id
         if pt.run_id in rep.failed:
@@ -73,20 +73,7 @@ def compare(cfg: RunConfig, policies: list[str], rates: list[float], out: Path, 
             continue
         s = json.loads((d / "summary.json").read_text())
         rows.append({"policy": p, "rate_per_gpu": r, "run_id": pt.run_id, **s, "error": None})
-        if r == max(rates):
-            ttft.append(pd.read_parquet(d / "requests.parquet", columns=["ttft_s"]).assign(policy=p))
-            c = pd.read_parquet(d / "collectives.parquet", columns=["kind", "cct_s"])
-            cct.append(c[c["kind"].isin(["dispatch", "combine"])].assign(policy=p))
     table = pd.DataFrame(rows)
     write_table(out / "compare.parquet", table)
     table.to_csv(out / "compare.csv", index=False)
-    from ..analysis import plots
-
-    ok = table[table["error"].isna()]
-    if len(ok):
-        plots.attainment_vs_rate(ok, out)
-    if ttft:
-        plots.cdf(pd.concat(ttft), "ttft_s", f"TTFT (s) at {max(rates):g} req/s per GPU", out, "ttft_cdf")
-    if cct and sum(len(c) for c in cct):
-        plots.cdf(pd.concat(cct), "cct_s", f"all-to-all CCT (s) at {max(rates):g} req/s per GPU", out, "cct_cdf")
     return table

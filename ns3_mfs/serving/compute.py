@@ -616,9 +616,9 @@ HARDWARE_KEYS: dict[str, tuple[Any, object, dict]] = {
     "ep": (int, 8, dict(min=1, max=1024, doc="expert-parallel degree; an instance has max(tp, ep) GPUs")),
     "calibration_csv": (Optional[str], None, dict(doc="CSV of measured (tokens, layer_time_s) to fit mfu/mbu")),
     "mfu": (Optional[float], None,
-            dict(gt=0.0, max=1.0, doc=f"achieved fraction of peak FLOPs (default {DEFAULT_MFU})")),
+            dict(min=1e-4, max=1.0, doc=f"achieved fraction of peak FLOPs (default {DEFAULT_MFU})")),
     "mbu": (Optional[float], None,
-            dict(gt=0.0, max=1.0, doc=f"achieved fraction of memory bandwidth (default {DEFAULT_MBU})")),
+            dict(min=1e-4, max=1.0, doc=f"achieved fraction of memory bandwidth (default {DEFAULT_MBU})")),
 }
 
 

@@ -49,7 +49,7 @@ class ServingConfig:
     e2e_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute end-to-end SLO (s); else TTFT SLO + (n-1) TPOT SLO")
     calibration_csv: Optional[str] = hardware_field("calibration_csv")
     intra_server_gb_per_s: Optional[float] = spec(
-        None, gt=0.0, doc="GPU-to-GPU bandwidth inside a server (GB/s); default: the GPU profile's PCIe/NVLink"
+        None, min=0.1, max=1e5, doc="GPU-to-GPU bandwidth inside a server (GB/s); default: the GPU profile's PCIe/NVLink"
     )
     mfu: Optional[float] = hardware_field("mfu")
     mbu: Optional[float] = hardware_field("mbu")

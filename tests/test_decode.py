@@ -133,7 +133,7 @@ def test_run_summary_and_requests_columns(tiny_model):
 
 def test_decode_config_errors_name_the_key():
     base = {"topology": {"kind": "testbed"}, "workload": WL}
-    with pytest.raises(ConfigError, match="serving.decode.policy: expected one of 'continuous', 'kairos_slack'"):
+    with pytest.raises(ConfigError, match="serving.decode.policy: 'greedy' is not a decode batching policy; allowed: continuous, kairos_slack"):
         run_config_from_dict({**base, "serving": {"decode": {"policy": "greedy"}}})
     with pytest.raises(ConfigError, match="serving.decode.max_batch: must be >= 1"):
         run_config_from_dict({**base, "serving": {"decode": {"max_batch": 0}}})

@@ -33,7 +33,7 @@ weights in ``memory_utilization`` of the GPU memory
 ``kv_capacity_tokens``. A request reserves its final context (prompt +
 output tokens) when admitted, so admitted requests are never preempted; when
 the reservation does not fit, arrivals wait (a request larger than the whole
-cache runs alone). Policies (``decode.policy``):
+cache runs alone). Policies (``decode.policy``, one file each in :mod:`.decode_batching`):
 
 * ``continuous`` (vLLM): at every step boundary, admit waiting requests in
   arrival order while their KV fits (and the batch is under ``max_batch``),
@@ -65,6 +65,7 @@ import pandas as pd
 
 from ..config import ConfigError, spec
 from ..csvfile import Column, read_table
+from . import decode_batching as batching
 from .compute import ComputeModel, load_gpu
 from .models import load_model
 
@@ -73,7 +74,7 @@ from .models import load_model
 class DecodeConfig:
     """``[serving.decode]``: decode instances and their batching (absent: decode is not simulated)."""
 
-    policy: Literal["continuous", "kairos_slack"] = spec("continuous", doc="decode batching policy")
+    policy: str = spec("continuous", doc="decode batching policy (ns3_mfs.serving.decode_batching)")
     tp: int = spec(1, min=1, max=64, doc="attention tensor parallelism of a decode instance")
     ep: int = spec(1, min=1, max=1024, doc="expert parallelism; a decode instance has max(tp, ep) GPUs")
     dispatch: Literal["by_id", "least_kv"] = spec("by_id", doc="decode group of a request")
@@ -84,6 +85,9 @@ class DecodeConfig:
     calibration_csv: Optional[str] = spec(None, doc="CSV of measured batch,total_context,step_s to fit a, b, c")
     kv_capacity_tokens: Optional[int] = spec(None, min=1, doc="KV tokens per decode instance (default: from memory)")
     memory_utilization: float = spec(0.9, gt=0.0, max=1.0, doc="share of GPU memory for weights + KV")
+
+    def validate(self, path: str = "") -> None:
+        batching.REGISTRY.params(self.policy, None, f"{path + '.' if path else ''}policy", "")
 
 
 # --------------------------------------------------------------- step model
@@ -278,6 +282,7 @@ class DecodeSide:
         self.cfg = setup.cfg
         self.step_model = setup.step
         self.insts = [_Instance(i) for i in range(setup.instances)]
+        self.batching = batching.REGISTRY[self.cfg.policy]() if self.cfg is not None else None
         self.reqs: dict[int, DecodeReq] = {}
         self.group_load = [0] * len(setup.groups)
         self.steps: list[dict] = []
@@ -326,45 +331,19 @@ class DecodeSide:
             inst.reserved -= r.need
             inst.admitted.remove(r)
 
-    def _admit(self, inst: _Instance, r: DecodeReq) -> None:
+    def admit(self, inst: _Instance, r: DecodeReq) -> None:
+        """Admit a waiting request to its instance (reserving its final context's KV)."""
         inst.waiting.remove(r)
         inst.admitted.append(r)
         inst.reserved += r.need
         r.admitted = True
 
-    def _fits(self, inst: _Instance, r: DecodeReq) -> bool:
+    def fits(self, inst: _Instance, r: DecodeReq) -> bool:
+        """Whether ``r`` can be in the next step: admitted, or its KV fits, or the instance is empty."""
         return r.admitted or inst.reserved + r.need <= self.setup.capacity_tokens or not inst.admitted
 
-    def _form_continuous(self, inst: _Instance) -> list[DecodeReq]:
-        while inst.waiting and len(inst.admitted) < self.cfg.max_batch and self._fits(inst, inst.waiting[0]):
-            self._admit(inst, inst.waiting[0])
-        return list(inst.admitted)
-
-    def _form_kairos(self, inst: _Instance) -> list[DecodeReq]:
-        cands = sorted([*inst.admitted, *inst.waiting], key=lambda r: (r.left, r.first_token_s, r.id))
-        batch: list[DecodeReq] = []
-        ctx, slo, extra = 0, math.inf, 0
-        for r in cands:
-            if len(batch) >= self.cfg.max_batch:
-                break
-            if not r.admitted and inst.reserved + extra + r.need > self.setup.capacity_tokens and (inst.admitted or batch):
-                continue
-            tight = min(slo, r.tpot_slo_s)
-            if self.step_model.time_s(len(batch) + 1, ctx + r.context) > tight:
-                continue  # would break the TPOT SLO: not in this batch
-            batch.append(r)
-            ctx += r.context
-            slo = tight
-            extra += 0 if r.admitted else r.need
-        if not batch and cands:
-            batch = [next((r for r in cands if self._fits(inst, r)), cands[0])]
-        for r in batch:
-            if not r.admitted:
-                self._admit(inst, r)
-        return batch
-
     def _step(self, inst: _Instance) -> None:
-        batch = self._form_kairos(inst) if self.cfg.policy == "kairos_slack" else self._form_continuous(inst)
+        batch = self.batching.form(self, inst)
         if not batch:
             inst.busy = False
             return

@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench build clean
+.PHONY: demo test test-fast fuzz bench build clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: build
 
 test-fast: build
 	$(PY) -m pytest -q -m "not slow" tests
+
+# 10,000 generated inputs through the command line, accepted ones simulated (about 25 minutes)
+fuzz: build
+	$(PY) tests/fuzzing.py --cases 10000
 
 bench: build
 	$(PY) scratch/bench_fabric.py

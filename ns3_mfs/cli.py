@@ -233,8 +233,16 @@ def _stale_flag(p: argparse.ArgumentParser) -> None:
                         "(default: run them again)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments get one line (``ns3-mfs: error: ...``) and exit code 2, like bad input files."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"ns3-mfs: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ns3-mfs", description="Packet-level ns-3 model of MoE serving networks")
+    p = _Parser(prog="ns3-mfs", description="Packet-level ns-3 model of MoE serving networks")
     sub = p.add_subparsers(dest="command", required=True)
 
     f = sub.add_parser("fabric", help="run a flow list (CSV) on a topology (TOML)")

@@ -119,6 +119,14 @@ def check_rules(value: Any, meta: typing.Mapping[str, Any], path: str) -> None:
         raise ConfigError(f"{path}: must be <= {meta['max']}, got {v!r}")
 
 
+def did_you_mean(name: str, choices: typing.Iterable[str]) -> str:
+    """``"; did you mean 'mtu'?"`` for the closest choice to a misspelt name, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def from_dict(cls: type[T], data: typing.Mapping[str, Any], path: str = "") -> T:
     """Build dataclass ``cls`` from ``data``, validating every key."""
     if not isinstance(data, dict):
@@ -128,9 +136,8 @@ def from_dict(cls: type[T], data: typing.Mapping[str, Any], path: str = "") -> T
     prefix = f"{path}." if path else ""
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(
-            f"{prefix}{unknown[0]}: unknown key; allowed keys: {', '.join(sorted(fields))}"
-        )
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key; allowed keys: {', '.join(sorted(fields))}"
+                          f"{did_you_mean(str(unknown[0]), fields)}")
     kwargs = {}
     for name, f in fields.items():
         key = prefix + name

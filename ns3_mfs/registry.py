@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Generic, Iterator, Mapping, Optional, TypeVar
 
-from .config import ConfigError, from_dict
+from .config import ConfigError, did_you_mean, from_dict
 
 T = TypeVar("T", bound=type)
 
@@ -51,7 +51,8 @@ class Registry(Generic[T]):
     def get(self, name: Any, key: str) -> T:
         """The class called ``name``; ``key`` is the config key that named it (for the error)."""
         if name not in self:
-            raise ConfigError(f"{key}: {name!r} is not a {self.kind}; allowed: {self.allowed()}")
+            hint = did_you_mean(name, self.classes) if isinstance(name, str) else ""
+            raise ConfigError(f"{key}: {name!r} is not a {self.kind}; allowed: {self.allowed()}{hint}")
         return self.classes[name]
 
     def params(self, name: Any, params: Optional[Mapping[str, Any]], key: str, params_key: str) -> Any:

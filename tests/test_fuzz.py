@@ -1,15 +1,17 @@
 """Bad input fuzzing: random mutations of valid run configs, topologies, flow lists and trace files.
 
-Every mutated input must either pass validation (then the simulation is not run:
-it is replaced by a sentinel) or be refused by the command line with exit code
-2, one ``ns3-mfs: error:`` line naming the problem, no traceback and no result
-directory. The number of cases tried is printed (``pytest -s``) and kept in
-``FUZZ_COUNTS`` for the report.
+Two layers. The in-process tests here check refusals fast: every mutated input
+either passes validation (the simulation is replaced by a sentinel) or is
+refused with exit code 2, one ``ns3-mfs: error:`` line naming the problem, no
+traceback and no result directory. The slice of :mod:`fuzzing` (the harness
+behind ``make fuzz``) goes further: each case runs the real command line in a
+forked process and accepted inputs are simulated under a wall budget, so no
+input may abort, hang or end in a traceback. The counts are printed
+(``pytest -s``).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 import subprocess
@@ -17,12 +19,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import tomli_w
 
 from ns3_mfs import cli
 from ns3_mfs.config import load_toml
 from ns3_mfs.experiment import run as run_mod
 from ns3_mfs.fabric.network import Network
+
+import fuzzing
+from fuzzing import mutate_bytes, mutate_dict, write_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT.parent / "shared" / "traces"
@@ -61,71 +65,6 @@ def base_run_config(tmp: Path, trace_kind: str) -> dict:
         "workload": {"kind": "trace", "trace": str(trace), "num_requests": 5, "rate_per_s": 16.0},
         "policies": {"mfs": {"E": 4.0, "U": 0.5, "drop_budget": 0.1}},
     }
-
-
-BAD_VALUES = ["x", "", [], {}, [1, "a"], True, -1, 0, -1e9, 1e308, 10**30, 3.5, float("inf"), "nan", None]
-
-
-def paths(d: dict, prefix=()):
-    for k, v in d.items():
-        yield prefix + (k,)
-        if isinstance(v, dict):
-            yield from paths(v, prefix + (k,))
-
-
-def mutate_dict(d: dict, rng: random.Random) -> tuple[dict, str]:
-    d = copy.deepcopy(d)
-    path = rng.choice(list(paths(d)))
-    parent = d
-    for k in path[:-1]:
-        parent = parent[k]
-    op = rng.choice(["value", "value", "value", "delete", "unknown", "typo"])
-    key = path[-1]
-    if op == "delete":
-        del parent[key]
-    elif op == "unknown":
-        parent["not_a_key_" + str(rng.randint(0, 99))] = 1
-    elif op == "typo":
-        parent[key + "s"] = parent.pop(key)
-    else:
-        parent[key] = rng.choice(BAD_VALUES)
-    return d, f"{op} {'.'.join(path)}"
-
-
-def write_toml(path: Path, data: dict) -> None:
-    def clean(o):
-        if isinstance(o, dict):
-            return {k: clean(v) for k, v in o.items() if v is not None}
-        if isinstance(o, list):
-            return [clean(v) for v in o if v is not None]
-        return o
-
-    path.write_text(tomli_w.dumps(clean(data)))
-
-
-def mutate_bytes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
-    op = rng.choice(["truncate", "binary", "flip", "empty", "header", "negative", "text", "utf16", "huge"])
-    if op == "truncate":
-        return data[: rng.randint(0, len(data) - 1)], op
-    if op == "binary":
-        return bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 400))), op
-    if op == "flip":
-        b = bytearray(data)
-        for _ in range(rng.randint(1, 20)):
-            b[rng.randrange(len(b))] = rng.getrandbits(8)
-        return bytes(b), op
-    if op == "empty":
-        return b"", op
-    if op == "header":
-        return data.split(b"\n", 1)[1], op
-    text = data.decode()
-    if op == "negative":
-        return text.replace(",1", ",-1").replace(": 6", ": -6").encode(), op
-    if op == "text":
-        return text.replace("0", "zero").encode(), op
-    if op == "huge":
-        return text.replace(",1", ",99999999999999999999").replace(": 6", ": 1e400").encode(), op
-    return text.encode("utf-16"), op
 
 
 def check_refused_cleanly(capsys, argv, out: Path, what: str) -> str:
@@ -231,3 +170,16 @@ def test_refusals_through_the_real_command_line(tmp_path):
         assert res.returncode == 2, (key, res.stderr)
         assert key.split(".")[-1] in res.stderr and "Traceback" not in res.stderr, (key, res.stderr)
         assert not out.exists()
+
+
+@pytest.mark.slow
+def test_fuzz_slice_runs_every_accepted_input_without_abort_hang_or_traceback():
+    """1,000 generated cases through the real command line; accepted ones are simulated."""
+    import time
+
+    t0 = time.monotonic()
+    counts, problems = fuzzing.fuzz(1000, seed=SEED, jobs=2)
+    print(fuzzing.report(counts, problems, time.monotonic() - t0))
+    assert not problems, "\n".join(problems[:20])
+    outcome = lambda o: sum(n for (_, oc), n in counts.items() if oc == o)  # noqa: E731
+    assert sum(counts.values()) == 1000 and outcome("ran") > 100 and outcome("refused") > 400

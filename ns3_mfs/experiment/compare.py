@@ -38,7 +38,8 @@ def point_config(cfg: RunConfig, policy: str, rate_per_gpu: float) -> RunConfig:
 
 def compare_sweep(cfg: RunConfig, policies: list[str], rates: list[float], source: str = "compare",
                   base_dir: Optional[Path] = None) -> Sweep:
-    """The sweep of every (policy, rate) pair, each point validated (nothing runs)."""
+    """The sweep of every (policy, rate) pair, each point validated (nothing runs); repeats count once."""
+    policies, rates = list(dict.fromkeys(policies)), list(dict.fromkeys(rates))
     if not policies:
         raise ConfigError(f"--policies: no policy given; allowed: {REGISTRY.allowed()}")
     if not rates:

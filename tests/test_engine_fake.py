@@ -73,11 +73,11 @@ def test_batches_are_chunked_under_max_batched_tokens(tiny_model):
 def test_layer_dag_order_on_the_fake(tiny_model):
     """Attention waits for its layer's KV fetch and the previous combine; P2D does not block prefill;
     the first token waits for the last P2D."""
-    setup = ServingSetup(ServingConfig(model=tiny_model, kv_block_tokens=BLOCK, prefill_gpus=8),
+    setup = ServingSetup(ServingConfig(model=tiny_model, kv_block_tokens=BLOCK, prefill_gpus=8, kv_pool="dedicated"),
                          TestbedTopology().graph())
     decode_nics = {setup.layout.gpu_nic[g] for g in setup.layout.decode_gpus}
     slow = FakeFabric(rate_bps=100e9, latency_s=2e-6, host_rates={h: 1e8 for h in decode_nics})
-    fab, _, eng = engine_on_fake(tiny_model, fabric=slow, prefill_gpus=8)
+    fab, _, eng = engine_on_fake(tiny_model, fabric=slow, prefill_gpus=8, kv_pool="dedicated")
     blocks = tuple(range(10))
     tables = run(fab, eng, [Request(0, 0.0, 640, 4, blocks), Request(1, 1.0, 700, 4, blocks)])
     flows, steps, coll = tables["flows"], tables["steps"], tables["collectives"]
@@ -103,7 +103,9 @@ def test_layer_dag_order_on_the_fake(tiny_model):
 
 
 def test_stage_bytes_equal_the_formulas(tiny_model):
-    fab, _, eng = engine_on_fake(tiny_model, prefill_gpus=8, max_batched_tokens=512)
+    """Dedicated KV store, P2D of the new tokens only."""
+    fab, _, eng = engine_on_fake(tiny_model, prefill_gpus=8, max_batched_tokens=512, kv_pool="dedicated",
+                                 p2d_history="new")
     blocks = tuple(range(10))
     tables = run(fab, eng, [Request(0, 0.0, 640, 4, blocks), Request(1, 1.0, 700, 4, blocks + (99,))])
     per = eng.model.kv_bytes_per_token_per_layer()
@@ -118,6 +120,30 @@ def test_stage_bytes_equal_the_formulas(tiny_model):
                 assert fetch[(rid, layer)] == r.cached_tokens // BLOCK * BLOCK * per
     assert req.loc[1, "cached_tokens"] == 10 * BLOCK and req.loc[0, "cached_tokens"] == 0
     assert set(fetch.index.get_level_values(0)) == {1}
+
+
+def test_kv_pool_on_the_prefill_instances_and_full_history_p2d(tiny_model):
+    """The default KV pool: a reused block is fetched from the GPU of the instance that computed it (the
+    first holder), never from the instance's own memory; P2D carries the prefix too (the full history)."""
+    fab, _, eng = engine_on_fake(tiny_model, prefill_gpus=16, max_batched_tokens=4096)
+    blocks = tuple(range(10))
+    reqs = [Request(0, 0.0, 640, 4, blocks),                 # instance 0 computes the prefix
+            Request(1, 1.0, 700, 4, blocks + (99,)),         # instance 1 fetches it from instance 0
+            Request(2, 2.0, 660, 4, blocks + (98,)),         # instance 0 again: held locally, no fetch
+            Request(3, 3.0, 720, 4, blocks + (97,))]         # instance 1 holds it now too: no fetch
+    tables = run(fab, eng, reqs)
+    per = eng.model.kv_bytes_per_token_per_layer()
+    flows, req = tables["flows"], tables["requests"].set_index("request_id")
+    assert list(req["instance"]) == [0, 1, 0, 1] and list(req["cached_tokens"]) == [0, 640, 640, 640]
+    fetch = flows[flows.stage == "kv_fetch"]
+    assert set(fetch["request_id"]) == {1}
+    holder = eng.layout.prefill[0].groups[eng.states[0].group][0]
+    assert set(fetch["src_gpu"]) == {holder} and (fetch["dst_gpu"] != holder).all()
+    assert fetch.groupby("layer")["bytes"].sum().tolist() == [640 * per] * eng.layers
+    p2d = flows[flows.stage == "p2d"].groupby(["request_id", "layer"])["bytes"].sum()
+    for rid, r in req.iterrows():
+        for layer in range(eng.layers):
+            assert p2d[(rid, layer)] == r.input_tokens * per  # prefix + new tokens
 
 
 @pytest.mark.parametrize("policy", ["fair", "sjf", "edf", "karuna", "pias", "mfs"])

@@ -18,7 +18,10 @@ WL = {"kind": "poisson", "rate_per_s": 50.0, "num_requests": 3,
 
 
 def config(**serving) -> RunConfig:
-    base = dict(model="mixtral-8x7b", gpu="rtx3090", tp=1, ep=8, prefill_gpus=8, decode_gpus=4, ttft_slo_s=1.0)
+    """A dedicated KV store and new-token P2D: these tests check those mechanisms' formulas (the default KV
+    pool on the prefill instances and full-history P2D are tested in test_engine_fake.py)."""
+    base = dict(model="mixtral-8x7b", gpu="rtx3090", tp=1, ep=8, prefill_gpus=8, decode_gpus=4, ttft_slo_s=1.0,
+                kv_pool="dedicated", p2d_history="new")
     base.update(serving)
     return RunConfig(topology=TestbedTopology(servers=4), workload=from_dict(WorkloadConfig, WL, "workload"),
                      serving=ServingConfig(**base), seed=1)

@@ -26,13 +26,20 @@ class ServingConfig:
     ep: int = hardware_field("ep")
     prefill_gpus: int = spec(16, min=1, doc="GPUs running prefill (a multiple of max(tp, ep))")
     decode_gpus: int = spec(4, min=1, doc="GPUs of the decode side (P2D destinations)")
-    kv_store_servers: int = spec(1, min=1, doc="servers holding the KV store (the topology's last ones)")
+    kv_pool: Literal["prefill", "dedicated"] = spec(
+        "prefill", doc="where reusable KV blocks live: on the prefill instances that computed them (Mooncake "
+        "Store, the MFS testbed) or on dedicated KV-store servers")
+    kv_store_servers: int = spec(1, min=1, doc="kv_pool = dedicated: servers holding the KV store (the last ones)")
+    p2d_history: Literal["full", "new"] = spec(
+        "full", doc="P2D carries the request's full KV history (reused prefix + new tokens, as the MFS paper) "
+        "or only the new tokens (the decode side already holds the prefix)")
     gpus_per_nic: int = spec(2, min=1, max=64, doc="GPUs sharing one NIC port")
     max_batched_tokens: int = spec(8192, min=1, doc="vLLM max_num_batched_tokens (chunked prefill)")
     kv_block_tokens: int = spec(512, min=1, doc="tokens per reusable KV block (Mooncake: 512)")
-    kv_store_capacity_blocks: Optional[int] = spec(None, min=1, doc="KV-store capacity in blocks (LRU); default unlimited")
+    kv_store_capacity_blocks: Optional[int] = spec(
+        None, min=1, doc="kv_pool = dedicated: KV-store capacity in blocks (LRU); default unlimited")
     kv_placement: Literal["block_hash", "session"] = spec(
-        "block_hash", doc="KV-store server of a block: by block id, or one server per session"
+        "block_hash", doc="kv_pool = dedicated: KV-store server of a block: by block id, or one server per session"
     )
     routing: str = spec("uniform", doc="token routing model (ns3_mfs.serving.routing)")
     routing_params: dict = spec({}, doc="parameters of an expert-level routing model ([serving.routing_params])")
@@ -42,7 +49,9 @@ class ServingConfig:
     queue_params: dict = spec({}, doc="queue policy parameters ([serving.queue_params])")
     dispatch: str = spec("round_robin", doc="prefill instance of a request: round_robin, load_aware")
     dispatch_params: dict = spec({}, doc="dispatcher parameters ([serving.dispatch_params])")
-    local_prefix_cache: bool = spec(False, doc="prefix blocks an instance holds are not fetched from the KV store")
+    local_prefix_cache: bool = spec(
+        False, doc="kv_pool = dedicated: prefix blocks an instance holds are not fetched from the KV store "
+        "(with kv_pool = prefill they never are)")
     decode: Optional[DecodeConfig] = spec(None, doc="decode instances and batching ([serving.decode]); absent: off")
     tpot_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute TPOT SLO (s); else a multiple of unloaded TPOT")
     tpot_slo_factor: float = spec(3.0, gt=0.0, doc="TPOT SLO = factor x unloaded TPOT")

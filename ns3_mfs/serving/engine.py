@@ -122,10 +122,10 @@ class ServingEngine:
         self.queue_policy = queueing.make(getattr(cfg, "queue_policy", "fcfs"), getattr(cfg, "queue_params", None))
         self._fcfs = self.queue_policy.name == "fcfs"
         self.dispatcher = dispatch.make(getattr(cfg, "dispatch", "round_robin"), getattr(cfg, "dispatch_params", None))
-        self.local_prefix_cache = bool(getattr(cfg, "local_prefix_cache", False))
         n = len(layout.prefill)
         self.kv_capacity_tokens = max(1, compute.max_kv_tokens() * compute.dp)
         self.kv = KvCache(cfg, layout, self.kv_capacity_tokens)
+        self.local_prefix_cache = bool(getattr(cfg, "local_prefix_cache", False)) or self.kv.pooled
         self.session_instance: dict[int, int] = {}
         self.running_tokens = [0] * n      # tokens of the batch an instance is computing
         self.inflight_tokens = [0] * n     # prompt tokens of requests on an instance, not yet prefilled
@@ -185,7 +185,7 @@ class ServingEngine:
     def _arrive(self, req: Request) -> None:
         inst = self.dispatcher.choose(req, self.instance_views(req), self.clock.now)
         blocks = self.kv.cached_prefix(req)
-        cached = len(blocks) * self.cfg.kv_block_tokens
+        cached = len(blocks) * self.kv.block_tokens
         st = ReqState(req, inst, cached, blocks, remaining=req.input_tokens - cached)
         if self.local_prefix_cache:
             st.local_blocks = self.kv.local_blocks(inst, blocks)
@@ -300,25 +300,26 @@ class ServingEngine:
         return self.compute.dense_ffn_time_s(max(batch.group_tokens))
 
     def _start_fetch(self, batch: Batch, layer: int) -> Join:
-        """Stage 1 of ``layer``: prefix KV blocks from the KV store, per (request, store host)."""
+        """Stage 1 of ``layer``: prefix KV blocks from where they live (the GPU of the prefill instance that
+        computed them, or a KV-store server), one flow per (request, source)."""
         per_token = self.model.kv_bytes_per_token_per_layer()
         parts = []
         for st, _take, _ctx in batch.items:
             if st.computed or not st.cached_blocks:
                 continue  # only the first chunk of a request needs its prefix
-            by_host: dict[int, int] = {}
+            by_source: dict[tuple[str, int], int] = {}
             for b in st.cached_blocks:
                 if b in st.local_blocks:
                     continue  # already in this instance's memory
-                h = self.kv.kv_host(st.req, b)
-                by_host[h] = by_host.get(h, 0) + 1
+                src = self.kv.source(st.req, b)
+                by_source[src] = by_source.get(src, 0) + 1
             gpu = batch.instance.groups[st.group][0]
-            for host, nblocks in sorted(by_host.items()):
-                parts.append((host, gpu, nblocks * self.cfg.kv_block_tokens * per_token, st.req.id))
+            for src, nblocks in sorted(by_source.items()):
+                parts.append((src, gpu, nblocks * self.kv.block_tokens * per_token, st.req.id))
         join = Join(self.clock, len(parts))
         batch.fetch[layer] = join
-        for host, gpu, nbytes, rid in parts:
-            self.transfers.send(("host", host), gpu, nbytes, "kv_fetch", layer, rid, batch.id, -1, join.done,
+        for src, gpu, nbytes, rid in parts:
+            self.transfers.send(src, gpu, nbytes, "kv_fetch", layer, rid, batch.id, -1, join.done,
                                 batch.instance.index)
         return join
 
@@ -363,7 +364,7 @@ class ServingEngine:
             if st.remaining == 0 and st.computed + st.cached_tokens >= st.req.input_tokens:
                 st.prefill_end_s = now
                 self.kv.store(st.req.block_hashes)
-                self.kv.hold(st.instance, st.req.block_hashes)
+                self.kv.hold(st.instance, st.req.block_hashes, batch.instance.groups[st.group][0])
                 self.inflight_tokens[st.instance] -= st.req.input_tokens
                 self._maybe_first_token(st)
         self.running_tokens[batch.instance.index] = 0
@@ -377,12 +378,16 @@ class ServingEngine:
 
     # ----------------------------------------------------------------- P2D
     def _p2d(self, batch: Batch, layer: int) -> None:
+        """Stage 3 of ``layer``: each request's KV of this chunk to its decode group; with ``p2d_history =
+        "full"`` the first chunk also carries the reused prefix's KV (the decode side gets the full history)."""
         per_token = self.model.kv_bytes_per_token_per_layer()
+        full = getattr(self.cfg, "p2d_history", "new") == "full"
         for st, take, _ in batch.items:
             src = batch.instance.groups[st.group][0]
             rid = st.req.id
             extra = {"batch_deadlines": self.batch_deadlines[batch.id]} if batch.id in self.batch_deadlines else None
-            for dst, nbytes in self.coll.p2d_targets(st, take * per_token):
+            tokens = take + (st.cached_tokens if full and st.computed == 0 else 0)
+            for dst, nbytes in self.coll.p2d_targets(st, tokens * per_token):
                 st.p2d_pending += 1
 
                 def landed(st=st) -> None:
@@ -414,7 +419,8 @@ class ServingSetup:
         self.model = self.compute.model
         self.layout = build_layout(
             graph, tp=cfg.tp, ep=cfg.ep, prefill_gpus=cfg.prefill_gpus, decode_gpus=cfg.decode_gpus,
-            kv_store_servers=cfg.kv_store_servers, gpus_per_nic=cfg.gpus_per_nic,
+            kv_store_servers=cfg.kv_store_servers if cfg.kv_pool == "dedicated" else 0,
+            gpus_per_nic=cfg.gpus_per_nic,
         )
         self.decode = DecodeSetup.build(cfg, self.model, self.compute.gpu, self.layout.decode_gpus)
 

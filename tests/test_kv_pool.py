@@ -1,0 +1,77 @@
+"""The KV pool on the prefill instances, at packet level: the victim NIC.
+
+Hot prefixes make several instances fetch from the one that computed them,
+while that instance runs its own all-to-alls on the same NICs (the MFS
+paper's "victim" unit). Its collectives get slower; MFS's RLI ordering (far
+layers' fetches below the running collectives) recovers part of it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ns3_mfs.config import from_dict
+from ns3_mfs.experiment.run import RunConfig, RunSetup, ServingConfig, result_tables
+from ns3_mfs.fabric.topology import TestbedTopology
+from ns3_mfs.serving.requests import Request, WorkloadConfig
+
+#: Mixtral-8x7B's shapes with 4 layers: the same bytes per layer, an eighth of the simulation.
+MIXTRAL4 = """name = "mixtral-4-layers"
+layers = 4
+moe_layers = 4
+hidden_size = 4096
+intermediate_size = 14336
+moe_intermediate_size = 14336
+experts = 8
+top_k = 2
+num_heads = 32
+kv_heads = 8
+head_dim = 128
+vocab_size = 32000
+total_params = 46.7
+active_params = 12.9
+"""
+WL = {"kind": "poisson", "rate_per_s": 1.0, "num_requests": 1, "input": {"kind": "fixed", "value": 10},
+      "output": {"kind": "fixed", "value": 1}}
+PREFIX = tuple(range(1, 25))  # 24 blocks of 512 tokens
+
+
+def victim_cct(model: str, policy: str, hot: bool) -> float:
+    """Mean all-to-all CCT of instance 0 while instances 1 and 2 start (fetching instance 0's prefix if hot)."""
+    cfg = RunConfig(topology=TestbedTopology(), workload=from_dict(WorkloadConfig, WL, "workload"), policy=policy,
+                    serving=ServingConfig(model=model, prefill_gpus=24, decode_gpus=4, ttft_slo_s=5.0), seed=1)
+    def prefix(i: int) -> tuple[int, ...]:
+        return PREFIX if hot else tuple(1000 * i + b for b in PREFIX)
+    # Round-robin dispatch: arrivals 0, 3, 6 go to instance 0; 1, 4 to instance 1; 2, 5 to instance 2.
+    reqs = [Request(0, 0.0, 12_300, 1, PREFIX),                # instance 0 computes the hot prefix
+            Request(1, 0.90, 64, 1), Request(2, 0.91, 64, 1),  # short ones, to line up the dispatch order
+            Request(3, 0.966, 8_192, 1),                       # instance 0: its first all-to-all at ~1.0 s
+            Request(4, 1.0, 12_800, 1, prefix(1) + (101,)),    # instance 1: fetches the prefix (hot)
+            Request(5, 1.0, 12_800, 1, prefix(2) + (102,))]    # instance 2: fetches the prefix (hot)
+    net, eng = RunSetup(cfg).simulate(reqs)
+    t = result_tables(net, eng, 5.0)
+    net.close()
+    assert t["requests"]["completed"].all()
+    fetch = t["flows"][t["flows"].stage == "kv_fetch"]
+    assert (len(fetch) > 0) == hot
+    coll = t["collectives"]
+    mine = coll[(coll.instance == 0) & coll.kind.isin(["dispatch", "combine"]) & (coll.start_s >= 0.99)
+                & (coll.start_s < 1.04)]
+    return float(mine["cct_s"].mean())
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    p = tmp_path_factory.mktemp("m") / "mixtral4.toml"
+    p.write_text(MIXTRAL4)
+    return str(p)
+
+
+@pytest.mark.slow
+def test_fetches_from_a_victim_instance_slow_its_all_to_all_and_mfs_recovers_part(model):
+    calm, hot = victim_cct(model, "fair", False), victim_cct(model, "fair", True)
+    mfs = victim_cct(model, "mfs", True)
+    print(f"victim all-to-all CCT: no fetches {calm * 1e3:.3f} ms, fetches {hot * 1e3:.3f} ms (fair), "
+          f"{mfs * 1e3:.3f} ms (mfs)")
+    assert hot > 1.05 * calm
+    assert mfs < hot

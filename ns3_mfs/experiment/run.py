@@ -148,7 +148,7 @@ class RunSetup:
                  progress: Optional[Callable[[float], None]] = None) -> tuple[Network, ServingEngine]:
         net = Network(self.graph, self.cfg.fabric, seed=self.cfg.seed)
         policy = make_policy(self.cfg.policy, self.cfg.policies.get(self.cfg.policy), net)
-        engine = self.serving.engine(net, policy, deadlines)
+        engine = self.serving.engine(net, policy, deadlines, requests)
         for r in requests:
             engine.submit(r)
         net.run(self.cfg.serving.max_sim_s, progress=progress)
@@ -194,6 +194,34 @@ def unloaded_ttft(setup: RunSetup, lengths: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+def replay_ttft(setup: RunSetup, requests: list[Request]) -> np.ndarray:
+    """Each request's TTFT in the same workload replayed at a low rate: the same requests in the same
+    order (so the same instances and cache state), each arriving after the previous one is done."""
+    longest = max(requests, key=lambda r: r.input_tokens).input_tokens
+    gap = 2.0 * float(unloaded_ttft(setup, np.array([longest]))[0])
+    spaced = [dataclasses.replace(r, arrival_s=i * gap) for i, r in enumerate(requests)]
+    net, eng = setup.simulate(spaced)
+    try:
+        return np.array([eng.states[r.id].first_token_s - r.arrival_s for r in spaced])
+    finally:
+        net.close()
+
+
+def ttft_slo(setup: RunSetup, requests: list[Request]) -> np.ndarray | float:
+    """The TTFT SLO: ``serving.ttft_slo_s``, else ``ttft_slo_factor`` x the unloaded TTFT
+    (``ttft_slo_baseline``: by prompt length, or replayed with the cache state), per request or global."""
+    s = setup.cfg.serving
+    if s.ttft_slo_s is not None:
+        return s.ttft_slo_s
+    if s.ttft_slo_baseline == "replay":
+        base = replay_ttft(setup, requests)
+    else:
+        lengths = np.array([r.input_tokens for r in requests])
+        grid = np.unique(np.quantile(lengths, [0.0, 0.25, 0.5, 0.75, 1.0]).round().astype(int))
+        base = np.interp(lengths, grid, unloaded_ttft(setup, grid))
+    return s.ttft_slo_factor * (float(np.mean(base)) if s.ttft_slo_scope == "global" else base)
+
+
 def result_tables(fab: FabricResult | Network, eng: ServingEngine, slo_of: np.ndarray | float) -> dict[str, pd.DataFrame]:
     """The run's tables from the fabric's result (a Network's is pulled once) and the engine's records."""
     if isinstance(fab, Network):
@@ -201,14 +229,35 @@ def result_tables(fab: FabricResult | Network, eng: ServingEngine, slo_of: np.nd
     return eng.tables(fab, slo_of)
 
 
-def _summary(res: FabricResult, eng: ServingEngine, tables: dict[str, pd.DataFrame], wall_s: float) -> dict[str, Any]:
+def mark_warmup(tables: dict[str, pd.DataFrame], warmup: int) -> None:
+    """``requests.warmup``: the first ``warmup`` requests (by arrival); ``collectives.measured``: the
+    collectives that start between the first measured request's arrival and the last one's first token."""
     req, coll = tables["requests"], tables["collectives"]
+    req["warmup"] = req["request_id"] < warmup
+    measured = req[~req["warmup"]]
+    if not len(coll):
+        coll["measured"] = pd.Series(dtype=bool)
+        return
+    if warmup == 0 or not len(measured):
+        coll["measured"] = warmup == 0
+        return
+    start = measured["arrival_s"].min()
+    end = measured["first_token_s"].max() if measured["first_token_s"].notna().all() else np.inf
+    coll["measured"] = (coll["start_s"] >= start) & (coll["start_s"] <= end)
+
+
+def _summary(res: FabricResult, eng: ServingEngine, tables: dict[str, pd.DataFrame], wall_s: float) -> dict[str, Any]:
+    """Run figures; request and collective metrics over the measured requests (warm-up left out)."""
+    req, coll = tables["requests"], tables["collectives"]
+    warmup = int(req["warmup"].sum())
+    req, coll = req[~req["warmup"]], coll[coll["measured"]] if len(coll) else coll
     fab = res.summary()
     ttft = req["ttft_s"].dropna()
     a2a = coll[coll["kind"].isin(["dispatch", "combine"])]["cct_s"].dropna() if len(coll) else pd.Series([], dtype=float)
     q = lambda s, p: float(s.quantile(p)) if len(s) else float("nan")  # noqa: E731
     return {
         "requests": int(len(req)),
+        "warmup_requests": warmup,
         "completed": int(req["completed"].sum()),
         "ttft_slo_attainment": float(req["slo_met"].mean()) if len(req) else float("nan"),
         "ttft_mean_s": float(ttft.mean()) if len(ttft) else float("nan"),
@@ -265,19 +314,17 @@ def run(cfg: RunConfig, out: Optional[Path] = None,
     check_budget(setup, requests)
     if out is not None:
         check_out(Path(out), "serving", replace)
-    lengths = np.array([r.input_tokens for r in requests])
-    if cfg.serving.ttft_slo_s is not None:
-        slo: np.ndarray | float = cfg.serving.ttft_slo_s
-    else:
-        grid = np.unique(np.quantile(lengths, [0.0, 0.25, 0.5, 0.75, 1.0]).round().astype(int))
-        base = unloaded_ttft(setup, grid)
-        slo = cfg.serving.ttft_slo_factor * np.interp(lengths, grid, base)
+    if cfg.workload.warmup_requests >= len(requests):
+        raise ConfigError(f"workload.warmup_requests: {cfg.workload.warmup_requests} leaves no request to "
+                          f"measure (the workload has {len(requests)})")
+    slo = ttft_slo(setup, requests)
     slos = np.broadcast_to(np.asarray(slo, dtype=float), (len(requests),))
     deadlines = {r.id: r.arrival_s + float(s) for r, s in zip(requests, slos)}
     net, eng = setup.simulate(requests, deadlines, progress)
     try:
         fab = net.result()
         tables = result_tables(fab, eng, slo)
+        mark_warmup(tables, cfg.workload.warmup_requests)
         tables["anomalies"] = fab.anomalies
         summary = safety.conclude(fab, _summary(fab, eng, tables, time.perf_counter() - t0))
         if out is not None:

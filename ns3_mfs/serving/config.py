@@ -35,7 +35,9 @@ class ServingConfig:
         "or only the new tokens (the decode side already holds the prefix)")
     gpus_per_nic: int = spec(2, min=1, max=64, doc="GPUs sharing one NIC port")
     max_batched_tokens: int = spec(8192, min=1, doc="vLLM max_num_batched_tokens (chunked prefill)")
-    kv_block_tokens: int = spec(512, min=1, doc="tokens per reusable KV block (Mooncake: 512)")
+    kv_block_tokens: Optional[int] = spec(
+        None, min=1, max=1_000_000, doc="tokens per reusable KV block; default: the trace's (Mooncake 512, "
+        "Qwen-Bailian 16, generated sessions their own), else 512")
     kv_store_capacity_blocks: Optional[int] = spec(
         None, min=1, doc="kv_pool = dedicated: KV-store capacity in blocks (LRU); default unlimited")
     kv_placement: Literal["block_hash", "session"] = spec(
@@ -64,6 +66,11 @@ class ServingConfig:
     mbu: Optional[float] = hardware_field("mbu")
     ttft_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute TTFT SLO (s); else a multiple of unloaded TTFT")
     ttft_slo_factor: float = spec(3.0, gt=0.0, doc="TTFT SLO = factor x unloaded TTFT")
+    ttft_slo_baseline: Literal["length", "replay"] = spec(
+        "length", doc="unloaded TTFT: of the request's prompt length alone with no cache (length), or of the "
+        "request itself in the same workload replayed at a low rate, with its cache state (replay, the MFS paper)")
+    ttft_slo_scope: Literal["request", "global"] = spec(
+        "request", doc="one SLO per request (factor x its unloaded TTFT) or one for all (factor x the mean)")
     max_sim_s: Optional[float] = spec(None, gt=0.0, doc="stop the simulation at this time (s)")
 
     def scheduler_params(self, path: str = "serving") -> dict[str, Any]:

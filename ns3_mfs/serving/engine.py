@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -109,7 +109,8 @@ class ServingEngine:
     """
 
     def __init__(self, clock: Clock, layout: Layout, model, compute, cfg: ServingConfig, policy: Policy,
-                 deadlines: Optional[dict[int, float]] = None, decode: Optional[DecodeSetup] = None):
+                 deadlines: Optional[dict[int, float]] = None, decode: Optional[DecodeSetup] = None,
+                 block_tokens: Optional[int] = None):
         self.clock, self.layout, self.model, self.compute, self.cfg = clock, layout, model, compute, cfg
         self.policy = policy
         self.deadlines = deadlines or {}
@@ -124,7 +125,7 @@ class ServingEngine:
         self.dispatcher = dispatch.make(getattr(cfg, "dispatch", "round_robin"), getattr(cfg, "dispatch_params", None))
         n = len(layout.prefill)
         self.kv_capacity_tokens = max(1, compute.max_kv_tokens() * compute.dp)
-        self.kv = KvCache(cfg, layout, self.kv_capacity_tokens)
+        self.kv = KvCache(cfg, layout, self.kv_capacity_tokens, block_tokens)
         self.local_prefix_cache = bool(getattr(cfg, "local_prefix_cache", False)) or self.kv.pooled
         self.session_instance: dict[int, int] = {}
         self.running_tokens = [0] * n      # tokens of the batch an instance is computing
@@ -408,6 +409,10 @@ class ServingEngine:
 PrefillEngine = ServingEngine
 
 
+#: Tokens per KV block when neither the config nor the trace says (Mooncake's).
+DEFAULT_BLOCK_TOKENS = 512
+
+
 class ServingSetup:
     """The serving side of a run that does not depend on the requests, validated before simulating:
     the compute model, the cluster layout and the decode side (from a :class:`ServingConfig` and a graph)."""
@@ -424,7 +429,16 @@ class ServingSetup:
         )
         self.decode = DecodeSetup.build(cfg, self.model, self.compute.gpu, self.layout.decode_gpus)
 
-    def engine(self, clock: Clock, policy: Policy, deadlines: Optional[dict[int, float]] = None) -> ServingEngine:
-        """A new engine on ``clock`` (the policy's transport, usually)."""
+    def engine(self, clock: Clock, policy: Policy, deadlines: Optional[dict[int, float]] = None,
+               requests: Sequence[Request] = ()) -> ServingEngine:
+        """A new engine on ``clock`` (the policy's transport, usually); ``requests`` (optional) give the
+        block size of their trace when ``serving.kv_block_tokens`` is not set."""
         return ServingEngine(clock, self.layout, self.model, self.compute, self.cfg, policy, deadlines,
-                             decode=self.decode)
+                             decode=self.decode, block_tokens=block_tokens_of(self.cfg, requests))
+
+
+def block_tokens_of(cfg: ServingConfig, requests: Sequence[Request]) -> int:
+    """Tokens per KV block: ``serving.kv_block_tokens``, else the requests' trace's, else 512."""
+    if cfg.kv_block_tokens is not None:
+        return cfg.kv_block_tokens
+    return next((r.block_tokens for r in requests if r.block_tokens), DEFAULT_BLOCK_TOKENS)

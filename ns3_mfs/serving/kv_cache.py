@@ -1,7 +1,8 @@
 """Reusable prefix KV: where each block lives, and each prefill instance's cache.
 
-A request's prompt is a chain of blocks of ``kv_block_tokens`` tokens
-(``Request.block_hashes``). When a request finishes its prefill its blocks
+A request's prompt is a chain of blocks (``Request.block_hashes``) of
+``serving.kv_block_tokens`` tokens, by default the trace's block size
+(Mooncake 512, Qwen-Bailian 16). When a request finishes its prefill its blocks
 enter the cache of the instance that computed them (LRU within the
 instance's free KV memory), held by the GPU of the request's attention
 group. Where a later request's reused prefix (the longest run of leading
@@ -41,9 +42,9 @@ def lru_add(lru: "OrderedDict[int, None]", blocks: tuple[int, ...], capacity: Op
 class KvCache:
     """The KV pool (prefill instances' caches or a dedicated store) and the prefix blocks each instance holds."""
 
-    def __init__(self, cfg: Any, layout: Layout, capacity_tokens: int):
+    def __init__(self, cfg: Any, layout: Layout, capacity_tokens: int, block_tokens: Optional[int] = None):
         self.cfg, self.layout = cfg, layout
-        self.block_tokens: int = cfg.kv_block_tokens
+        self.block_tokens: int = block_tokens or cfg.kv_block_tokens or 512
         self.pooled = getattr(cfg, "kv_pool", "dedicated") == "prefill"
         self.capacity_tokens = capacity_tokens  #: KV memory of one instance (tokens)
         self.store_lru: "OrderedDict[int, None]" = OrderedDict()  # dedicated: LRU of computed prefix blocks

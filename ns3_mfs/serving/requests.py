@@ -33,11 +33,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, Optional, Sequence, Union
+from typing import Any, Iterator, Literal, Optional, Sequence, Union
 
 import numpy as np
 
 from ..csvfile import Column, read_table, read_text
+from .sessions import PRESETS, SessionConfig, generate_sessions
 from ..config import ConfigError, spec
 
 BLOCK_TOKENS = 512
@@ -45,6 +46,11 @@ BLOCK_TOKENS = 512
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 MOONCAKE_FIELDS = ("timestamp", "input_length", "output_length", "hash_ids")
+BAILIAN_FIELDS = ("chat_id", "parent_chat_id", "timestamp", "input_length", "output_length", "type", "turn",
+                  "hash_ids")
+#: Tokens per ``hash_ids`` block: Mooncake traces 512, Qwen-Bailian traces 16.
+MOONCAKE_BLOCK_TOKENS = 512
+BAILIAN_BLOCK_TOKENS = 16
 
 RngLike = Union[np.random.Generator, int]
 
@@ -65,11 +71,13 @@ MAX_LOGNORMAL_SIGMA = 3.0
 class Request:
     """One inference request.
 
-    ``block_hashes`` are the ids of the request's 512-token prompt prefix
-    blocks (Mooncake ``hash_ids``; equal ids are the same reusable KV block),
-    empty when the source does not record them. ``session`` groups requests
-    that share a conversation/prefix: for Mooncake traces it is the first
-    block id, otherwise None.
+    ``block_hashes`` are the ids of the request's prompt prefix blocks of
+    ``block_tokens`` tokens each (Mooncake ``hash_ids``: 512-token blocks;
+    Qwen-Bailian: 16-token blocks; equal ids are the same reusable KV block),
+    empty when the source does not record them (``block_tokens`` None: the
+    run's ``serving.kv_block_tokens``). ``session`` groups requests that share
+    a conversation/prefix: the first block id for Mooncake traces, the root
+    chat id for Qwen-Bailian traces and generated sessions, otherwise None.
     """
 
     id: int
@@ -78,6 +86,7 @@ class Request:
     output_tokens: int
     block_hashes: tuple[int, ...] = ()
     session: Optional[int] = None
+    block_tokens: Optional[int] = None
 
 
 # --------------------------------------------------------------------------- #
@@ -98,11 +107,12 @@ def _check_limit(limit: Optional[int]) -> None:
         raise ConfigError(f"limit: expected a positive integer or None, got {limit!r}")
 
 
-def _finish(rows: list[tuple[float, int, int, tuple[int, ...], Optional[int]]]) -> list[Request]:
+def _finish(rows: list[tuple[float, int, int, tuple[int, ...], Optional[int]]],
+            block_tokens: Optional[int] = None) -> list[Request]:
     """Stable-sort rows by arrival, re-base at 0 and number them 0..n-1."""
     rows.sort(key=lambda r: r[0])  # list.sort is stable
     t0 = rows[0][0]
-    return [Request(i, r[0] - t0, r[1], r[2], r[3], r[4]) for i, r in enumerate(rows)]
+    return [Request(i, r[0] - t0, r[1], r[2], r[3], r[4], block_tokens) for i, r in enumerate(rows)]
 
 
 def _json_int(obj: dict, key: str, where: str, low: int) -> int:
@@ -118,8 +128,8 @@ def _json_int(obj: dict, key: str, where: str, low: int) -> int:
     return v
 
 
-def _parse_mooncake(p: Path, text: str, limit: Optional[int]) -> list[Request]:
-    rows: list[tuple[float, int, int, tuple[int, ...], Optional[int]]] = []
+def _json_records(p: Path, text: str, fields: Sequence[str]) -> Iterator[tuple[str, dict]]:
+    """(where, object) of every non-blank line of a JSON-lines trace; errors name the file and line."""
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
@@ -131,29 +141,81 @@ def _parse_mooncake(p: Path, text: str, limit: Optional[int]) -> list[Request]:
         except RecursionError:
             raise ConfigError(f"{where}: JSON nested too deeply; expected one flat object a line") from None
         if not isinstance(obj, dict):
-            raise ConfigError(f"{where}: expected a JSON object with keys {', '.join(MOONCAKE_FIELDS)}")
+            raise ConfigError(f"{where}: expected a JSON object with keys {', '.join(fields)}")
         for key in ("timestamp", "input_length", "output_length"):
             if key not in obj:
-                raise ConfigError(f"{where}: missing field {key!r}; expected {', '.join(MOONCAKE_FIELDS)}")
-        ts = obj["timestamp"]
-        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
-            raise ConfigError(f"{where}: timestamp: expected a finite number (ms), got {ts!r}")
+                raise ConfigError(f"{where}: missing field {key!r}; expected {', '.join(fields)}")
+        yield where, obj
+
+
+def _json_time(obj: dict, where: str, unit: str) -> float:
+    ts = obj["timestamp"]
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
+        raise ConfigError(f"{where}: timestamp: expected a finite number ({unit}), got {ts!r:.60}")
+    return float(ts)
+
+
+def _hash_ids(obj: dict, where: str) -> tuple[int, ...]:
+    hashes = obj.get("hash_ids")
+    if hashes is None:
+        return ()
+    if not isinstance(hashes, list) or not all(type(h) is int for h in hashes):  # noqa: E721 - bool is no id
+        raise ConfigError(f"{where}: hash_ids: expected a list of integers, got {hashes!r:.80}")
+    return tuple(hashes)
+
+
+def _parse_mooncake(p: Path, text: str, limit: Optional[int]) -> list[Request]:
+    rows: list[tuple[float, int, int, tuple[int, ...], Optional[int]]] = []
+    for where, obj in _json_records(p, text, MOONCAKE_FIELDS):
+        ts = _json_time(obj, where, "ms")
         n_in = _json_int(obj, "input_length", where, 1)  # a prompt of no token has nothing to prefill
         n_out = _json_int(obj, "output_length", where, 0)
-        hashes = obj.get("hash_ids")
-        if hashes is None:
-            hashes = []
-        if not isinstance(hashes, list) or not all(
-            type(h) is int for h in hashes  # noqa: E721 - bool is not a block id
-        ):
-            raise ConfigError(f"{where}: hash_ids: expected a list of integers, got {hashes!r:.80}")
-        hashes = tuple(hashes)
+        hashes = _hash_ids(obj, where)
         rows.append((ts / 1000.0, n_in, n_out, hashes, hashes[0] if hashes else None))
         if limit is not None and len(rows) >= limit:
             break
     if not rows:
         raise ConfigError(f"{p} line 1: no requests in file")
-    return _finish(rows)
+    return _finish(rows, MOONCAKE_BLOCK_TOKENS)
+
+
+def _chat_id(obj: dict, key: str, where: str) -> int:
+    v = obj.get(key)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ConfigError(f"{where}: {key}: expected an integer chat id, got {v!r:.60}")
+    return v
+
+
+def _parse_bailian(p: Path, text: str, limit: Optional[int]) -> list[Request]:
+    """Qwen-Bailian records: session = the root chat of each request's ``parent_chat_id`` chain."""
+    rows: list[tuple[float, int, int, tuple[int, ...], Optional[int]]] = []
+    root: dict[int, int] = {}
+    for where, obj in _json_records(p, text, BAILIAN_FIELDS):
+        ts = _json_time(obj, where, "s")
+        n_in = _json_int(obj, "input_length", where, 1)
+        n_out = _json_int(obj, "output_length", where, 0)
+        chat, parent = _chat_id(obj, "chat_id", where), _chat_id(obj, "parent_chat_id", where)
+        root[chat] = chat if parent < 0 else root.get(parent, parent)
+        rows.append((ts, n_in, n_out, _hash_ids(obj, where), root[chat]))
+        if limit is not None and len(rows) >= limit:
+            break
+    if not rows:
+        raise ConfigError(f"{p} line 1: no requests in file")
+    return _finish(rows, BAILIAN_BLOCK_TOKENS)
+
+
+def load_bailian(path: str | os.PathLike, limit: Optional[int] = None) -> list[Request]:
+    """Load a Qwen-Bailian JSONL trace (alibaba-edu/qwen-bailian-usagetraces-anon).
+
+    Fields: ``chat_id``, ``parent_chat_id`` (-1 for a session's first
+    request), ``timestamp`` (seconds), ``input_length``, ``output_length``,
+    ``type``, ``turn`` and ``hash_ids`` (16-token blocks). ``session`` is the
+    root chat id of the request's parent chain (its own id when the parent is
+    outside the file). ``limit`` keeps the first ``limit`` records.
+    """
+    _check_limit(limit)
+    p = Path(path)
+    return _parse_bailian(p, _read_text(p, "JSONL"), limit)
 
 
 _TS = re.compile(
@@ -231,17 +293,19 @@ def load_azure(path: str | os.PathLike, limit: Optional[int] = None) -> list[Req
 
 
 def load_trace(path: str | os.PathLike, limit: Optional[int] = None) -> list[Request]:
-    """Load a Mooncake JSONL or Azure CSV trace, chosen by content.
+    """Load a Mooncake or Qwen-Bailian JSONL or an Azure CSV trace, chosen by content.
 
     A file whose first non-blank character is ``{`` or whose name ends in
-    ``.jsonl``/``.json`` is read as Mooncake JSONL; anything else as Azure
-    CSV (its header line must name the columns).
+    ``.jsonl``/``.json`` is JSON lines: Qwen-Bailian when its first record
+    has a ``chat_id``, else Mooncake; anything else is read as Azure CSV (its
+    header line must name the columns).
     """
     _check_limit(limit)
     p = Path(path)
     text = _read_text(p, "trace")
     if text.lstrip()[:1] == "{" or p.suffix.lower() in (".jsonl", ".json"):
-        return _parse_mooncake(p, text, limit)
+        first = text.lstrip().split("\n", 1)[0]
+        return (_parse_bailian if '"chat_id"' in first else _parse_mooncake)(p, text, limit)
     return _parse_azure(p, text, limit)
 
 
@@ -595,6 +659,10 @@ class WorkloadConfig:
     * ``kind = "poisson"`` / ``"gamma"``: ``rate_per_s`` (required), ``cv``
       (gamma only), ``num_requests`` and/or ``duration_s`` (at least one),
       ``input`` and ``output`` length distributions (required).
+    * ``kind = "sessions"``: Poisson arrivals at ``rate_per_s`` (with
+      ``num_requests`` and/or ``duration_s``) of multi-turn sessions with
+      shared system prompts and prefix reuse, from the ``[workload.sessions]``
+      table (:mod:`.sessions`; ``preset = "qwena_conv"`` or ``"qwenb_agent"``).
     * ``kind = "trace"``: ``trace`` file; the part of it starting at
       ``start_s`` and lasting ``duration_s`` and/or holding ``num_requests``
       requests (both in the trace's own time; neither = whole trace), re-based
@@ -603,7 +671,7 @@ class WorkloadConfig:
       trace's lengths (a replaced input drops the prefix blocks).
     """
 
-    kind: Literal["poisson", "gamma", "trace"] = spec("poisson", doc="arrival source")
+    kind: Literal["poisson", "gamma", "trace", "sessions"] = spec("poisson", doc="arrival source")
     rate_per_s: Optional[float] = spec(None, gt=0.0, doc="mean arrival rate (req/s); trace: target rate")
     cv: float = spec(1.0, gt=0.0, max=50.0, doc="gamma: coefficient of variation of inter-arrival gaps")
     num_requests: Optional[int] = spec(None, min=1, doc="number of requests")
@@ -613,6 +681,9 @@ class WorkloadConfig:
     time_scale: Optional[float] = spec(None, gt=0.0, doc="trace: multiply inter-arrival times by this")
     input: Optional[LengthDist] = spec(None, doc="prompt length distribution")
     output: Optional[LengthDist] = spec(None, doc="output length distribution")
+    sessions: Optional[SessionConfig] = spec(None, doc="sessions: the session generator ([workload.sessions])")
+    warmup_requests: int = spec(
+        0, min=0, doc="the first N requests (by arrival) warm the caches and load up; every metric leaves them out")
     seed: int = spec(0, min=0, doc="random seed")
 
     def validate(self, path: str = "") -> None:
@@ -622,14 +693,21 @@ class WorkloadConfig:
         def refuse(name: str, why: str) -> None:
             raise ConfigError(f"{prefix}{name}: {why}")
 
-        if self.kind in ("poisson", "gamma"):
+        if self.sessions is not None and self.kind != "sessions":
+            refuse("sessions", "only used when kind = 'sessions'")
+        if self.kind in ("poisson", "gamma", "sessions"):
             if self.rate_per_s is None:
                 refuse("rate_per_s", f"required when kind = {self.kind!r}")
             if self.num_requests is None and self.duration_s is None:
                 refuse("num_requests", f"give num_requests or duration_s (or both) when kind = {self.kind!r}")
             for name in ("input", "output"):
-                if getattr(self, name) is None:
+                if self.kind == "sessions" and getattr(self, name) is not None:
+                    refuse(name, "not used when kind = 'sessions' (lengths come from [workload.sessions])")
+                if self.kind != "sessions" and getattr(self, name) is None:
                     refuse(name, f"a length distribution table is required when kind = {self.kind!r}")
+            if self.kind == "sessions" and self.sessions is None:
+                refuse("sessions", "a [workload.sessions] table is required when kind = 'sessions' "
+                                   f"(e.g. preset = \"qwena_conv\"; presets: {', '.join(PRESETS)})")
             for name in ("trace", "time_scale"):
                 if getattr(self, name) is not None:
                     refuse(name, "only used when kind = 'trace'")
@@ -684,6 +762,11 @@ def generate(cfg: WorkloadConfig, seed: Optional[int] = None) -> list[Request]:
             lens = cfg.output.sample(len(reqs), g_out, "output").tolist()
             reqs = [dataclasses.replace(r, output_tokens=y) for r, y in zip(reqs, lens)]
         return [dataclasses.replace(r, id=i) for i, r in enumerate(reqs)]
+    if cfg.kind == "sessions":
+        t = poisson_arrivals(cfg.rate_per_s, cfg.num_requests, duration_s=cfg.duration_s, rng=g_arr)
+        rows = generate_sessions(cfg.sessions, t, g_in)
+        bt = cfg.sessions.block_tokens
+        return [Request(i, a, x, y, h, sid, bt) for i, (a, x, y, h, sid) in enumerate(rows)]
     if cfg.kind == "poisson":
         t = poisson_arrivals(cfg.rate_per_s, cfg.num_requests, duration_s=cfg.duration_s, rng=g_arr)
     else:

@@ -172,3 +172,23 @@ def test_the_network_has_every_transport_method():
     members = {m for m in dir(Transport) if not m.startswith("_")}
     assert {"now", "schedule", "start_flow", "set_priority"} <= members
     assert all(hasattr(Network, m) for m in members) and all(hasattr(FakeFabric, m) for m in members)
+
+
+@pytest.mark.parametrize("lookahead", [1, 2])  # the tiny model has 2 layers
+def test_kv_prefetch_lookahead_and_late_fetches_stall_their_layer(tiny_model, lookahead):
+    """Fetches run ``kv_prefetch_layers`` layers ahead: the first K at batch start, layer l + K with layer l's
+    attention; a layer's attention never starts before its fetch has landed."""
+    slow = FakeFabric(rate_bps=1e9, latency_s=2e-6)  # slow enough that fetches are late
+    fab, _, eng = engine_on_fake(tiny_model, fabric=slow, prefill_gpus=16, kv_prefetch_layers=lookahead)
+    blocks = tuple(range(10))
+    tables = run(fab, eng, [Request(0, 0.0, 640, 4, blocks), Request(1, 1.0, 700, 4, blocks + (99,))])
+    fetch = tables["flows"][tables["flows"].stage == "kv_fetch"].groupby("layer")
+    steps = tables["steps"]
+    att = steps[(steps.kind == "attention") & (steps.batch_id == steps.batch_id.max())].set_index("layer")
+    batch_start = fetch["start_s"].min()[0]  # layer 0's fetch starts with the batch
+    for layer, group in fetch:
+        assert att.loc[layer, "start_s"] >= group["end_s"].max()  # a late fetch stalls its layer
+        if layer < lookahead:
+            assert group["start_s"].min() == pytest.approx(batch_start, abs=1e-9)
+        else:
+            assert group["start_s"].min() == pytest.approx(att.loc[layer - lookahead, "start_s"], abs=1e-9)

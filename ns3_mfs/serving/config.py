@@ -30,6 +30,9 @@ class ServingConfig:
         "prefill", doc="where reusable KV blocks live: on the prefill instances that computed them (Mooncake "
         "Store, the MFS testbed) or on dedicated KV-store servers")
     kv_store_servers: int = spec(1, min=1, doc="kv_pool = dedicated: servers holding the KV store (the last ones)")
+    kv_prefetch_layers: int = spec(
+        1, min=1, max=1024, doc="stage-1 lookahead: the KV fetch of layer l + K starts with layer l's attention "
+        "(the first K layers' at batch start); a fetch that is late stalls the layer that needs it")
     p2d_history: Literal["full", "new"] = spec(
         "full", doc="P2D carries the request's full KV history (reused prefix + new tokens, as the MFS paper) "
         "or only the new tokens (the decode side already holds the prefix)")

@@ -126,6 +126,8 @@ class ServingEngine:
         n = len(layout.prefill)
         self.kv_capacity_tokens = max(1, compute.max_kv_tokens() * compute.dp)
         self.kv = KvCache(cfg, layout, self.kv_capacity_tokens, block_tokens)
+        #: layers whose KV fetch runs ahead of the compute (1: the next layer's, during this layer's attention)
+        self.prefetch_layers = int(getattr(cfg, "kv_prefetch_layers", 1))
         self.local_prefix_cache = bool(getattr(cfg, "local_prefix_cache", False)) or self.kv.pooled
         self.session_instance: dict[int, int] = {}
         self.running_tokens = [0] * n      # tokens of the batch an instance is computing
@@ -258,6 +260,8 @@ class ServingEngine:
         self.batch_deadlines[batch.id] = [self.deadlines[st.req.id] for st, _, _ in items
                                           if st.req.id in self.deadlines]
         self.policy.batch_started(self._plan(batch))
+        for layer in range(1, min(self.prefetch_layers, self.layers)):
+            self._start_fetch(batch, layer)  # lookahead: the next layers' prefixes are on their way too
         self._start_fetch(batch, 0).then(lambda: self._attention(batch, 0))
 
     def _plan(self, batch: Batch) -> BatchPlan:
@@ -266,7 +270,7 @@ class ServingEngine:
         reqs = []
         for st, take, _ in batch.items:
             src = batch.instance.groups[st.group][0]
-            targets = self.coll.p2d_targets(st, take * per_token)
+            targets = self.coll.p2d_targets(st, self.p2d_tokens(st, take) * per_token)
             dst = targets[0][0]
             nbytes = sum(int(b) * self.layers for g, b in targets if not self.layout.same_server(src, g))
             reqs.append(BatchRequest(st.req.id, self.deadlines.get(st.req.id), nbytes,
@@ -326,8 +330,8 @@ class ServingEngine:
 
     def _attention(self, batch: Batch, layer: int) -> None:
         self.policy.layer_boundary(batch.id, batch.instance.index, layer)
-        if layer + 1 < self.layers:
-            self._start_fetch(batch, layer + 1)  # overlaps this layer's compute
+        if layer + self.prefetch_layers < self.layers:
+            self._start_fetch(batch, layer + self.prefetch_layers)  # overlaps this layer's compute
         self._compute(batch, layer, "attention", self._attention_time(batch),
                       lambda: self._after_attention(batch, layer))
 
@@ -382,13 +386,11 @@ class ServingEngine:
         """Stage 3 of ``layer``: each request's KV of this chunk to its decode group; with ``p2d_history =
         "full"`` the first chunk also carries the reused prefix's KV (the decode side gets the full history)."""
         per_token = self.model.kv_bytes_per_token_per_layer()
-        full = getattr(self.cfg, "p2d_history", "new") == "full"
         for st, take, _ in batch.items:
             src = batch.instance.groups[st.group][0]
             rid = st.req.id
             extra = {"batch_deadlines": self.batch_deadlines[batch.id]} if batch.id in self.batch_deadlines else None
-            tokens = take + (st.cached_tokens if full and st.computed == 0 else 0)
-            for dst, nbytes in self.coll.p2d_targets(st, tokens * per_token):
+            for dst, nbytes in self.coll.p2d_targets(st, self.p2d_tokens(st, take) * per_token):
                 st.p2d_pending += 1
 
                 def landed(st=st) -> None:
@@ -398,6 +400,12 @@ class ServingEngine:
 
                 self.transfers.send(("gpu", src), dst, nbytes, "p2d", layer, rid, batch.id, -1, landed,
                                     batch.instance.index, deadline_s=self.deadlines.get(rid), extra=extra)
+
+    def p2d_tokens(self, st: ReqState, take: int) -> int:
+        """Tokens whose KV a chunk of ``take`` tokens sends per layer: its own, plus the reused prefix on the
+        first chunk with ``p2d_history = "full"``."""
+        full = getattr(self.cfg, "p2d_history", "new") == "full"
+        return take + (st.cached_tokens if full and st.computed == 0 else 0)
 
     def _maybe_first_token(self, st: ReqState) -> None:
         if not np.isnan(st.prefill_end_s) and st.p2d_pending == 0 and np.isnan(st.first_token_s):

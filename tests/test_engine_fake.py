@@ -192,3 +192,40 @@ def test_kv_prefetch_lookahead_and_late_fetches_stall_their_layer(tiny_model, lo
             assert group["start_s"].min() == pytest.approx(batch_start, abs=1e-9)
         else:
             assert group["start_s"].min() == pytest.approx(att.loc[layer - lookahead, "start_s"], abs=1e-9)
+
+
+@pytest.mark.parametrize("algorithm", ["direct", "ring"])
+def test_vllm_allgather_reducescatter_volumes_per_link(tiny_model, algorithm):
+    """Dispatch = all-gather of hidden states (hidden x bytes per token, not top-k), combine = reduce-scatter;
+    direct: GPU i sends its buffer to every other GPU; ring: i -> i+1 carries all but the receiver's buffer
+    (all-gather) or all but the sender's (reduce-scatter)."""
+    fab, _, eng = engine_on_fake(tiny_model, prefill_gpus=8, ep_collective="allgather_reducescatter",
+                                 ep_algorithm=algorithm)
+    # Request 0 keeps the instance busy, so requests 1 and 2 form one batch (on two GPUs).
+    tables = run(fab, eng, [Request(0, 0.0, 64, 2), Request(1, 1e-6, 400, 2), Request(2, 1e-6, 240, 2)])
+    hidden = eng.model.hidden_size * eng.model.bytes_per_element
+    flows = tables["flows"]
+    b0 = next(b for _, _, b, ids in eng.queue_log if 1 in ids)
+    owned = dict(zip(eng.layout.prefill[0].gpus, [0] * 8))
+    in_b0 = next(ids for _, _, b, ids in eng.queue_log if b == b0)
+    assert sorted(in_b0) == [1, 2]
+    for rid in in_b0:
+        st = eng.states[rid]
+        owned[eng.layout.prefill[0].groups[st.group][0]] += st.req.input_tokens * hidden
+    gpus, total = eng.layout.prefill[0].gpus, sum(owned.values())
+    for kind in ("dispatch", "combine"):
+        f = flows[(flows.stage == kind) & (flows.layer == 0) & (flows.batch_id == b0)]
+        got = {(r.src_gpu, r.dst_gpu): r.bytes for r in f.itertuples()}
+        if algorithm == "direct":
+            want = {(i, j): owned[i] if kind == "dispatch" else owned[j] for i in gpus for j in gpus if i != j}
+        else:
+            nxt = {g: gpus[(k + 1) % len(gpus)] for k, g in enumerate(gpus)}
+            want = {(i, nxt[i]): total - (owned[nxt[i]] if kind == "dispatch" else owned[i]) for i in gpus}
+        assert got == {k: v for k, v in want.items() if v > 0}
+
+
+def test_ring_applies_to_allgather_reducescatter_only(tiny_model):
+    from ns3_mfs.config import ConfigError
+
+    with pytest.raises(ConfigError, match="serving.ep_algorithm: 'ring' applies to ep_collective"):
+        ServingConfig(model=tiny_model, ep_algorithm="ring").validate("serving")

@@ -7,6 +7,16 @@
   an expert-level model with a placement per instance
   (``serving.routing``/``placement``, :mod:`.routing`, :mod:`.placement`)
   give the shares.
+  This is ``serving.ep_collective = "all_to_all"`` (direct, top-k routed
+  bytes, as DeepEP/pplx). With ``"allgather_reducescatter"`` (vLLM's default
+  expert-parallel backend) the dispatch is an all-gather of every GPU's
+  hidden states (``hidden_size`` bytes per token, not top-k) over the
+  instance's GPUs and the combine a reduce-scatter of the expert outputs
+  back to the tokens' owners; ``ep_algorithm`` picks how NCCL moves them:
+  ``direct`` (GPU i sends its buffer to every j; reduce-scatter: i sends j
+  the partial outputs of j's tokens) or ``ring`` (GPU i sends to i+1 the
+  whole gathered volume but the receiver's own buffer, ``total - B[i+1]``;
+  reduce-scatter: ``total - B[i]``, the chunks i forwards over N-1 steps).
 * **Ring all-reduce** in every TP group: each GPU sends ``2(T-1)/T`` of the
   buffer to its successor.
 * **P2D targets** (stage 3): one layer's new KV goes to the request's decode
@@ -40,6 +50,8 @@ class Collectives:
                  transfers: Transfers, recorder: Recorder):
         self.clock, self.model, self.compute, self.layout = clock, model, compute, layout
         self.decode_setup, self.transfers, self.recorder = decode, transfers, recorder
+        self.ep_collective = getattr(cfg, "ep_collective", "all_to_all")
+        self.ep_algorithm = getattr(cfg, "ep_algorithm", "direct")
         self._setup_routing(cfg)
 
     # ------------------------------------------------------------ routing
@@ -92,7 +104,31 @@ class Collectives:
 
     def all_to_all(self, batch: "Batch", layer: int, kind: str, then: Callable[[], None]) -> None:
         """Dispatch or combine among the instance's GPUs (see the module docstring)."""
-        self.run(batch, layer, kind, self.all_to_all_transfers(batch, layer, kind), then)
+        if self.ep_collective == "allgather_reducescatter":
+            transfers = self.gather_scatter_transfers(batch, kind)
+        else:
+            transfers = self.all_to_all_transfers(batch, layer, kind)
+        self.run(batch, layer, kind, transfers, then)
+
+    def gather_scatter_transfers(self, batch: "Batch", kind: str) -> list[tuple[int, int, int]]:
+        """Dispatch as an all-gather, combine as a reduce-scatter of hidden states (direct or ring)."""
+        inst: Instance = batch.instance
+        gpus, tp, n = inst.gpus, inst.tp, len(inst.gpus)
+        per_token = self.model.tp_allreduce_bytes_per_token()  # one hidden state: hidden_size x bytes
+        owned = [batch.group_tokens[i // tp] / tp * per_token for i in range(n)]
+        total = sum(owned)
+        transfers = []
+        if self.ep_algorithm == "ring":
+            for i in range(n):
+                nbytes = total - (owned[(i + 1) % n] if kind == "dispatch" else owned[i])
+                transfers.append((gpus[i], gpus[(i + 1) % n], int(round(nbytes))))
+        else:
+            for i in range(n):
+                for j in range(n):
+                    if i != j:
+                        nbytes = owned[i] if kind == "dispatch" else owned[j]
+                        transfers.append((gpus[i], gpus[j], int(round(nbytes))))
+        return [t for t in transfers if t[2] > 0]
 
     def all_to_all_transfers(self, batch: "Batch", layer: int, kind: str) -> list[tuple[int, int, int]]:
         inst: Instance = batch.instance

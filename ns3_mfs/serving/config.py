@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
-from ..config import spec
+from ..config import ConfigError, spec
 from . import dispatch, placement, queueing, routing
 from .compute import ComputeConfig, ComputeModel, hardware_field
 from .decode import DecodeConfig
@@ -46,6 +46,11 @@ class ServingConfig:
     kv_placement: Literal["block_hash", "session"] = spec(
         "block_hash", doc="kv_pool = dedicated: KV-store server of a block: by block id, or one server per session"
     )
+    ep_collective: Literal["all_to_all", "allgather_reducescatter"] = spec(
+        "all_to_all", doc="expert-parallel dispatch/combine: direct all-to-all of top-k routed tokens (DeepEP, "
+        "pplx) or vLLM's default all-gather of hidden states + reduce-scatter of outputs")
+    ep_algorithm: Literal["direct", "ring"] = spec(
+        "direct", doc="allgather_reducescatter: NCCL's direct (every pair) or ring algorithm")
     routing: str = spec("uniform", doc="token routing model (ns3_mfs.serving.routing)")
     routing_params: dict = spec({}, doc="parameters of an expert-level routing model ([serving.routing_params])")
     placement: str = spec("contiguous", doc="expert placement: contiguous, balanced, affinity")
@@ -86,6 +91,9 @@ class ServingConfig:
         }
 
     def validate(self, path: str = "serving") -> None:
+        if self.ep_algorithm == "ring" and self.ep_collective == "all_to_all":
+            raise ConfigError(f"{path}.ep_algorithm: 'ring' applies to ep_collective = 'allgather_reducescatter'; "
+                              "an all-to-all is direct")
         self.scheduler_params(path or "serving")
         ComputeConfig.of(self).validate(path or "serving")
 

@@ -68,7 +68,7 @@ class FabricConfig:
     )
     nack_interval_us: float = spec(20.0, min=0.0, doc="minimum time between NACKs for one gap (us)")
     control_class: int = spec(0, min=0, max=7, doc="class of ACK/NACK/CNP frames")
-    queue_sample_interval_us: float = spec(10.0, min=0.0, doc="switch queue sampling period (us); 0 = off")
+    queue_sample_interval_us: float = spec(10.0, min=0.0, doc="switch queue sampling period (us); 0 = off, else >= 0.1")
     pfc_log: bool = spec(True, doc="keep every PFC event for pfc.parquet")
     max_log_rows: int = spec(
         5_000_000, min=0, doc="rows each log (pfc, queues, tx_log, deliveries, anomalies) keeps; 0 = no bound"
@@ -97,8 +97,13 @@ class FabricConfig:
     pfc_watch_interval_us: float = spec(1000.0, min=0.0, doc="PFC deadlock / pause-storm check period (us); 0 = off")
     pause_storm_ms: float = spec(50.0, gt=0.0, doc="a (port, class) paused longer than this is a pause storm (ms)")
     stop_on_pause_storm: bool = spec(True, doc="stop the run at the first pause storm (a deadlock always stops it)")
-    max_wall_s: Optional[float] = spec(None, gt=0.0, doc="stop a run after this much wall-clock time (s)")
-    stall_wall_s: float = spec(60.0, min=0.0, doc="stop if simulated time does not advance for this long (wall s); 0 = off")
+    max_wall_s: Optional[float] = spec(
+        None, gt=0.0, doc="stop a run after this much wall-clock time (s; time the process is stopped counts)"
+    )
+    stall_wall_s: float = spec(
+        60.0, min=0.0, doc="stop if simulated time does not advance while the process uses this much CPU time "
+        "(s; time stopped, e.g. SIGSTOP or suspend, does not count); 0 = off"
+    )
     max_memory_mb: Optional[float] = spec(
         None, gt=0.0, doc="refuse a network whose memory estimate exceeds this (MB); default 80% of available memory"
     )

@@ -65,7 +65,7 @@ FLOWS_OK = "src,dst,bytes,start_s,priority\n0,1,1000,0,0\n"
         (TOPO_OK, "src,dst,bytes,start_s,priority\n0,9,1000,0,0\n", "line 2: dst: 9 is out of range; allowed: 0..3"),
         (TOPO_OK, "src,dst,bytes,start_s,priority\n0,1,-5,0,0\n", "line 2: bytes: -5 is out of range"),
         (TOPO_OK, "src,dst,bytes,start_s,priority\n0,1,ten,0,0\n", "bytes: expected an integer, got 'ten'"),
-        (TOPO_OK, "src,dst,bytes,start_s,priority\n0,1,10,-1,0\n", "line 2: start_s: must be >= 0, got '-1'"),
+        (TOPO_OK, "src,dst,bytes,start_s,priority\n0,1,10,-1,0\n", "line 2: start_s: -1 is out of range; allowed: 0..1e+06"),
         (TOPO_OK, "src,dst,bytes,start_s,priority\n0,1,10,0,9\n", "line 2: priority: 9 is out of range; allowed: 0..7"),
         (TOPO_OK, "src,dst,bytes\n0,1,10\n", "must name exactly the columns src, dst, bytes, start_s, priority"),
         (TOPO_OK, "src,dst,bytes,start_s,priority\n1,1,10,0,0\n", "flow 1: dst equals src"),

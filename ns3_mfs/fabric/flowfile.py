@@ -10,7 +10,7 @@ from ..config import ConfigError, to_dict
 from ..csvfile import Column, read_table
 from ..store import check_out, write_run
 from . import safety
-from .network import FabricConfig, Network
+from .network import MAX_SIM_S, FabricConfig, Network, check_sim_time
 from .topology import Topology
 
 
@@ -27,7 +27,7 @@ def load_flows(path: str | Path, num_hosts: int) -> list[FlowSpec]:
     """Read and validate a flow list; errors name the file, line and column."""
     host = dict(kind="int", min=0, max=num_hosts - 1)
     columns = (Column("src", **host), Column("dst", **host), Column("bytes", "int", min=1, max=2**53),
-               Column("start_s", min=0.0), Column("priority", "int", min=0, max=7))
+               Column("start_s", min=0.0, max=MAX_SIM_S), Column("priority", "int", min=0, max=7))
     flows = []
     for i, row in enumerate(read_table(path, columns, exact=True, comments=False)):
         if row["src"] == row["dst"]:
@@ -47,6 +47,8 @@ def run_flows(
     replace: bool = False,
 ) -> dict[str, Any]:
     """Run a flow list on a topology; write the result directory if ``out`` is given (checked first)."""
+    if until_s is not None:
+        check_sim_time("until", until_s)
     if out is not None:
         check_out(Path(out), "fabric", replace)
     net = Network(topology, config, seed=seed)

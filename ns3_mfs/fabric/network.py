@@ -24,6 +24,30 @@ from . import safety
 from .result import COUNTERS, FabricResult
 from .topology import Graph, Topology
 
+#: The latest simulated time (s) a run accepts: flow starts, timers, ``until``
+#: and every duration in a FabricConfig must be finite and at most this.
+#: ns-3 keeps time in 2^63 ps (about 9.2e6 s); the C++ binding refuses the
+#: same range (kMaxSimSeconds in native/helper/mfs-time.h).
+MAX_SIM_S = 1e6
+
+#: The shortest queue sampling period (us) a FabricConfig accepts (besides 0 = off).
+MIN_QUEUE_SAMPLE_US = 0.1
+
+
+def check_sim_time(name: str, value: Any, now: float = 0.0) -> float:
+    """A simulated time given from outside as a float; ConfigError naming ``name`` and the limit otherwise."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a time in seconds, got {value!r}") from None
+    if not np.isfinite(t) or not 0.0 <= t <= MAX_SIM_S:
+        raise ConfigError(f"{name}: {value!r} s is outside the simulated-time range; allowed: 0..{MAX_SIM_S:g} s "
+                          "(ns3_mfs.fabric.network.MAX_SIM_S)")
+    if t < now:
+        raise ConfigError(f"{name}: {value!r} is before the current time {now} s")
+    return t
+
+
 @dataclass(frozen=True)
 class FabricConfig:
     """Settings of the lossless RoCE fabric (defaults: DESIGN.md section 3)."""
@@ -45,8 +69,11 @@ class FabricConfig:
     )
     nack_interval_us: float = spec(20.0, min=0.0, doc="minimum time between NACKs for one gap (us)")
     control_class: int = spec(0, min=0, max=7, doc="class of ACK/NACK/CNP frames")
-    queue_sample_interval_us: float = spec(10.0, min=0.0, doc="switch queue sampling period (us); 0 = off")
+    queue_sample_interval_us: float = spec(10.0, min=0.0, doc="switch queue sampling period (us); 0 = off, else >= 0.1")
     pfc_log: bool = spec(True, doc="keep every PFC event for pfc.parquet")
+    max_log_rows: int = spec(
+        5_000_000, min=0, doc="rows each log (pfc, queues, tx_log, deliveries, anomalies) keeps; 0 = no bound"
+    )
     cc: Literal["dcqcn", "none"] = spec("dcqcn", doc="sender congestion control")
     ecn: bool = spec(True, doc="RED ECN marking at switch egress (per band)")
     ecn_kmin_bytes: int = spec(400_000, min=0, doc="RED Kmin at 100G (bytes; scaled with port rate)")
@@ -71,18 +98,45 @@ class FabricConfig:
     pfc_watch_interval_us: float = spec(1000.0, min=0.0, doc="PFC deadlock / pause-storm check period (us); 0 = off")
     pause_storm_ms: float = spec(50.0, gt=0.0, doc="a (port, class) paused longer than this is a pause storm (ms)")
     stop_on_pause_storm: bool = spec(True, doc="stop the run at the first pause storm (a deadlock always stops it)")
-    max_wall_s: Optional[float] = spec(None, gt=0.0, doc="stop a run after this much wall-clock time (s)")
-    stall_wall_s: float = spec(60.0, min=0.0, doc="stop if simulated time does not advance for this long (wall s); 0 = off")
+    max_wall_s: Optional[float] = spec(
+        None, gt=0.0, doc="stop a run after this much wall-clock time (s; time the process is stopped counts)"
+    )
+    stall_wall_s: float = spec(
+        60.0, min=0.0, doc="stop if simulated time does not advance while the process uses this much CPU time "
+        "(s; time stopped, e.g. SIGSTOP or suspend, does not count); 0 = off"
+    )
     max_memory_mb: Optional[float] = spec(
         None, gt=0.0, doc="refuse a network whose memory estimate exceeds this (MB); default 80% of available memory"
     )
 
     def validate(self, path: str) -> None:
+        self.check_limits(path)
         if self.ecn and self.ecn_kmax_bytes <= self.ecn_kmin_bytes:
             raise ConfigError(
                 f"{path + '.' if path else ''}ecn_kmax_bytes: must be > ecn_kmin_bytes "
                 f"({self.ecn_kmin_bytes}), got {self.ecn_kmax_bytes}"
             )
+
+    def check_limits(self, path: str = "fabric") -> None:
+        """Refuse durations outside the simulated-time range and a queue sampling period below the floor."""
+        pre = path + "." if path else ""
+        q = self.queue_sample_interval_us
+        if 0 < q < MIN_QUEUE_SAMPLE_US:
+            raise ConfigError(f"{pre}queue_sample_interval_us: {q:g} us is below the floor of "
+                              f"{MIN_QUEUE_SAMPLE_US:g} us (every sample is a row of the queues log); "
+                              "use 0 to turn sampling off")
+        for key, scale in (("retx_timeout_us", 1e-6), ("nack_interval_us", 1e-6), ("queue_sample_interval_us", 1e-6),
+                           ("cnp_interval_us", 1e-6), ("dcqcn_alpha_update_us", 1e-6),
+                           ("dcqcn_rate_decrease_interval_us", 1e-6), ("dcqcn_increase_timer_us", 1e-6),
+                           ("pfc_watch_interval_us", 1e-6), ("pause_storm_ms", 1e-3)):
+            v = getattr(self, key)
+            if v is not None and not (np.isfinite(v) and v * scale <= MAX_SIM_S):
+                raise ConfigError(f"{pre}{key}: {v!r} is outside the simulated-time range; allowed: up to "
+                                  f"{MAX_SIM_S / scale:g} ({MAX_SIM_S:g} s)")
+        # DCQCN paces a frame at the minimum rate: that gap must stay within the range too.
+        if not self.dcqcn_min_rate_mbps * 1e6 >= 65536 * 8 / MAX_SIM_S:
+            raise ConfigError(f"{pre}dcqcn_min_rate_mbps: {self.dcqcn_min_rate_mbps!r} paces frames further apart "
+                              f"than {MAX_SIM_S:g} s; allowed: >= {65536 * 8 / MAX_SIM_S / 1e6:g}")
 
     def retx_timeout_s(self) -> float:
         if self.retx_timeout_us is not None:
@@ -182,6 +236,10 @@ _DERIVED: dict[str, Callable[["Network", dict[str, Any]], Any]] = {
 
 _current: Optional[weakref.ref] = None
 
+#: The logs bounded by ``FabricConfig.max_log_rows``; the summary's ``<name>_log_truncated``
+#: counts the records each did not keep.
+LOG_TABLES = ("pfc", "queues", "tx_log", "deliveries", "anomalies")
+
 
 class Network:
     """A built fabric: hosts, switches, links; start flows and run.
@@ -197,6 +255,7 @@ class Network:
         self.config = config or FabricConfig()
         self.graph: Graph = topology if isinstance(topology, Graph) else topology.graph()
         self.seed = seed
+        self.config.check_limits()
         self.memory_estimate_mb = safety.check_memory(self.graph, self.config)
         self.stop_reason = ""
         ns = _ns.native()
@@ -217,6 +276,7 @@ class Network:
                 f.AddLink(link.a, link.b, link.rate_bps, link.delay_s)
             f.SetQueueSampleInterval(self.config.queue_sample_interval_us * 1e-6)
             f.SetPfcLog(self.config.pfc_log)
+            f.SetMaxLogRows(self.config.max_log_rows)
             c = self.config
             f.SetPfcWatch(c.pfc_watch_interval_us * 1e-6 if c.pfc else 0.0, c.pause_storm_ms * 1e-3,
                           c.stop_on_pause_storm)
@@ -285,10 +345,12 @@ class Network:
             raise ConfigError(f"bytes: expected an integer > 0, got {nbytes!r}")
         if isinstance(priority, bool) or not isinstance(priority, (int, np.integer)) or not 0 <= priority <= 7:
             raise ConfigError(f"priority: expected an integer 0..7, got {priority!r}")
-        start = self.now if at is None else float(at)
-        if not np.isfinite(start) or start < self.now:
-            raise ConfigError(f"start_s: {at!r} is before the current time {self.now} s")
-        fid = int(self._fabric().AddFlow(int(src), int(dst), int(nbytes), int(priority), start, on_done is not None))
+        start = self.now if at is None else check_sim_time("start_s", at, self.now)
+        try:
+            fid = int(self._fabric().AddFlow(int(src), int(dst), int(nbytes), int(priority), start,
+                                             on_done is not None))
+        except Exception as exc:  # C++ std::invalid_argument
+            raise ConfigError(_what(exc)) from None
         flow = Flow(fid, int(src), int(dst), int(nbytes), int(priority), start)
         self._flows.append(flow)
         if on_done is not None:
@@ -304,7 +366,10 @@ class Network:
 
     def set_rate_cap(self, flow: Flow | int, bps: float) -> None:
         """Pace a flow at no more than ``bps`` (0 removes the cap)."""
-        self._fabric().SetRateCap(_fid(flow), float(bps))
+        try:
+            self._fabric().SetRateCap(_fid(flow), float(bps))
+        except Exception as exc:  # C++ std::invalid_argument
+            raise ConfigError(f"rate cap: {_what(exc)}") from None
 
     def set_demotion(self, flow: Flow | int, thresholds: list[int]) -> None:
         """PIAS: the flow's class goes one down each time its bytes sent cross a threshold (in C++)."""
@@ -325,11 +390,16 @@ class Network:
         return int(self._fabric().PortTxBytes(int(node), int(port)))
 
     def schedule(self, at: float, fn: Callable[[], None]) -> None:
-        """Call ``fn()`` at absolute simulated time ``at``."""
+        """Call ``fn()`` at absolute simulated time ``at`` (at most :data:`MAX_SIM_S`)."""
+        at = check_sim_time("timer time", at, self.now)
         token = self._next_token
         self._next_token += 1
         self._timers[token] = fn
-        self._fabric().ScheduleTimer(float(at), token)
+        try:
+            self._fabric().ScheduleTimer(at, token)
+        except Exception as exc:  # C++ std::invalid_argument
+            del self._timers[token]
+            raise ConfigError(_what(exc)) from None
 
     def _flow_done(self, fid: int) -> None:
         if self._progress is not None:
@@ -372,8 +442,10 @@ class Network:
         flow completions and timers; it does not change the simulation).
         """
         self._progress = progress
-        if until is not None and until <= self.now:
-            raise ConfigError(f"until: {until} s is not after the current time {self.now} s")
+        if until is not None:
+            until = check_sim_time("until", until)
+            if until <= self.now:
+                raise ConfigError(f"until: {until} s is not after the current time {self.now} s")
         t0 = time.perf_counter()
         self._fabric().Run(0.0 if until is None else float(until))
         self.wall_s += time.perf_counter() - t0
@@ -460,6 +532,7 @@ class Network:
             counters={name: self.counter(name) for name in COUNTERS}, config=self.config,
             sim_s=self.now, wall_s=self.wall_s, drained=self.drained, stop_reason=self.stop_reason,
             longest_pause_s=float(self._fabric().LongestPauseS()), memory_estimate_mb=self.memory_estimate_mb,
+            log_truncated={t: int(self._fabric().LogRowsDropped(t)) for t in LOG_TABLES},
         )
 
     def summary(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ no table is pulled twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 import pandas as pd
@@ -37,6 +37,7 @@ class FabricResult:
     stop_reason: str
     longest_pause_s: float
     memory_estimate_mb: float
+    log_truncated: dict[str, int] = field(default_factory=dict)  #: rows each bounded log did not keep
 
     def counter(self, name: str) -> int:
         return int(self.counters[name])
@@ -76,6 +77,7 @@ class FabricResult:
             "fct_mean_s": float(flows["fct_s"].mean()) if len(flows) else float("nan"),
             "slowdown_p99": float(flows["slowdown"].quantile(0.99)) if len(flows) else float("nan"),
             "longest_pause_s": self.longest_pause_s,
+            **{f"{t}_log_truncated": n for t, n in self.log_truncated.items()},
             "stop_reason": self.stop_reason,
             "memory_estimate_mb": self.memory_estimate_mb,
         }

@@ -13,10 +13,16 @@ a run; each gives ``ok`` (``None`` when it does not apply) and a message:
 * ``byte_conservation``: for every flow, payload bytes sent (resends included)
   = bytes that reached the receiver + bytes dropped by switches, once the
   event queue has drained (before that the difference is in flight);
-* ``lossless``: no drop when PFC is on with enough headroom
-  (``headroom_factor`` >= 2: a round trip of data at line rate);
+* ``lossless``: no drop when PFC is on, whatever the headroom (a headroom
+  below ``headroom_factor`` 2, a round trip of data at line rate, can drop;
+  then the run fails this check rather than reporting ``complete``); ``None``
+  with PFC off;
 * ``flows_finished``: every started flow completed, or is listed with its
-  state when the run was stopped early or at a time limit;
+  state when the run was stopped early or at a time limit. Flows that no
+  event can move any more (e.g. their last packet was dropped and no
+  retransmission timer is set) do not keep the run alive: the periodic
+  monitors stop, the run drains, and this check fails naming each stuck flow
+  (id, hosts, bytes delivered of total);
 * ``buffers_empty``: switch buffer accounting returns to zero once drained.
 """
 
@@ -115,8 +121,10 @@ def run_checks(run: "FabricResult | Network") -> dict[str, Any]:
             else f"{int(lost.sum())} bytes in flight when the run stopped"))
 
     drops = res.counter("drops")
-    if cfg.pfc and cfg.headroom_factor >= LOSSLESS_HEADROOM_FACTOR:
-        checks["lossless"] = Check(drops == 0, f"{drops} frames dropped with PFC on")
+    if cfg.pfc:
+        hint = (f" (headroom_factor {cfg.headroom_factor:g} < {LOSSLESS_HEADROOM_FACTOR:g}: less than a round trip "
+                "of data at line rate)" if drops and cfg.headroom_factor < LOSSLESS_HEADROOM_FACTOR else "")
+        checks["lossless"] = Check(drops == 0, f"{drops} frames dropped with PFC on{hint}")
     else:
         checks["lossless"] = Check(None, f"not a lossless configuration; {drops} frames dropped")
 
@@ -126,7 +134,7 @@ def run_checks(run: "FabricResult | Network") -> dict[str, Any]:
     else:
         checks["flows_finished"] = Check(False if drained else None, (
             f"{len(unfinished)} of {len(flows)} flows unfinished"
-            + (" although no event is left (stuck flows)" if drained else "")))
+            + (" although no event is left (stuck flows): " + stuck_flows(unfinished) if drained else "")))
 
     used = res.counter("buffer_bytes_in_use")
     if drained:
@@ -138,6 +146,13 @@ def run_checks(run: "FabricResult | Network") -> dict[str, Any]:
     out["ok"] = all(c.ok is not False for c in checks.values())
     out["unfinished_flows"] = unfinished_state(unfinished)
     return out
+
+
+def stuck_flows(unfinished, limit: int = 10) -> str:
+    """Up to ``limit`` unfinished flows as ``flow ID (SRC->DST): DELIVERED of BYTES bytes delivered``."""
+    text = ", ".join(f"flow {int(r.flow_id)} ({int(r.src)}->{int(r.dst)}): {int(r.bytes_delivered)} of "
+                     f"{int(r.bytes)} bytes delivered" for r in unfinished.head(limit).itertuples())
+    return text + (f" and {len(unfinished) - limit} more" if len(unfinished) > limit else "")
 
 
 def unfinished_state(unfinished, limit: int = 20) -> list[dict[str, Any]]:

@@ -23,7 +23,9 @@
 #include <atomic>
 #include <cmath>
 #include <map>
+#include <sstream>
 #include <stdexcept>
+#include <unordered_set>
 
 using namespace ns3;
 
@@ -44,18 +46,24 @@ enum StopCode : int
 };
 
 /**
- * @param what what must be >= now
+ * @param what what must be >= now and within the simulated-time range
  * @param atS a time (s)
  * @param nowS the current time (s)
+ * @return the time
  */
-void
-CheckNotPast(const std::string& what, double atS, double nowS)
+Time
+CheckedFutureTime(const std::string& what, double atS, double nowS)
 {
-    if (!(atS >= nowS) || !std::isfinite(atS))
+    Time t = CheckedTimeFromSeconds(what, atS);
+    if (!(atS >= nowS))
     {
         throw std::invalid_argument(what + " must be >= the current time " + std::to_string(nowS) + " s");
     }
+    return t;
 }
+
+/** Wire bytes of the largest frame a rate cap may have to pace (a bound on any RoCE frame). */
+constexpr double kLargestFrameBytes = 65536;
 
 /** @param cls a class; throws if out of range */
 void
@@ -91,6 +99,7 @@ struct Fabric::Impl
     std::function<void(uint32_t)> onFlowDone;
     std::function<void(uint64_t)> onTimer;
     uint64_t activeFlows{0};
+    std::unordered_set<uint32_t> active; //!< flows started and not yet delivered
     double maxWallS{0};
     double stallWallS{0};
     std::atomic<int> stopCode{STOP_NONE};
@@ -101,11 +110,11 @@ struct Fabric::Impl
         FabricMonitorHelper monitors;
         pfcMonitor = monitors.InstallPfcMonitor(fabric);
         queueSampler = monitors.InstallQueueSampler(fabric);
-        pfcMonitor->SetContinueCallback([this] { return activeFlows > 0 && stopCode == STOP_NONE; });
+        pfcMonitor->SetContinueCallback([this] { return stopCode == STOP_NONE && CanProgress(); });
         pfcMonitor->SetStopCallback([this](PfcAnomaly::Kind k) {
             Stop(k == PfcAnomaly::DEADLOCK ? STOP_DEADLOCK : STOP_PAUSE_STORM);
         });
-        queueSampler->SetContinueCallback([this] { return activeFlows > 0; });
+        queueSampler->SetContinueCallback([this] { return CanProgress(); });
         recorder = CreateObject<FabricRecorder>();
         recorder->Connect(pfcMonitor);
         recorder->Connect(queueSampler);
@@ -116,6 +125,44 @@ struct Fabric::Impl
         pfcMonitor->Dispose();
         queueSampler->Dispose();
         recorder->Dispose();
+    }
+
+    /**
+     * Whether an active flow may still move: some port holds, sends or
+     * propagates a frame, or an active flow has data left to send or an armed
+     * retransmission timer. When no flow is active, or when flows are active
+     * but none of this holds (e.g. a flow's last packet was dropped and no
+     * retransmission timer will resend it), the periodic monitors stop, so
+     * that they do not keep the event queue alive: the run then drains and
+     * the end-of-run checks report the stuck flows. A flow starting later
+     * starts the monitors again.
+     * @return true while the monitors should go on
+     */
+    bool CanProgress() const
+    {
+        if (activeFlows == 0)
+        {
+            return false;
+        }
+        for (const auto& n : fabric.GetNodes())
+        {
+            for (const auto& d : n.ports)
+            {
+                if (!d->IsIdle())
+                {
+                    return true;
+                }
+            }
+        }
+        for (uint32_t id : active)
+        {
+            const RdmaFlow& f = flows[id];
+            if (f.sndNxt < f.size || f.rto.IsPending())
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The stop time of Run(): only cuts the run short if other events are left. */
@@ -149,6 +196,7 @@ struct Fabric::Impl
 
     void FlowDone(uint32_t id)
     {
+        active.erase(id);
         if (--activeFlows == 0)
         {
             // Periodic monitors must not outlive the traffic: the run's end time stays that of the last real event.
@@ -281,7 +329,7 @@ Fabric::AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls
         throw std::invalid_argument("bytes must be > 0");
     }
     CheckClass(cls);
-    CheckNotPast("start time", startS, Now());
+    Time start = CheckedFutureTime("flow start time", startS, Now());
     uint32_t id = m->flows.size();
     RdmaFlow& f = m->flows.emplace_back();
     f.id = id;
@@ -292,8 +340,9 @@ Fabric::AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls
     f.notify = notify;
     Ptr<RdmaNic> nic = m->SenderOf(f);
     Impl* impl = m.get();
-    Simulator::Schedule(TimeFromSeconds(startS) - Simulator::Now(), [impl, nic, id]() {
+    Simulator::Schedule(start - Simulator::Now(), [impl, nic, id]() {
         impl->activeFlows++;
+        impl->active.insert(id);
         nic->StartFlow(id);
         impl->queueSampler->Start();
         impl->pfcMonitor->Start();
@@ -316,6 +365,15 @@ Fabric::SetRateCap(uint32_t flow, double bps)
     if (!(bps >= 0) || !std::isfinite(bps))
     {
         throw std::invalid_argument("rate cap must be >= 0 bit/s");
+    }
+    if (bps > 0 && kLargestFrameBytes * 8 / bps > kMaxSimSeconds)
+    {
+        // The pacing gap between two frames would leave the simulated-time range.
+        std::ostringstream msg;
+        msg << "rate cap " << bps << " bit/s spaces frames further apart than the simulated-time limit of "
+            << kMaxSimSeconds << " s; allowed: 0 (no cap) or >= " << kLargestFrameBytes * 8 / kMaxSimSeconds
+            << " bit/s";
+        throw std::invalid_argument(msg.str());
     }
     m->SenderOf(f)->SetFlowRateCap(flow, bps);
 }
@@ -370,9 +428,9 @@ Fabric::SetTimerCallback(std::function<void(uint64_t)> cb)
 void
 Fabric::ScheduleTimer(double atS, uint64_t token)
 {
-    CheckNotPast("timer time", atS, Now());
+    Time at = CheckedFutureTime("timer time", atS, Now());
     Impl* impl = m.get();
-    Simulator::Schedule(TimeFromSeconds(atS) - Simulator::Now(), [impl, token]() {
+    Simulator::Schedule(at - Simulator::Now(), [impl, token]() {
         if (impl->onTimer)
         {
             impl->onTimer(token);
@@ -383,17 +441,25 @@ Fabric::ScheduleTimer(double atS, uint64_t token)
 void
 Fabric::SetQueueSampleInterval(double s)
 {
-    if (!(s >= 0) || !std::isfinite(s))
-    {
-        throw std::invalid_argument("queue sample interval must be >= 0 s");
-    }
-    m->queueSampler->SetAttribute("Interval", TimeValue(TimeFromSeconds(s)));
+    m->queueSampler->SetAttribute("Interval", TimeValue(CheckedTimeFromSeconds("queue sample interval", s)));
 }
 
 void
 Fabric::SetPfcLog(bool on)
 {
     m->recorder->SetPfcLog(on);
+}
+
+void
+Fabric::SetMaxLogRows(uint64_t rows)
+{
+    m->recorder->SetMaxRows(rows);
+}
+
+uint64_t
+Fabric::LogRowsDropped(const std::string& table) const
+{
+    return m->recorder->GetRowsDropped(table);
 }
 
 void
@@ -405,19 +471,21 @@ Fabric::EnableTxLog(uint32_t node, uint32_t port)
 void
 Fabric::SetPfcWatch(double intervalS, double stormS, bool stopOnStorm)
 {
-    if (!(intervalS >= 0) || !std::isfinite(intervalS) || !(stormS > 0) || !std::isfinite(stormS))
+    Time interval = CheckedTimeFromSeconds("PFC watch interval", intervalS);
+    Time storm = CheckedTimeFromSeconds("pause-storm threshold", stormS);
+    if (!storm.IsStrictlyPositive())
     {
-        throw std::invalid_argument("PFC watch: interval must be >= 0 s and the storm threshold > 0 s");
+        throw std::invalid_argument("PFC watch: the pause-storm threshold must be > 0 s");
     }
-    m->pfcMonitor->SetAttribute("Interval", TimeValue(TimeFromSeconds(intervalS)));
-    m->pfcMonitor->SetAttribute("StormThreshold", TimeValue(TimeFromSeconds(stormS)));
+    m->pfcMonitor->SetAttribute("Interval", TimeValue(interval));
+    m->pfcMonitor->SetAttribute("StormThreshold", TimeValue(storm));
     m->pfcMonitor->SetAttribute("StopOnStorm", BooleanValue(stopOnStorm));
 }
 
 void
 Fabric::SetWatchdog(double maxWallS, double stallWallS)
 {
-    if (!(maxWallS >= 0) || !(stallWallS >= 0))
+    if (!(maxWallS >= 0) || !(stallWallS >= 0) || !std::isfinite(maxWallS) || !std::isfinite(stallWallS))
     {
         throw std::invalid_argument("watchdog limits must be >= 0 s");
     }
@@ -429,12 +497,17 @@ void
 Fabric::Run(double stopAtS)
 {
     m->Build();
+    Time stopTime;
+    if (stopAtS != 0)
+    {
+        stopTime = CheckedFutureTime("run stop time (until)", stopAtS, Now());
+    }
     m->stopCode = STOP_NONE;
     m->cutShort = false;
     EventId stopAt;
-    if (stopAtS > 0)
+    if (stopAtS != 0)
     {
-        stopAt = Simulator::Schedule(TimeFromSeconds(stopAtS) - Simulator::Now(), &Impl::StopAtTime, m.get());
+        stopAt = Simulator::Schedule(stopTime - Simulator::Now(), &Impl::StopAtTime, m.get());
     }
     if (m->activeFlows > 0)
     {

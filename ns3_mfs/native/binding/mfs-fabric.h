@@ -133,13 +133,32 @@ class Fabric
     void SetFlowDoneCallback(std::function<void(uint32_t)> cb);
     /** @param cb called with the token of each timer set by ScheduleTimer */
     void SetTimerCallback(std::function<void(uint64_t)> cb);
-    /** Call the timer callback with @p token at absolute time @p atS. */
+    /**
+     * Call the timer callback with @p token at absolute time @p atS.
+     * Times given to the fabric (flow starts, timers, the stop time of Run,
+     * monitor intervals) must be finite and at most 1e6 s (kMaxSimSeconds in
+     * helper/mfs-time.h); otherwise std::invalid_argument names the argument
+     * and the limit.
+     */
     void ScheduleTimer(double atS, uint64_t token);
 
     /** @param s interval of switch queue sampling (0 = off; default 10 us) */
     void SetQueueSampleInterval(double s);
     /** @param on keep every PFC event (default on) */
     void SetPfcLog(bool on);
+
+    /**
+     * Bound the logs (pfc, queues, tx_log, deliveries, anomalies): each keeps
+     * at most @p rows rows; later records are only counted (LogRowsDropped).
+     * @param rows rows per table (0 = no bound)
+     */
+    void SetMaxLogRows(uint64_t rows);
+
+    /**
+     * @param table a name from Tables()
+     * @return records the table did not keep because it was full (0 for flows)
+     */
+    uint64_t LogRowsDropped(const std::string& table) const;
     /** Record every frame that starts on a port (for tests and debugging). */
     void EnableTxLog(uint32_t node, uint32_t port);
 
@@ -160,13 +179,15 @@ class Fabric
 
     /**
      * Watchdog of Run(): stop it when it has taken @p maxWallS seconds of wall
-     * clock, or when the simulated time has not advanced for @p stallWallS
-     * seconds of wall clock (0 turns either off). Runs on its own thread and
-     * stops the simulation through a thread-safe scheduled event.
+     * clock, or when the simulated time has not advanced while the process
+     * used @p stallWallS seconds of CPU time (0 turns either off). CPU time
+     * does not advance while the process is stopped (SIGSTOP, a suspended
+     * machine), so that is no stall. Runs on its own thread and stops the
+     * simulation through a thread-safe scheduled event.
      */
     void SetWatchdog(double maxWallS, double stallWallS);
 
-    /** Run until no event is left, or until absolute time @p stopAtS if > 0. */
+    /** Run until no event is left, or until absolute time @p stopAtS if not 0 (at most 1e6 s). */
     void Run(double stopAtS);
 
     /**

@@ -149,7 +149,7 @@ FabricRecorder::Install(const RoceFabricHelper& fabric, const RdmaFlowTable* flo
             auto log = [this, x, p](uint8_t cls, uint8_t kind) {
                 if (m_logPfc)
                 {
-                    m_pfc.push_back(PfcRecord{Simulator::Now().GetPicoSeconds(), x, p, cls, kind});
+                    Append(m_pfc, PfcRecord{Simulator::Now().GetPicoSeconds(), x, p, cls, kind});
                 }
             };
             Ptr<RoceNetDevice> dev = nodes[x].ports[p];
@@ -183,7 +183,7 @@ FabricRecorder::Connect(Ptr<PfcMonitor> monitor)
 {
     monitor->TraceConnectWithoutContext(
         "Anomaly",
-        Callback<void, const PfcAnomaly&>([this](const PfcAnomaly& a) { m_anomalies.push_back(a); }));
+        Callback<void, const PfcAnomaly&>([this](const PfcAnomaly& a) { Append(m_anomalies, a); }));
 }
 
 void
@@ -191,7 +191,7 @@ FabricRecorder::Connect(Ptr<QueueSampler> sampler)
 {
     sampler->TraceConnectWithoutContext(
         "Sample",
-        Callback<void, const QueueSample&>([this](const QueueSample& s) { m_queues.push_back(s); }));
+        Callback<void, const QueueSample&>([this](const QueueSample& s) { Append(m_queues, s); }));
 }
 
 void
@@ -201,19 +201,73 @@ FabricRecorder::SetPfcLog(bool on)
 }
 
 void
+FabricRecorder::SetMaxRows(uint64_t rows)
+{
+    m_maxRows = rows;
+}
+
+template <class Row>
+void
+FabricRecorder::Append(std::vector<Row>& rows, const Row& row)
+{
+    if (m_maxRows == 0 || rows.size() < m_maxRows)
+    {
+        rows.push_back(row);
+    }
+    else
+    {
+        m_rowsDropped[&rows]++;
+    }
+}
+
+uint64_t
+FabricRecorder::GetRowsDropped(const std::string& table) const
+{
+    const void* rows = nullptr;
+    if (table == "pfc")
+    {
+        rows = &m_pfc;
+    }
+    else if (table == "queues")
+    {
+        rows = &m_queues;
+    }
+    else if (table == "tx_log")
+    {
+        rows = &m_txLog;
+    }
+    else if (table == "deliveries")
+    {
+        rows = &m_deliveries;
+    }
+    else if (table == "anomalies")
+    {
+        rows = &m_anomalies;
+    }
+    else
+    {
+        GetTable(table); // throws for an unknown name
+        return 0;
+    }
+    auto it = m_rowsDropped.find(rows);
+    return it == m_rowsDropped.end() ? 0 : it->second;
+}
+
+void
 FabricRecorder::EnableTxLog(uint32_t node, uint32_t port, Ptr<RoceNetDevice> dev)
 {
     dev->TraceConnectWithoutContext(
         "PhyTxBegin",
         Callback<void, Ptr<const QueueDiscItem>>([this, node, port](Ptr<const QueueDiscItem> item) {
             const RoceHeader& h = StaticCast<const RoceQueueItem>(item)->Hdr();
-            m_txLog.push_back(TxRecord{Simulator::Now().GetPicoSeconds(),
-                                       node,
-                                       port,
-                                       h.cls,
-                                       static_cast<uint8_t>(h.type),
-                                       item->GetSize(),
-                                       h.flow});
+            Append(m_txLog,
+                   TxRecord{Simulator::Now().GetPicoSeconds(),
+                            node,
+                            port,
+                            h.cls,
+                            static_cast<uint8_t>(h.type),
+                            item->GetSize(),
+                            h.flow});
         }));
 }
 
@@ -237,7 +291,7 @@ FabricRecorder::EnableDeliveryLog(const RdmaFlow& flow, Ptr<RdmaNic> receiver)
             Callback<void, uint32_t, uint64_t>([this](uint32_t id, uint64_t delivered) {
                 if (id < m_logDelivery.size() && m_logDelivery[id])
                 {
-                    m_deliveries.push_back(DeliveryRecord{Simulator::Now().GetPicoSeconds(), id, delivered});
+                    Append(m_deliveries, DeliveryRecord{Simulator::Now().GetPicoSeconds(), id, delivered});
                 }
             }));
     }

@@ -90,6 +90,20 @@ class FabricRecorder : public Object
     void SetPfcLog(bool on);
 
     /**
+     * Bound the logs: each of the pfc, queues, tx_log, deliveries and
+     * anomalies tables keeps at most @p rows rows; later records are counted
+     * (GetRowsDropped) but not kept.
+     * @param rows rows per table (0 = no bound)
+     */
+    void SetMaxRows(uint64_t rows);
+
+    /**
+     * @param table a table name (the flows table is never bounded)
+     * @return records not kept because the table was full
+     */
+    uint64_t GetRowsDropped(const std::string& table) const;
+
+    /**
      * Record every frame that starts on a port.
      * @param node node index
      * @param port port index
@@ -139,6 +153,17 @@ class FabricRecorder : public Object
      * @param item the frame
      */
     void Dropped(Ptr<const QueueDiscItem> item);
+
+    /**
+     * Keep a record unless its table is full.
+     * @param rows the table's records
+     * @param row the record
+     */
+    template <class Row>
+    void Append(std::vector<Row>& rows, const Row& row);
+
+    uint64_t m_maxRows{0};                        //!< rows kept per log table (0 = no bound)
+    std::unordered_map<const void*, uint64_t> m_rowsDropped; //!< records not kept, by table rows
 
     bool m_logPfc{true};                          //!< keep PFC events
     const RdmaFlowTable* m_flows{nullptr};        //!< the flow table

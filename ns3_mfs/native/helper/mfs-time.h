@@ -9,6 +9,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <sstream>
+#include <stdexcept>
+#include <string>
 
 namespace ns3
 {
@@ -22,6 +25,39 @@ inline Time
 TimeFromSeconds(double s)
 {
     return PicoSeconds(static_cast<int64_t>(std::llround(s * 1e12)));
+}
+
+/**
+ * @ingroup ns3mfs
+ * The latest simulated time (s) the fabric accepts: flow starts, timers,
+ * run stop times and every duration given from outside (intervals, delays,
+ * pacing gaps) must stay within it. ns-3's Time holds 2^63 ps (about
+ * 9.2e6 s) at the fabric's picosecond resolution; the limit keeps a
+ * margin so that a time plus a duration cannot overflow. Python's
+ * ns3_mfs.fabric.network.MAX_SIM_S has the same value.
+ */
+constexpr double kMaxSimSeconds = 1e6;
+
+/**
+ * @ingroup ns3mfs
+ * Check a time or duration given from outside, then convert it.
+ * Throws std::invalid_argument naming @p what when @p s is not finite, is
+ * negative, or exceeds kMaxSimSeconds.
+ * @param what the argument, for the message (e.g. "flow start time")
+ * @param s seconds
+ * @return the time rounded to the picosecond
+ */
+inline Time
+CheckedTimeFromSeconds(const std::string& what, double s)
+{
+    if (!std::isfinite(s) || s < 0 || s > kMaxSimSeconds)
+    {
+        std::ostringstream msg;
+        msg << what << " " << s << " s is outside the simulated-time range; allowed: 0.." << kMaxSimSeconds
+            << " s";
+        throw std::invalid_argument(msg.str());
+    }
+    return TimeFromSeconds(s);
 }
 
 /**

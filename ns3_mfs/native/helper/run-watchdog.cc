@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 
 namespace ns3
 {
@@ -28,6 +29,15 @@ StopFromWatchdog()
     {
         Simulator::Stop();
     }
+}
+
+/** @return CPU time used by this process so far, all threads (s) */
+double
+ProcessCpuSeconds()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
 }
 
 } // namespace
@@ -70,7 +80,7 @@ RunWatchdog::Watch(double maxWallS, double stallWallS)
 {
     using Clock = std::chrono::steady_clock;
     const auto t0 = Clock::now();
-    auto moved = t0;
+    double movedCpu = ProcessCpuSeconds(); // CPU time when the simulated time last moved
     int64_t simPs = Simulator::Now().GetPicoSeconds();
     while (true)
     {
@@ -82,14 +92,15 @@ RunWatchdog::Watch(double maxWallS, double stallWallS)
             }
         }
         const auto t = Clock::now();
+        const double cpu = ProcessCpuSeconds();
         int64_t ps = Simulator::Now().GetPicoSeconds();
         if (ps != simPs)
         {
             simPs = ps;
-            moved = t;
+            movedCpu = cpu;
         }
         bool overLimit = maxWallS > 0 && std::chrono::duration<double>(t - t0).count() > maxWallS;
-        bool stalled = !overLimit && stallWallS > 0 && std::chrono::duration<double>(t - moved).count() > stallWallS;
+        bool stalled = !overLimit && stallWallS > 0 && cpu - movedCpu > stallWallS;
         if (overLimit || stalled)
         {
             NS_LOG_WARN("watchdog stops the run: " << (overLimit ? "wall-clock limit" : "stalled"));

@@ -15,10 +15,14 @@ namespace ns3
 
 /**
  * @ingroup ns3mfs
- * Wall-clock watchdog of one Simulator::Run(): on its own thread it trips
- * when the run has taken MaxWall seconds, or when the simulated time has not
- * advanced for StallWall seconds, then stops the simulation through a
- * thread-safe scheduled event (which does nothing if the run already ended).
+ * Watchdog of one Simulator::Run(): on its own thread it trips when the run
+ * has taken MaxWall seconds of wall clock, or when the simulated time has not
+ * advanced while the process used StallWall seconds of CPU time, then stops
+ * the simulation through a thread-safe scheduled event (which does nothing if
+ * the run already ended). The stall measure is process CPU time
+ * (CLOCK_PROCESS_CPUTIME_ID), not wall clock: a process that is stopped
+ * (SIGSTOP, a suspended machine) uses none, so being stopped is no stall;
+ * the MaxWall limit is wall clock and does count the time stopped.
  */
 class RunWatchdog
 {
@@ -43,7 +47,7 @@ class RunWatchdog
     /**
      * Start watching (call right before Simulator::Run()).
      * @param maxWallS wall-clock limit of the run (s); 0 = none
-     * @param stallWallS wall-clock limit without simulated progress (s); 0 = none
+     * @param stallWallS CPU time the process may use without simulated progress (s); 0 = none
      * @param trip told why, when it trips
      */
     void Arm(double maxWallS, double stallWallS, TripCallback trip);

@@ -208,6 +208,13 @@ RoceNetDevice::IsBusy() const
     return m_busy;
 }
 
+bool
+RoceNetDevice::IsIdle() const
+{
+    return !m_busy && m_ctrl.empty() && (!m_qdisc || m_qdisc->GetNPackets() == 0) &&
+           Simulator::Now().GetPicoSeconds() > m_lastArrivalPs;
+}
+
 uint64_t
 RoceNetDevice::GetTxBytes() const
 {
@@ -305,6 +312,7 @@ RoceNetDevice::StartTx(Ptr<RoceQueueItem> item)
         m_stats.txDataFrames++;
     }
     m_phyTxBeginTrace(item);
+    m_lastArrivalPs = (Simulator::Now() + tx + m_channel->GetDelay()).GetPicoSeconds();
     Simulator::Schedule(tx, &RoceNetDevice::TxComplete, this);
     m_channel->Transmit(item, this, tx);
 }

@@ -226,6 +226,14 @@ class RoceNetDevice : public NetDevice
     /** @return true while a frame is being serialised */
     bool IsBusy() const;
 
+    /**
+     * @return true when the port holds nothing and sends nothing: no frame
+     *         being serialised, none still propagating to the peer (a frame
+     *         arriving at exactly the current time counts as propagating), no
+     *         control frame and no packet in the egress queue disc
+     */
+    bool IsIdle() const;
+
     /** @return bytes of all frames started on this port (preamble and IFG included) */
     uint64_t GetTxBytes() const;
 
@@ -302,6 +310,7 @@ class RoceNetDevice : public NetDevice
     uint32_t m_nodeIndex{0};      //!< fabric node index
     Stats m_stats;                //!< counters
     bool m_busy{false};           //!< serialising a frame
+    int64_t m_lastArrivalPs{-1};  //!< the last frame sent reaches the peer then (ps)
     uint64_t m_txBytes{0};        //!< bytes put on the wire
     std::deque<Ptr<RoceQueueItem>> m_ctrl; //!< MAC control frames waiting
     uint8_t m_pausedMask{0};      //!< classes paused by the peer

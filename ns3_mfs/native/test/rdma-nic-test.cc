@@ -71,6 +71,7 @@ class NicTestCase : public TestCase
             m_nic[h]->SetAttribute("IncreaseTimer", TimeValue(MicroSeconds(55)));
             m_nic[h]->SetAttribute("ByteCounter", UintegerValue(1ull << 40)); // timer stages only
             Ptr<RoceNetDevice> hostPort = Port(m_nic[h], 0, h);
+            m_hostPorts[h] = hostPort;
             Ptr<RoceNetDevice> relayPort = Port(nullptr, h, 2);
             m_relay.m_ports[h] = relayPort;
             Ptr<RoceChannel> ch = CreateObject<RoceChannel>();
@@ -135,6 +136,7 @@ class NicTestCase : public TestCase
     }
 
     Relay m_relay;                                   //!< the wire's middle
+    std::array<Ptr<RoceNetDevice>, 2> m_hostPorts;   //!< the NICs' ports
     std::array<Ptr<RdmaNic>, 2> m_nic;               //!< the two NICs
     RdmaFlowTable m_flows;                           //!< one flow, 0 -> 1
     std::vector<uint32_t> m_done;                    //!< completed flows
@@ -260,6 +262,59 @@ class NicDcqcnTestCase : public NicTestCase
     }
 };
 
+/**
+ * RoceNetDevice::IsIdle, what the fabric's monitors use to stop when no flow
+ * can progress: a port is busy while it serialises a frame and while the
+ * frame propagates; when the only frame of a flow is lost and no
+ * retransmission timer is set, every port is idle, the flow stays unfinished
+ * and the event queue runs empty.
+ */
+class NicIdleTestCase : public NicTestCase
+{
+  public:
+    NicIdleTestCase()
+        : NicTestCase("IsIdle: busy while a frame is sent or propagates; a lost last frame leaves every port idle")
+    {
+    }
+
+  private:
+    /**
+     * @param what the expected state, for the message
+     * @param idle expected IsIdle() of host 0's port
+     */
+    void CheckSender(std::string what, bool idle)
+    {
+        NS_TEST_EXPECT_MSG_EQ(m_hostPorts[0]->IsIdle(), idle, what);
+    }
+
+    /** Every port of the wire is idle. */
+    void CheckAllIdle()
+    {
+        bool idle = m_hostPorts[0]->IsIdle() && m_hostPorts[1]->IsIdle() && m_relay.m_ports[0]->IsIdle() &&
+                    m_relay.m_ports[1]->IsIdle();
+        NS_TEST_EXPECT_MSG_EQ(idle, true, "nothing queued, sent or propagating once the frame is lost");
+    }
+
+    void DoRun() override
+    {
+        Build(false, 1000); // one frame of about 1.1 KB: 87 ns on the wire, then 1 us of propagation
+        m_nic[0]->SetAttribute("RetxTimeout", TimeValue(Time(0)));
+        m_relay.m_dropNth = 1;
+        Simulator::Schedule(NanoSeconds(50), &NicIdleTestCase::CheckSender, this, "serialising", false);
+        Simulator::Schedule(NanoSeconds(500), &NicIdleTestCase::CheckSender, this, "propagating", false);
+        Simulator::Schedule(NanoSeconds(1200), &NicIdleTestCase::CheckAllIdle, this);
+        m_nic[0]->StartFlow(0);
+        Simulator::Run();
+        const RdmaFlow& f = m_flows[0];
+        NS_TEST_ASSERT_MSG_EQ(m_relay.m_data, 1, "the only data frame reached the relay and was dropped");
+        NS_TEST_ASSERT_MSG_EQ(f.sndNxt, f.size, "the sender has nothing left to send");
+        NS_TEST_ASSERT_MSG_EQ(f.rcvNxt, 0, "nothing delivered");
+        NS_TEST_ASSERT_MSG_EQ(m_done.empty(), true, "the flow never finishes");
+        NS_TEST_ASSERT_MSG_EQ(f.rto.IsPending(), false, "no retransmission timer");
+        NS_TEST_ASSERT_MSG_EQ(Simulator::IsFinished(), true, "the run ended by itself");
+    }
+};
+
 /** The RdmaNic test suite. */
 class RdmaNicTestSuite : public TestSuite
 {
@@ -269,6 +324,7 @@ class RdmaNicTestSuite : public TestSuite
     {
         AddTestCase(new NicGoBackNTestCase, Duration::QUICK);
         AddTestCase(new NicDcqcnTestCase, Duration::QUICK);
+        AddTestCase(new NicIdleTestCase, Duration::QUICK);
     }
 };
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 import threading
@@ -39,8 +38,10 @@ def cmd_fabric(args: argparse.Namespace) -> int:
 
     if not 1 <= args.seed <= 2**32 - 1:
         raise ConfigError(f"--seed: must be an integer in 1..{2**32 - 1}, got {args.seed}")
-    if args.until is not None and not (math.isfinite(args.until) and args.until > 0):
-        raise ConfigError(f"--until: expected a finite simulated time > 0 (s), got {args.until!r}")
+    if args.until is not None:
+        from .fabric.network import check_sim_time
+
+        check_sim_time("--until", args.until)
     topo = load_topology(args.topology)
     cfg = _fabric_config(args)
     flows = load_flows(args.flows, topo.graph().num_hosts)

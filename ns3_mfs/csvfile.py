@@ -30,8 +30,8 @@ csv.field_size_limit(2**31 - 1)  # a long field is a value to validate, not a re
 
 
 def _num(x: float) -> str:
-    """A bound as written: integers in full, other numbers shortest."""
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+    """A bound as written: integers below a million in full, other numbers shortest (1e+06)."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e6 else f"{x:g}"
 
 
 def _where(path: Path, key: Optional[str], line: Optional[int] = None) -> str:

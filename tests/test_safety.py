@@ -162,6 +162,14 @@ def test_memory_guard_refuses_a_fabric_above_the_budget():
         Network(FatTreeTopology(k=32), FabricConfig(max_memory_mb=2000))
 
 
+def test_memory_guard_counts_the_logs_at_their_bound():
+    cfg = FabricConfig(max_log_rows=20_000_000, max_memory_mb=6000)
+    assert safety.estimate_log_mb(cfg) == pytest.approx(2 * 20e6 * safety.LOG_ROW_BYTES / 2**20)
+    with pytest.raises(ConfigError, match=r"logs of up to fabric.max_log_rows = 20,000,000 rows: 7,629 MB"):
+        Network(TestbedTopology(), cfg)
+    assert safety.estimate_log_mb(FabricConfig(pfc_log=False, queue_sample_interval_us=0)) == 0
+
+
 def test_cli_exit_codes_for_a_deadlock(tmp_path):
     topo = tmp_path / "ring.toml"
     topo.write_text('kind = "ring"\nswitches = 5\n')

@@ -200,7 +200,7 @@ MALFORMED = [
      "input_length: expected a positive integer"),
     ("bad.jsonl", ["[1, 2]"], 1, "expected a JSON object"),
     ("bad.csv", ["TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 18:17:03.9799600,5,1",
-                 "2023-11-16 18:17:04.0,7,-2"], 3, "GeneratedTokens: -2 is out of range; allowed: 0..10000000"),
+                 "2023-11-16 18:17:04.0,7,-2"], 3, "GeneratedTokens: -2 is out of range; allowed: 0..1e+07"),
     ("bad.csv", ["TIMESTAMP,ContextTokens,GeneratedTokens", "yesterday,5,1"], 2, "TIMESTAMP"),
     ("bad.csv", ["TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 18:17:03,5"], 2, "2 fields"),
     ("bad.csv", ["TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 25:17:03,5,1"], 2, "invalid time"),

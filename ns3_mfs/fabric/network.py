@@ -72,8 +72,8 @@ class FabricConfig:
     queue_sample_interval_us: float = spec(10.0, min=0.0, doc="switch queue sampling period (us); 0 = off, else >= 0.1")
     pfc_log: bool = spec(True, doc="keep every PFC event for pfc.parquet")
     max_log_rows: int = spec(
-        5_000_000, min=0, doc="rows each log (pfc, queues, tx_log, deliveries, anomalies) keeps; 0 = no bound"
-    )
+        5_000_000, min=0, doc="rows each log (pfc, queues, tx_log, deliveries, anomalies) keeps; "
+        "0 = no bound (then the memory guard cannot count them)")
     cc: Literal["dcqcn", "none"] = spec("dcqcn", doc="sender congestion control")
     ecn: bool = spec(True, doc="RED ECN marking at switch egress (per band)")
     ecn_kmin_bytes: int = spec(400_000, min=0, doc="RED Kmin at 100G (bytes; scaled with port rate)")

@@ -43,6 +43,8 @@ BASE_MB = 260.0
 PORT_KB = 18.0
 ROUTE_BYTES = 8.0
 FRAME_BYTES = 400.0
+#: Peak memory per row of a record log (pfc, queues) while it is built and turned into a table (measured).
+LOG_ROW_BYTES = 200.0
 LOSSLESS_HEADROOM_FACTOR = 2.0
 
 
@@ -53,6 +55,13 @@ def estimate_memory_mb(graph: "Graph", cfg: "FabricConfig") -> float:
     routes = switches * graph.num_hosts * ROUTE_BYTES
     frames = switches * cfg.buffer_bytes / cfg.mtu * FRAME_BYTES
     return BASE_MB + ports * PORT_KB / 1024 + (routes + frames) / 2**20
+
+
+def estimate_log_mb(cfg: "FabricConfig") -> float:
+    """Most memory the periodic logs can take: ``max_log_rows`` rows of each enabled log (PFC events, queue
+    samples); 0 when the logs are unbounded (``max_log_rows = 0``: then the guard cannot bound them)."""
+    logs = int(cfg.pfc_log) + int(cfg.queue_sample_interval_us > 0)
+    return logs * cfg.max_log_rows * LOG_ROW_BYTES / 2**20
 
 
 def available_memory_mb() -> Optional[float]:
@@ -68,8 +77,10 @@ def available_memory_mb() -> Optional[float]:
 
 
 def check_memory(graph: "Graph", cfg: "FabricConfig") -> float:
-    """Refuse a network whose estimate exceeds the budget; returns the estimate (MB)."""
-    est = estimate_memory_mb(graph, cfg)
+    """Refuse a network whose estimate (the network with full buffers, plus the bounded logs at their
+    bound) exceeds the budget; returns the estimate (MB)."""
+    net_mb, log_mb = estimate_memory_mb(graph, cfg), estimate_log_mb(cfg)
+    est = net_mb + log_mb
     budget = cfg.max_memory_mb
     source = "fabric.max_memory_mb"
     if budget is None:
@@ -80,8 +91,10 @@ def check_memory(graph: "Graph", cfg: "FabricConfig") -> float:
     if est > budget:
         raise ConfigError(
             f"{graph.name}: estimated memory {est:,.0f} MB ({2 * len(graph.links)} ports, "
-            f"{len(graph.switch_names)} switches with {cfg.buffer_bytes / 2**20:g} MB buffers) exceeds the "
-            f"budget of {budget:,.0f} MB ({source}); use a smaller topology or raise fabric.max_memory_mb"
+            f"{len(graph.switch_names)} switches with {cfg.buffer_bytes / 2**20:g} MB buffers: {net_mb:,.0f} MB; "
+            f"logs of up to fabric.max_log_rows = {cfg.max_log_rows:,} rows: {log_mb:,.0f} MB) exceeds the "
+            f"budget of {budget:,.0f} MB ({source}); use a smaller topology, fewer log rows, or raise "
+            "fabric.max_memory_mb"
         )
     return est
 

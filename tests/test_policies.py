@@ -90,8 +90,8 @@ def test_mfs_stage_and_rli_order():
 def test_mlu_thresholds_are_geometric():
     _, pol = net_and("mfs")
     assert pol.thresholds() == pytest.approx([0.5 / 4**i for i in range(1, 7)])
-    assert pol.mlu_class(0.2) == 1 and pol.mlu_class(0.1) == 3 and pol.mlu_class(0.0) == 7
-    assert pol.mlu_class(math.inf) == 1
+    # Feasible levels: level 1 is P1, level i is P(i + 1), capped at P6 (P7 is the scavenger's alone).
+    assert pol.mlu_class(0.2) == 1 and pol.mlu_class(0.1) == 3 and pol.mlu_class(0.0) == 6
 
 
 def test_sjf_puts_smaller_flows_higher():
@@ -149,29 +149,28 @@ def test_ablation_rli_off_treats_fetches_like_collectives():
     net.run()
 
 
-def test_ablation_red_off_uses_each_requests_own_deadline():
+def test_p2d_mlu_uses_its_own_deadline_and_own_deadline_off_uses_the_batch_red():
     assert representative_deadline([1.0, 1.1, 5.0, 5.2]) == pytest.approx(0.5 * 1.0 + 0.5 * 5.0)
     classes = {}
-    for red in (True, False):
-        net, pol = net_and("mfs", {"rho": 0.0, "red": red})
+    for own in (True, False):
+        net, pol = net_and("mfs", {"rho": 0.0, "own_deadline": own})
         f = pol.start(FlowInfo(1, 0, 1_000_000, "p2d", request_id=1, batch_id=0, deadline_s=0.4e-3,
                                extra={"batch_deadlines": [0.4e-3, 0.5e-3, 1.0, 1.1]}))
-        classes[red] = classes_of(pol, f)[0]
+        classes[own] = classes_of(pol, f)[0]
         net.run()
-    # Own deadline 0.4 ms: MLU = 0.2, level 1. RED ~ 0.5 s: MLU tiny, deferred to the bottom.
-    assert classes == {False: 1, True: 7}
+    # Own deadline 0.4 ms: MLU = 0.2, level 1. RED ~ 0.5 s: MLU tiny, deferred to the lowest data class.
+    assert classes == {True: 1, False: 6}
 
 
 def test_ablation_scavenger_moves_hopeless_requests_within_the_budget():
-    for scav, expected in ((True, 7), (False, 1)):
-        net, pol = net_and("mfs", {"rho": 0.0, "scavenger": scav, "drop_budget": 1.0})
-        f = pol.start(FlowInfo(1, 0, 10_000_000, "p2d", request_id=3, deadline_s=0.1e-3))  # needs 800 Gbit/s
-        assert classes_of(pol, f) == [expected]
+    # Needs 800 Gbit/s: MLU = 8 > 1. Scavenged (P7) within the budget; else the lowest data class (P6),
+    # never above the collectives; with late_low off, the earlier behaviour (MLU level 1: P1).
+    for params, expected in (({"scavenger": True}, 7), ({"scavenger": False}, 6),
+                             ({"scavenger": False, "late_low": False}, 1), ({"drop_budget": 0.0}, 6)):
+        net, pol = net_and("mfs", {"rho": 0.0, "drop_budget": 1.0, **params})
+        f = pol.start(FlowInfo(1, 0, 10_000_000, "p2d", request_id=3, deadline_s=0.1e-3))
+        assert classes_of(pol, f) == [expected], params
         net.run()
-    net, pol = net_and("mfs", {"rho": 0.0, "drop_budget": 0.0})
-    f = pol.start(FlowInfo(1, 0, 10_000_000, "p2d", request_id=3, deadline_s=0.1e-3))
-    assert classes_of(pol, f) == [1]  # no budget: promoted like the others
-    net.run()
 
 
 def test_policy_config_errors_name_the_key():
@@ -232,4 +231,6 @@ def test_pending_batches_are_forgotten_once_their_p2d_bytes_are_delivered():
     for _ in range(2):
         pol.start(FlowInfo(1, 0, 100_000, "p2d", request_id=1, batch_id=0, deadline_s=1.0))
     net.run()
+    assert 0 in pol.pending  # its compute has not ended: more P2D may come
+    pol.batch_done(0, 0)
     assert pol.pending == {}

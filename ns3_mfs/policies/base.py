@@ -57,6 +57,9 @@ class BatchRequest:
     p2d_bytes: int                #: network bytes of its P2D transfers in this batch (all layers)
     src: int                      #: source NIC of its P2D flows
     dst: int                      #: destination (decode) NIC
+    #: the request's whole traffic matrix in this batch as ((host, "tx" | "rx"), bytes) pairs: KV
+    #: fetches, its share of the collectives and its P2D on every NIC port (empty: P2D only)
+    ports: tuple[tuple[tuple[int, str], float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,9 @@ class Policy:
     def layer_boundary(self, batch_id: int, instance: int, layer: int) -> None:
         """Layer ``layer`` of a batch starts its compute."""
 
+    def layer_waiting(self, batch_id: int, instance: int, layer: int) -> None:
+        """The GPU finished the layer before ``layer`` and waits for ``layer``'s KV fetch."""
+
     def batch_done(self, batch_id: int, instance: int) -> None:
         """A batch finished its last layer (its P2D flows may still run)."""
 
@@ -133,6 +139,12 @@ class Policy:
     def promote(self, info: FlowInfo, cls: int, reason: str) -> None:
         """Raise a running flow's class (never lower it)."""
         if info.flow is None or cls >= info.cls:
+            return
+        self.reclass(info, cls, reason)
+
+    def reclass(self, info: FlowInfo, cls: int, reason: str) -> None:
+        """Move a running flow to class ``cls``, up or down (e.g. to a scavenger class)."""
+        if info.flow is None or cls == info.cls:
             return
         info.cls = cls
         self.transport.set_priority(info.flow, cls)

@@ -60,6 +60,7 @@ from .kv_cache import KvCache
 from .queueing import QueueContext
 from .recorder import STAGES, Recorder
 from .requests import Request
+from .traffic import request_ports
 from .transport import Clock, IntraServerTransport, Join, Transfers
 
 __all__ = ["STAGES", "Batch", "PrefillEngine", "ReqState", "ServingEngine", "ServingSetup"]
@@ -269,7 +270,8 @@ class ServingEngine:
             dst = targets[0][0]
             nbytes = sum(int(b) * self.layers for g, b in targets if not self.layout.same_server(src, g))
             reqs.append(BatchRequest(st.req.id, self.deadlines.get(st.req.id), nbytes,
-                                     self.layout.gpu_nic[src], self.layout.gpu_nic[dst]))
+                                     self.layout.gpu_nic[src], self.layout.gpu_nic[dst],
+                                     request_ports(self, batch, st, take)))
         now = self.clock.now
         return BatchPlan(batch.id, batch.instance.index, now, now + self.predict_compute_s(batch), tuple(reqs))
 
@@ -351,6 +353,8 @@ class ServingEngine:
 
     def _layer_done(self, batch: Batch, layer: int) -> None:
         if layer + 1 < self.layers:
+            if batch.fetch[layer + 1].n:  # the GPU waits for the next layer's KV fetch
+                self.policy.layer_waiting(batch.id, batch.instance.index, layer + 1)
             batch.fetch[layer + 1].then(lambda: self._attention(batch, layer + 1))
         else:
             self._batch_done(batch)

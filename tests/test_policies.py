@@ -121,8 +121,9 @@ def test_edf_orders_deadline_flows_and_shares_the_rest():
     later = pol.start(FlowInfo(2, 0, 100_000, "p2d", deadline_s=0.1))
     other = pol.start(FlowInfo(3, 0, 100_000, "dispatch"))
     first = {f: c for (_t, f, _s, c, _r) in pol.log}
-    # 0.5 ms to go: under the first limit (1 ms); 100 ms: between 64 and 256 ms, the fifth class.
-    assert first[soon.id] == 1 and first[later.id] == 5 and first[other.id] == 4
+    # 0.5 ms to go: under the first limit (1 ms); 100 ms: between 64 and 256 ms, the fifth class;
+    # a flow without a deadline below every deadline flow.
+    assert first[soon.id] == 1 and first[later.id] == 5 and first[other.id] == 7
     net.run()
 
 
@@ -132,9 +133,13 @@ def test_karuna_paces_deadline_flows_at_their_minimum_rate():
     bulk = pol.start(FlowInfo(2, 0, 20_000_000, "dispatch"))
     net.run()
     flows = net.flows().set_index("flow_id")
-    assert classes_of(pol, dl) == [1] and classes_of(pol, bulk) == [2]
+    assert classes_of(pol, dl) == [1] and classes_of(pol, bulk) == [7]
     assert 1.9e-3 <= flows.loc[dl.id, "end_s"] <= 2.05e-3  # just in time, not earlier
-    assert flows.loc[bulk.id, "final_priority"] > 2       # PIAS demotion of the rest
+    assert flows.loc[bulk.id, "final_priority"] == 7      # SJF on its size: 20 MB, the last class
+    net, pol = net_and("karuna", {"margin": 0.0, "rest": "pias"})
+    bulk = pol.start(FlowInfo(2, 0, 20_000_000, "dispatch"))
+    net.run()
+    assert net.flows().set_index("flow_id").loc[bulk.id, "final_priority"] > 2  # PIAS demotion variant
 
 
 def test_ablation_defer_off_sends_p2d_with_the_collectives():

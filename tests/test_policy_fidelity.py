@@ -241,3 +241,53 @@ def test_a_pruned_requests_running_flows_move_to_the_scavenger():
     pol.batch_done(0, 0)
     assert decisions(pol, f) == [(3, "start"), (7, "scavenged")]
     fab.run()
+
+
+# --------------------------------------------------------------- baselines
+def test_edf_puts_every_deadline_flow_above_every_other_flow():
+    fab, pol = fake("edf")
+    far = pol.start(FlowInfo(1, 0, 1000, "p2d", request_id=1, instance=0, deadline_s=0.2))      # 200 ms to go
+    very_far = pol.start(FlowInfo(1, 0, 1000, "p2d", request_id=2, instance=0, deadline_s=30.0))
+    near = pol.start(FlowInfo(1, 0, 1000, "p2d", request_id=3, instance=0, deadline_s=2e-3))
+    coll = pol.start(FlowInfo(2, 0, 1000, "combine", batch_id=0))
+    fetch = pol.start(FlowInfo(3, 0, 1000, "kv_fetch", request_id=1))
+    assert [classes(pol, f) for f in (near, far, very_far, coll, fetch)] == [[2], [5], [6], [7], [7]]
+    advance(fab, 0.199)
+    pol.layer_boundary(0, 0, 1)  # 1 ms to go now: promoted (the others are done by then on the fake)
+    assert decisions(pol, far) == [(5, "start")]
+    fab2, pol2 = fake("edf")
+    f = pol2.start(FlowInfo(1, 0, 10**10, "p2d", request_id=1, instance=0, deadline_s=0.2))
+    advance(fab2, 0.199)
+    pol2.layer_boundary(0, 0, 1)
+    assert decisions(pol2, f) == [(5, "start"), (2, "layer 1")]
+    fab2.run()
+
+
+def test_karuna_deadline_flows_paced_on_top_and_the_rest_by_size():
+    fab, pol = fake("karuna", {"margin": 0.0})
+    dl = pol.start(FlowInfo(1, 0, 2_000_000, "p2d", request_id=1, deadline_s=2e-3))
+    small = pol.start(FlowInfo(2, 0, 10_000, "combine"))
+    mid = pol.start(FlowInfo(2, 0, 2_000_000, "dispatch"))
+    big = pol.start(FlowInfo(3, 0, 100_000_000, "kv_fetch", request_id=2))
+    assert [classes(pol, f) for f in (dl, small, mid, big)] == [[1], [2], [5], [7]]
+    assert fab.flows[dl.id].rate_caps == [(0.0, pytest.approx(8e9))]  # 2 MB in 2 ms
+    assert all(fab.flows[f.id].demotion is None and not fab.flows[f.id].rate_caps for f in (small, mid, big))
+    fab.run()
+
+
+def test_karuna_late_deadline_flows_follow_the_late_option():
+    for late, expected in (("rest", [5]), ("top", [1])):
+        fab, pol = fake("karuna", {"late": late})
+        advance(fab, 5e-3)
+        f = pol.start(FlowInfo(1, 0, 2_000_000, "p2d", request_id=1, deadline_s=2e-3))
+        assert classes(pol, f) == expected
+        # Never paced: no minimum rate exists past the deadline (a 0 cap is no cap).
+        assert all(bps == 0.0 for _, bps in fab.flows[f.id].rate_caps)
+        fab.run()
+
+
+def test_karuna_pias_variant_is_kept():
+    fab, pol = fake("karuna", {"rest": "pias"})
+    f = pol.start(FlowInfo(2, 0, 2_000_000, "dispatch"))
+    assert classes(pol, f) == [2] and fab.flows[f.id].demotion == list(pol.params.thresholds_bytes)
+    fab.run()

@@ -85,6 +85,8 @@ class Policy:
         self.active: dict[int, FlowInfo] = {}
         #: (time_s, flow_id, stage, class, reason) for every class decision
         self.log: list[tuple[float, int, str, int, str]] = []
+        #: absolute deadline of every flow started with one, by flow id (diagnostics)
+        self.deadlines: dict[int, float] = {}
 
     # ------------------------------------------------------------- decisions
     def classify(self, info: FlowInfo) -> int:
@@ -132,6 +134,8 @@ class Policy:
 
         info.flow = self.transport.start_flow(info.src, info.dst, info.bytes, info.cls, on_done=done)
         self.active[info.flow.id] = info
+        if info.deadline_s is not None:
+            self.deadlines[info.flow.id] = info.deadline_s
         self._record(info, info.cls, "start")
         self.started(info)
         return info.flow

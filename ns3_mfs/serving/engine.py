@@ -55,6 +55,7 @@ from .cluster import Instance, Layout, build_layout
 from .collectives import Collectives
 from .config import ServingConfig
 from .decode import DecodeSetup, DecodeSide
+from .diagnostics import add_flow_columns
 from .dispatch import InstanceView
 from .kv_cache import KvCache
 from .queueing import QueueContext
@@ -162,7 +163,9 @@ class ServingEngine:
 
     def tables(self, fab: FabricResult, slo_of: np.ndarray | float) -> dict[str, pd.DataFrame]:
         """The run's result tables from the fabric's result and this engine's records."""
-        return self.recorder.tables(fab, self.states, self.decode, slo_of)
+        tables = self.recorder.tables(fab, self.states, self.decode, slo_of)
+        add_flow_columns(tables["flows"], self.policy)
+        return tables
 
     def gpu_tokens(self, batch: Batch, layer: int) -> np.ndarray:
         return self.coll.gpu_tokens(batch, layer)

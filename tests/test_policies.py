@@ -239,3 +239,18 @@ def test_pending_batches_are_forgotten_once_their_p2d_bytes_are_delivered():
     assert 0 in pol.pending  # its compute has not ended: more P2D may come
     pol.batch_done(0, 0)
     assert pol.pending == {}
+
+
+def test_mfs_promotions_are_atomic_no_rewinds_without_drops():
+    """Item 5: a promotion takes effect once none of the flow's packets is in flight, so no reordering.
+
+    The P2D flow is promoted while it sends behind a collective; with ``atomic`` off the promoted
+    packets overtake the queued ones and go-back-N rewinds."""
+    rewinds = {}
+    for atomic in (True, False):
+        pol, p2d, coll, f_p2d, _ = p2d_against_collective("mfs", {"rho": 0.0, "atomic": atomic})
+        assert classes_of(pol, f_p2d)[-1] == 1 and p2d["class_changes"] >= 1
+        assert p2d["bytes_dropped"] == 0 and coll["bytes_dropped"] == 0
+        rewinds[atomic] = int(p2d["rewinds"] + coll["rewinds"])
+        assert p2d["end_s"] <= 3e-3
+    assert rewinds[True] == 0 and rewinds[False] > 0

@@ -295,12 +295,13 @@ class Network:
             self._on_done[fid] = on_done
         return flow
 
-    def set_priority(self, flow: Flow | int, priority: int) -> None:
-        """Move a running flow to another class from its next packet on."""
+    def set_priority(self, flow: Flow | int, priority: int, atomic: bool = False) -> None:
+        """Move a running flow to another class from its next packet on; ``atomic``: at a message
+        boundary, once none of its packets is in flight (the NIC holds the flow until then)."""
         fid = _fid(flow)
         if not 0 <= priority <= 7:
             raise ConfigError(f"priority: expected an integer 0..7, got {priority!r}")
-        self._fabric().SetPriority(fid, int(priority))
+        self._fabric().SetPriority(fid, int(priority), bool(atomic))
 
     def set_rate_cap(self, flow: Flow | int, bps: float) -> None:
         """Pace a flow at no more than ``bps`` (0 removes the cap)."""

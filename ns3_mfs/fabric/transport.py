@@ -37,8 +37,8 @@ class Transport(Clock, Protocol):
         ``on_done(flow)`` is called when its last byte is delivered."""
         ...
 
-    def set_priority(self, flow: Any, priority: int) -> None:
-        """Move a running flow to another class."""
+    def set_priority(self, flow: Any, priority: int, atomic: bool = False) -> None:
+        """Move a running flow to another class (``atomic``: once none of its packets is in flight)."""
         ...
 
     def set_rate_cap(self, flow: Any, bps: float) -> None:

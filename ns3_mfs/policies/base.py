@@ -77,6 +77,9 @@ class Policy:
     """Base class: subclasses implement :meth:`classify` and may override the hooks."""
 
     name: ClassVar[str] = ""
+    #: class changes take effect at message boundaries (the transport holds the flow until none of
+    #: its packets is in flight), so a flow is never reordered by its own re-classing
+    atomic: bool = False
     Params: ClassVar[type] = NoParams
 
     def __init__(self, params: Any, transport: Transport):
@@ -151,7 +154,10 @@ class Policy:
         if info.flow is None or cls == info.cls:
             return
         info.cls = cls
-        self.transport.set_priority(info.flow, cls)
+        if self.atomic:
+            self.transport.set_priority(info.flow, cls, atomic=True)
+        else:
+            self.transport.set_priority(info.flow, cls)
         self._record(info, cls, reason)
 
     def _record(self, info: FlowInfo, cls: int, reason: str) -> None:

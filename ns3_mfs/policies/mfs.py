@@ -157,11 +157,13 @@ class Mfs(Policy):
         late_low: bool = spec(True, doc="infeasible P2D to the scavenger or the lowest data class (off: P1)")
         waiting_layer: bool = spec(True, doc="a fetch the GPU waits for is at RLI 0")
         traffic_matrix: bool = spec(True, doc="feasibility check on fetch, collective and P2D bytes (off: P2D)")
+        atomic: bool = spec(True, doc="class changes at message boundaries (no packet in flight)")
         scavenger: bool = spec(True, doc="move hopeless requests to the scavenger class")
         drop_budget: float = spec(0.1, min=0.0, max=1.0, doc="largest fraction of requests scavenged")
 
     def __init__(self, params, transport):
         super().__init__(params, transport)
+        self.atomic = params.atomic
         self.current_layer: dict[int, int] = {}
         self.requests_seen: set[int] = set()
         self.scavenged: set[int] = set()

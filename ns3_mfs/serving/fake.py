@@ -124,7 +124,7 @@ class FakeFabric:
     def _flow(self, flow: Any) -> FakeFlow:
         return self.flows[flow if isinstance(flow, (int, np.integer)) else flow.id]
 
-    def set_priority(self, flow: Any, priority: int) -> None:
+    def set_priority(self, flow: Any, priority: int, atomic: bool = False) -> None:
         if not 0 <= priority <= 7:
             raise ConfigError(f"priority: expected an integer 0..7, got {priority!r}")
         self._flow(flow).class_changes.append((self._now, int(priority)))

@@ -302,11 +302,11 @@ Fabric::AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls
 }
 
 void
-Fabric::SetPriority(uint32_t flow, uint32_t cls)
+Fabric::SetPriority(uint32_t flow, uint32_t cls, bool atomic)
 {
     RdmaFlow& f = m->FlowAt(flow);
     CheckClass(cls);
-    m->SenderOf(f)->SetFlowClass(flow, static_cast<uint8_t>(cls));
+    m->SenderOf(f)->SetFlowClass(flow, static_cast<uint8_t>(cls), atomic);
 }
 
 void

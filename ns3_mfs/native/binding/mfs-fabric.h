@@ -114,8 +114,8 @@ class Fabric
      */
     uint32_t AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls, double startS, bool notify);
 
-    /** Change a flow's class; new packets of the flow use it. */
-    void SetPriority(uint32_t flow, uint32_t cls);
+    /** Change a flow's class; new packets of the flow use it (atomic: once none is in flight). */
+    void SetPriority(uint32_t flow, uint32_t cls, bool atomic = false);
     /** Cap a flow's rate in bit/s (0 = no cap). */
     void SetRateCap(uint32_t flow, double bps);
     /** PIAS demotion: the class goes one down at each byte threshold crossed. */

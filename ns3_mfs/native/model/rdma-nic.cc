@@ -217,11 +217,21 @@ RdmaNic::StartFlow(uint32_t id)
 }
 
 void
-RdmaNic::SetFlowClass(uint32_t id, uint8_t cls)
+RdmaNic::SetFlowClass(uint32_t id, uint8_t cls, bool atomic)
 {
     RdmaFlow& f = (*m_flows)[id];
+    if (f.pendingCls >= 0)
+    {
+        f.pendingCls = -1; // a newer change replaces it
+        Ready(f);
+    }
     if (f.cls == cls)
     {
+        return;
+    }
+    if (atomic && f.sndNxt > f.sndUna)
+    {
+        f.pendingCls = cls; // PortPull holds the flow until ApplyPendingClass
         return;
     }
     if (f.inReady)
@@ -230,6 +240,28 @@ RdmaNic::SetFlowClass(uint32_t id, uint8_t cls)
     }
     f.cls = cls;
     f.classChanges++;
+    m_dev->Kick();
+}
+
+void
+RdmaNic::ApplyPendingClass(RdmaFlow& f)
+{
+    if (f.pendingCls < 0 || f.sndNxt > f.sndUna)
+    {
+        return;
+    }
+    uint8_t cls = static_cast<uint8_t>(f.pendingCls);
+    f.pendingCls = -1;
+    if (f.inReady)
+    {
+        m_moved[f.cls]++;
+    }
+    if (f.cls != cls)
+    {
+        f.cls = cls;
+        f.classChanges++;
+    }
+    Ready(f);
     m_dev->Kick();
 }
 
@@ -307,6 +339,10 @@ RdmaNic::PortPull(uint32_t, uint8_t pausedMask)
         if (f.sndNxt >= f.size)
         {
             continue;
+        }
+        if (f.pendingCls >= 0 && f.sndNxt > f.sndUna)
+        {
+            continue; // held for an atomic class change (ApplyPendingClass re-queues it)
         }
         if (f.nextTxPs > now)
         {
@@ -474,6 +510,7 @@ RdmaNic::ReceiveAck(const RoceHeader& h)
     {
         Rewind(f, h.psn);
     }
+    ApplyPendingClass(f);
     if (f.sndUna >= f.size && f.ackedPs < 0)
     {
         f.ackedPs = Simulator::Now().GetPicoSeconds();
@@ -603,6 +640,7 @@ RdmaNic::Rewind(RdmaFlow& f, uint64_t psn)
     f.sndNxt = psn;
     f.rewinds++;
     m_rewindTrace(f.id, psn);
+    ApplyPendingClass(f);
     Ready(f);
     m_dev->Kick();
 }

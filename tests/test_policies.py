@@ -254,3 +254,22 @@ def test_mfs_promotions_are_atomic_no_rewinds_without_drops():
         rewinds[atomic] = int(p2d["rewinds"] + coll["rewinds"])
         assert p2d["end_s"] <= 3e-3
     assert rewinds[True] == 0 and rewinds[False] > 0
+
+
+def test_mfs_deferred_p2d_held_at_the_nic_or_sent_into_low_bands():
+    """Item 9: with deferred_at = nic a deferred P2D flow sends nothing while a higher class of its NIC
+    has bytes to send (here a collective paced at 10G); with switch (default) it fills the gaps."""
+    end = {}
+    for where in ("switch", "nic"):
+        net, pol = net_and("mfs", {"rho": 0.0, "deferred_at": where})
+        coll = pol.start(FlowInfo(1, 0, 1_000_000, "dispatch", batch_id=1))
+        net.set_rate_cap(coll, 10e9)
+        p2d = pol.start(FlowInfo(1, 2, 1_000_000, "p2d", request_id=7, batch_id=0, deadline_s=1.0))
+        assert classes_of(pol, p2d) == [6]
+        net.run()
+        flows = net.flows().set_index("flow_id")
+        end[where] = (flows.loc[p2d.id, "end_s"], flows.loc[coll.id, "end_s"])
+    p2d_sw, coll_sw = end["switch"]
+    p2d_nic, coll_nic = end["nic"]
+    assert p2d_sw < 0.5 * coll_sw            # 1 MB at ~90G in the gaps of the paced collective
+    assert p2d_nic >= 0.95 * coll_nic         # held until the collective had sent everything

@@ -311,6 +311,10 @@ class Network:
         """PIAS: the flow's class goes one down each time its bytes sent cross a threshold (in C++)."""
         self._fabric().SetDemotion(_fid(flow), [int(t) for t in thresholds])
 
+    def set_hold(self, flow: Flow | int, held: bool = True) -> None:
+        """Hold a flow at its NIC while a higher-class flow of that NIC has bytes to send."""
+        self._fabric().SetHold(_fid(flow), bool(held))
+
     def flow_priority(self, flow: Flow | int) -> int:
         return int(self._fabric().FlowPriority(_fid(flow)))
 

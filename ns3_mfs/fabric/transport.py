@@ -49,6 +49,10 @@ class Transport(Clock, Protocol):
         """Move the flow one class down each time its bytes sent cross a threshold."""
         ...
 
+    def set_hold(self, flow: Any, held: bool = True) -> None:
+        """Hold the flow at its NIC while a higher-class flow of that NIC has bytes to send."""
+        ...
+
     def flow_bytes_delivered(self, flow: Any) -> int:
         """Bytes of a flow delivered so far."""
         ...

@@ -40,6 +40,26 @@ one table of what each class carries (also in the README):
   requests. A pruned request's fetches and P2D go to the scavenger class P7,
   which carries nothing else.
 
+* **Message atomicity** (``atomic``): a class change takes effect at a
+  message boundary: the NIC holds the flow until every packet of it is
+  acknowledged, then sends the rest in the new class, so no packet of the flow
+  is in a switch queue under the old class (no reordering, no go-back-N
+  rewind). Off: the new class applies to the next packet at once.
+* **Deferred traffic and ECN** (``deferred_at``): the paper holds deferred
+  flows at the host (software queues with submit/permit). With ``"switch"``
+  (default) a deferred P2D flow is sent in its low class whenever its NIC has
+  nothing of a higher class ready (the NIC serves classes strictly, per
+  packet, so only the gaps left by paced or paused higher flows go out) and
+  waits in the switches' low bands; with ``"nic"`` it is held at its NIC
+  while any flow of a higher class of that NIC has bytes to send, paced or
+  paused ones included. Switches mark ECN on dequeue by each band's own
+  occupancy (``fabric.ecn_classes`` chooses the marking bands; all by
+  default), so a low band that builds up while preempted marks, and DCQCN
+  slows the deferred flow, which regains its rate at DCQCN's increase pace
+  once promoted. The defaults keep the NIC work-conserving (strict priority
+  in the switches already protects the higher classes) and keep low-band
+  queues, and the PFC pauses they would cause, short.
+
 Ablation switches, each restoring the earlier behaviour of one part:
 ``defer`` (off: P2D goes to P2 with the collectives), ``rli`` (off: KV fetches
 go to P2), ``red`` (off: batches ranked by their earliest deadline),
@@ -56,7 +76,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Literal, Optional
 
 from ..config import spec
 from .base import FIRST, LAST, BatchPlan, FlowInfo, Policy, register
@@ -158,6 +178,9 @@ class Mfs(Policy):
         waiting_layer: bool = spec(True, doc="a fetch the GPU waits for is at RLI 0")
         traffic_matrix: bool = spec(True, doc="feasibility check on fetch, collective and P2D bytes (off: P2D)")
         atomic: bool = spec(True, doc="class changes at message boundaries (no packet in flight)")
+        deferred_at: Literal["switch", "nic"] = spec(
+            "switch", doc="deferred P2D waits in the switches' low bands, or is held at its NIC while a "
+                          "higher class of the NIC has bytes to send")
         scavenger: bool = spec(True, doc="move hopeless requests to the scavenger class")
         drop_budget: float = spec(0.1, min=0.0, max=1.0, doc="largest fraction of requests scavenged")
 
@@ -251,6 +274,10 @@ class Mfs(Policy):
         if info.stage == "kv_fetch":
             return self._fetch_class(info)
         return early_class(0, self.rank_of(info.batch_id))
+
+    def started(self, info: FlowInfo) -> None:
+        if info.stage == "p2d" and self.params.deferred_at == "nic" and info.deadline_s is not None:
+            self.transport.set_hold(info.flow, True)
 
     def _fetch_class(self, info: FlowInfo) -> int:
         if self.params.scavenger and info.request_id in self.scavenged:

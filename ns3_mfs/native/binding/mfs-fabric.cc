@@ -321,6 +321,13 @@ Fabric::SetRateCap(uint32_t flow, double bps)
 }
 
 void
+Fabric::SetHold(uint32_t flow, bool held)
+{
+    RdmaFlow& f = m->FlowAt(flow);
+    m->SenderOf(f)->SetFlowHold(flow, held);
+}
+
+void
 Fabric::SetDemotion(uint32_t flow, const std::vector<uint64_t>& thresholds)
 {
     RdmaFlow& f = m->FlowAt(flow);

@@ -120,6 +120,8 @@ class Fabric
     void SetRateCap(uint32_t flow, double bps);
     /** PIAS demotion: the class goes one down at each byte threshold crossed. */
     void SetDemotion(uint32_t flow, const std::vector<uint64_t>& thresholds);
+    /** Hold a flow at its NIC while a higher-class flow of the NIC has bytes to send. */
+    void SetHold(uint32_t flow, bool held);
     /** @return current class of a flow */
     uint32_t FlowPriority(uint32_t flow) const;
     /** @return bytes the flow has put on the wire (payload, resends included) */

@@ -244,6 +244,31 @@ RdmaNic::SetFlowClass(uint32_t id, uint8_t cls, bool atomic)
 }
 
 void
+RdmaNic::SetFlowHold(uint32_t id, bool held)
+{
+    RdmaFlow& f = (*m_flows)[id];
+    f.held = held;
+    m_dev->Kick();
+}
+
+bool
+RdmaNic::HigherPending(uint8_t cls) const
+{
+    for (uint32_t k = 0; k < cls; ++k)
+    {
+        for (uint32_t id : m_ready[k])
+        {
+            const RdmaFlow& g = (*m_flows)[id];
+            if (g.cls == k && g.sndNxt < g.size)
+            {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+void
 RdmaNic::ApplyPendingClass(RdmaFlow& f)
 {
     if (f.pendingCls < 0 || f.sndNxt > f.sndUna)
@@ -343,6 +368,11 @@ RdmaNic::PortPull(uint32_t, uint8_t pausedMask)
         if (f.pendingCls >= 0 && f.sndNxt > f.sndUna)
         {
             continue; // held for an atomic class change (ApplyPendingClass re-queues it)
+        }
+        if (f.held && HigherPending(f.cls))
+        {
+            Ready(f); // the host keeps it until the higher classes have sent everything
+            continue;
         }
         if (f.nextTxPs > now)
         {

@@ -36,6 +36,7 @@ struct RdmaFlow
     uint8_t initialCls{0};   //!< class at start
     uint32_t classChanges{0}; //!< number of class changes
     int16_t pendingCls{-1};  //!< class taken once nothing is in flight (atomic change); -1 none
+    bool held{false};        //!< held at the NIC while a higher-class flow of it has bytes to send
     int64_t startPs{-1};     //!< first packet may leave (ps); -1 not started
     int64_t endPs{-1};       //!< last byte delivered in order at the receiver (ps)
     int64_t ackedPs{-1};     //!< sender saw the final ACK (ps)
@@ -224,6 +225,16 @@ class RdmaNic : public Object, public RocePortOwner
      */
     void SetFlowDemotion(uint32_t id, std::vector<uint64_t> thresholds);
 
+    /**
+     * Hold a flow at the NIC (the host's software queue): it sends nothing
+     * while a flow of a higher class of this NIC has bytes to send, even when
+     * that flow is paced or paused, instead of filling the gaps into the
+     * switches' lower bands.
+     * @param id flow id
+     * @param held hold it (true) or send it as usual (false)
+     */
+    void SetFlowHold(uint32_t id, bool held);
+
     /** @return the NIC's port */
     Ptr<RoceNetDevice> GetDevice() const;
 
@@ -255,6 +266,8 @@ class RdmaNic : public Object, public RocePortOwner
     void Rewind(RdmaFlow& f, uint64_t psn);
     /** Apply an atomic class change once nothing of the flow is in flight. */
     void ApplyPendingClass(RdmaFlow& f);
+    /** Whether a flow of a class above @p cls has bytes to send. */
+    bool HigherPending(uint8_t cls) const;
     void OnCnp(RdmaFlow& f);
     void DecayAlpha(RdmaFlow& f, int64_t now);
     void RateDecrease(uint32_t id);

@@ -317,3 +317,20 @@ def test_per_stage_diagnostics_for_every_policy(tiny_model, policy):
     # P2D on top (EDF; PIAS starts every flow there; MFS with late_low off; not Karuna's default).
     assert (len(late) > 0) == (policy in ("edf", "mfs", "pias"))
     assert s["scavenged_bytes"] == int(net[net.scavenged].bytes.sum())
+
+
+def test_a_deeper_fetch_lookahead_gives_rli_up_to_k_minus_1(tiny_model):
+    from test_engine_fake import engine_on_fake, run
+    from ns3_mfs.serving.requests import Request
+
+    blocks = tuple(range(4))
+    seen = {}
+    for ahead in (1, 3):
+        fab, pol, eng = engine_on_fake(tiny_model, "mfs", {"rho": 0.0}, prefill_gpus=8, kv_fetch_lookahead=ahead)
+        run(fab, eng, [Request(0, 0.0, 512, 1, block_hashes=blocks), Request(1, 0.1, 512, 1, block_hashes=blocks)])
+        seen[ahead] = sorted({c for (_t, _f, s, c, r) in pol.log if s == "kv_fetch" and r == "start"})
+        fetched = sorted({r.layer for r in eng.recorder.flows if r.stage == "kv_fetch"})
+        assert fetched == list(range(eng.layers))
+    # Lookahead 1: RLI 0 or 1 (P2, P3); lookahead 3 on a model of L layers: RLI up to min(3, L - 1).
+    assert seen[1] == [2, 3]
+    assert seen[3] == [2 + r for r in range(min(3, eng.layers - 1) + 1)]

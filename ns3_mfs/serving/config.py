@@ -42,6 +42,8 @@ class ServingConfig:
     queue_params: dict = spec({}, doc="queue policy parameters ([serving.queue_params])")
     dispatch: str = spec("round_robin", doc="prefill instance of a request: round_robin, load_aware")
     dispatch_params: dict = spec({}, doc="dispatcher parameters ([serving.dispatch_params])")
+    kv_fetch_lookahead: int = spec(1, min=1, max=64, doc="layers whose KV fetch runs ahead of the compute "
+                                                         "(1: layer l+1's fetch starts with layer l)")
     local_prefix_cache: bool = spec(False, doc="prefix blocks an instance holds are not fetched from the KV store")
     decode: Optional[DecodeConfig] = spec(None, doc="decode instances and batching ([serving.decode]); absent: off")
     tpot_slo_s: Optional[float] = spec(None, gt=0.0, doc="absolute TPOT SLO (s); else a multiple of unloaded TPOT")

@@ -261,7 +261,11 @@ class ServingEngine:
         self.batch_deadlines[batch.id] = [self.deadlines[st.req.id] for st, _, _ in items
                                           if st.req.id in self.deadlines]
         self.policy.batch_started(self._plan(batch))
-        self._start_fetch(batch, 0).then(lambda: self._attention(batch, 0))
+        ahead = getattr(self.cfg, "kv_fetch_lookahead", 1)
+        first = self._start_fetch(batch, 0)
+        for layer in range(1, min(ahead, self.layers)):
+            self._start_fetch(batch, layer)
+        first.then(lambda: self._attention(batch, 0))
 
     def _plan(self, batch: Batch) -> BatchPlan:
         """What the batch will send to the decode side, and when its compute should end."""
@@ -329,8 +333,9 @@ class ServingEngine:
 
     def _attention(self, batch: Batch, layer: int) -> None:
         self.policy.layer_boundary(batch.id, batch.instance.index, layer)
-        if layer + 1 < self.layers:
-            self._start_fetch(batch, layer + 1)  # overlaps this layer's compute
+        ahead = getattr(self.cfg, "kv_fetch_lookahead", 1)
+        if layer + ahead < self.layers:
+            self._start_fetch(batch, layer + ahead)  # overlaps the compute of the layers before it
         self._compute(batch, layer, "attention", self._attention_time(batch),
                       lambda: self._after_attention(batch, layer))
 

@@ -334,3 +334,11 @@ def test_a_deeper_fetch_lookahead_gives_rli_up_to_k_minus_1(tiny_model):
     # Lookahead 1: RLI 0 or 1 (P2, P3); lookahead 3 on a model of L layers: RLI up to min(3, L - 1).
     assert seen[1] == [2, 3]
     assert seen[3] == [2 + r for r in range(min(3, eng.layers - 1) + 1)]
+
+
+def test_the_readme_level_table_is_the_code_table():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for cls, text in LEVEL_TABLE.items():
+        assert f"| P{cls} | {text} |" in readme

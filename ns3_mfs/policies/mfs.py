@@ -193,6 +193,7 @@ class Mfs(Policy):
         self._tx: dict[int, _Window] = {}
         self._own: dict[int, _Window] = {}
         self._p2d_done: dict[int, int] = defaultdict(int)  # request -> P2D bytes of its finished flows
+        self._p2d_running: dict[int, dict[int, FlowInfo]] = defaultdict(dict)  # request -> flow id -> P2D flow
         self._ticking: set[int] = set()
         self.pending: dict[int, _Pending] = {}
         #: (time_s, request_id, batch_id, reason) of every scavenging decision
@@ -233,7 +234,7 @@ class Mfs(Policy):
         return min(0.95, max(0.0, (tx - own) * 8 / (w * rate)))
 
     def _active_p2d(self, request_id: int) -> list[FlowInfo]:
-        return [i for i in self.active.values() if i.stage == "p2d" and i.request_id == request_id]
+        return list(self._p2d_running.get(request_id, {}).values())
 
     def _own_delivered(self, request_id: int) -> int:
         t = self.transport
@@ -276,7 +277,10 @@ class Mfs(Policy):
         return early_class(0, self.rank_of(info.batch_id))
 
     def started(self, info: FlowInfo) -> None:
-        if info.stage == "p2d" and self.params.deferred_at == "nic" and info.deadline_s is not None:
+        if info.stage != "p2d":
+            return
+        self._p2d_running[info.request_id][info.flow.id] = info
+        if self.params.deferred_at == "nic" and info.deadline_s is not None:
             self.transport.set_hold(info.flow, True)
 
     def _fetch_class(self, info: FlowInfo) -> int:
@@ -384,6 +388,10 @@ class Mfs(Policy):
     def finished(self, info: FlowInfo) -> None:
         if info.stage == "p2d":
             self._p2d_done[info.request_id] += info.bytes
+            running = self._p2d_running.get(info.request_id, {})
+            running.pop(info.flow.id, None)
+            if not running:
+                self._p2d_running.pop(info.request_id, None)
         self._account(info)
         p = self.pending.get(info.batch_id)
         if info.stage != "p2d" or p is None:

@@ -32,6 +32,7 @@ from ..fabric.network import FabricConfig, Network
 from ..fabric.result import FabricResult
 from ..fabric.topology import Topology, load_topology, topology_from_dict
 from ..serving.decode import decode_summary
+from ..serving.diagnostics import stage_summary
 from ..serving.config import ServingConfig
 from ..serving.engine import STAGES, PrefillEngine, ServingEngine, ServingSetup  # noqa: F401  (STAGES, PrefillEngine: old names)
 from ..serving.requests import Request, WorkloadConfig, generate
@@ -279,6 +280,7 @@ def _summary(res: FabricResult, eng: ServingEngine, tables: dict[str, pd.DataFra
         "longest_pause_s": fab["longest_pause_s"],
         "memory_estimate_mb": fab["memory_estimate_mb"],
         **{f"policy_{k}": v for k, v in eng.policy.stats().items()},
+        **stage_summary(tables["flows"], eng.policy),
     }
 
 

@@ -357,12 +357,13 @@ class Network:
             self._on_done[fid] = on_done
         return flow
 
-    def set_priority(self, flow: Flow | int, priority: int) -> None:
-        """Move a running flow to another class from its next packet on."""
+    def set_priority(self, flow: Flow | int, priority: int, atomic: bool = False) -> None:
+        """Move a running flow to another class from its next packet on; ``atomic``: at a message
+        boundary, once none of its packets is in flight (the NIC holds the flow until then)."""
         fid = _fid(flow)
         if not 0 <= priority <= 7:
             raise ConfigError(f"priority: expected an integer 0..7, got {priority!r}")
-        self._fabric().SetPriority(fid, int(priority))
+        self._fabric().SetPriority(fid, int(priority), bool(atomic))
 
     def set_rate_cap(self, flow: Flow | int, bps: float) -> None:
         """Pace a flow at no more than ``bps`` (0 removes the cap)."""
@@ -374,6 +375,10 @@ class Network:
     def set_demotion(self, flow: Flow | int, thresholds: list[int]) -> None:
         """PIAS: the flow's class goes one down each time its bytes sent cross a threshold (in C++)."""
         self._fabric().SetDemotion(_fid(flow), [int(t) for t in thresholds])
+
+    def set_hold(self, flow: Flow | int, held: bool = True) -> None:
+        """Hold a flow at its NIC while a higher-class flow of that NIC has bytes to send."""
+        self._fabric().SetHold(_fid(flow), bool(held))
 
     def flow_priority(self, flow: Flow | int) -> int:
         return int(self._fabric().FlowPriority(_fid(flow)))

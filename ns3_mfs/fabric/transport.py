@@ -37,8 +37,8 @@ class Transport(Clock, Protocol):
         ``on_done(flow)`` is called when its last byte is delivered."""
         ...
 
-    def set_priority(self, flow: Any, priority: int) -> None:
-        """Move a running flow to another class."""
+    def set_priority(self, flow: Any, priority: int, atomic: bool = False) -> None:
+        """Move a running flow to another class (``atomic``: once none of its packets is in flight)."""
         ...
 
     def set_rate_cap(self, flow: Any, bps: float) -> None:
@@ -47,6 +47,10 @@ class Transport(Clock, Protocol):
 
     def set_demotion(self, flow: Any, thresholds: list[int]) -> None:
         """Move the flow one class down each time its bytes sent cross a threshold."""
+        ...
+
+    def set_hold(self, flow: Any, held: bool = True) -> None:
+        """Hold the flow at its NIC while a higher-class flow of that NIC has bytes to send."""
         ...
 
     def flow_bytes_delivered(self, flow: Any) -> int:

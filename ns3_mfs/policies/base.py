@@ -57,6 +57,9 @@ class BatchRequest:
     p2d_bytes: int                #: network bytes of its P2D transfers in this batch (all layers)
     src: int                      #: source NIC of its P2D flows
     dst: int                      #: destination (decode) NIC
+    #: the request's whole traffic matrix in this batch as ((host, "tx" | "rx"), bytes) pairs: KV
+    #: fetches, its share of the collectives and its P2D on every NIC port (empty: P2D only)
+    ports: tuple[tuple[tuple[int, str], float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class Policy:
     """Base class: subclasses implement :meth:`classify` and may override the hooks."""
 
     name: ClassVar[str] = ""
+    #: class changes take effect at message boundaries (the transport holds the flow until none of
+    #: its packets is in flight), so a flow is never reordered by its own re-classing
+    atomic: bool = False
     Params: ClassVar[type] = NoParams
 
     def __init__(self, params: Any, transport: Transport):
@@ -82,6 +88,8 @@ class Policy:
         self.active: dict[int, FlowInfo] = {}
         #: (time_s, flow_id, stage, class, reason) for every class decision
         self.log: list[tuple[float, int, str, int, str]] = []
+        #: absolute deadline of every flow started with one, by flow id (diagnostics)
+        self.deadlines: dict[int, float] = {}
 
     # ------------------------------------------------------------- decisions
     def classify(self, info: FlowInfo) -> int:
@@ -96,6 +104,9 @@ class Policy:
 
     def layer_boundary(self, batch_id: int, instance: int, layer: int) -> None:
         """Layer ``layer`` of a batch starts its compute."""
+
+    def layer_waiting(self, batch_id: int, instance: int, layer: int) -> None:
+        """The GPU finished the layer before ``layer`` and waits for ``layer``'s KV fetch."""
 
     def batch_done(self, batch_id: int, instance: int) -> None:
         """A batch finished its last layer (its P2D flows may still run)."""
@@ -126,6 +137,8 @@ class Policy:
 
         info.flow = self.transport.start_flow(info.src, info.dst, info.bytes, info.cls, on_done=done)
         self.active[info.flow.id] = info
+        if info.deadline_s is not None:
+            self.deadlines[info.flow.id] = info.deadline_s
         self._record(info, info.cls, "start")
         self.started(info)
         return info.flow
@@ -134,8 +147,17 @@ class Policy:
         """Raise a running flow's class (never lower it)."""
         if info.flow is None or cls >= info.cls:
             return
+        self.reclass(info, cls, reason)
+
+    def reclass(self, info: FlowInfo, cls: int, reason: str) -> None:
+        """Move a running flow to class ``cls``, up or down (e.g. to a scavenger class)."""
+        if info.flow is None or cls == info.cls:
+            return
         info.cls = cls
-        self.transport.set_priority(info.flow, cls)
+        if self.atomic:
+            self.transport.set_priority(info.flow, cls, atomic=True)
+        else:
+            self.transport.set_priority(info.flow, cls)
         self._record(info, cls, reason)
 
     def _record(self, info: FlowInfo, cls: int, reason: str) -> None:

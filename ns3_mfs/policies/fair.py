@@ -1,4 +1,9 @@
-"""Fair sharing: every flow in one class; DCQCN shares the links."""
+"""Fair sharing as the MFS paper's baseline: "max-min fairness among flows" (Section 6.3, DESIGN.md
+section 2).
+
+Every data flow in one class; DCQCN (or the switch queues without it) shares
+the links among them. Implemented as defined, to the fairness DCQCN gives.
+"""
 
 from dataclasses import dataclass
 

@@ -1,4 +1,7 @@
-"""PIAS: every flow starts in the top class and is demoted by bytes sent (in the NIC).
+"""PIAS (not in the MFS paper's set; Bai et al., NSDI 2015): "demotion by bytes sent" (DESIGN.md section 2).
+
+Every flow starts in the top class and is demoted in the NIC each time its
+bytes sent cross a threshold (flow sizes unknown). Implemented as defined.
 
 Default thresholds: the published web-search ones, in 1460-byte packets
 (46, 1084, 1717, 1943, 1989, 1999, 2001), converted to bytes.

@@ -1,4 +1,9 @@
-"""Shortest job first: a flow's class by its size (smaller flows higher)."""
+"""SJF as the MFS paper's baseline: "strictly smaller flows first" (Section 6.3, DESIGN.md section 2).
+
+A flow's class by its size, known when it starts (smaller flows higher):
+strict priority over ``len(thresholds_bytes) + 1`` size buckets, which is as
+strict as seven classes allow. Implemented as defined.
+"""
 
 from bisect import bisect_right
 from dataclasses import dataclass

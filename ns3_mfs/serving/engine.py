@@ -55,11 +55,13 @@ from .cluster import Instance, Layout, build_layout
 from .collectives import Collectives
 from .config import ServingConfig
 from .decode import DecodeSetup, DecodeSide
+from .diagnostics import add_flow_columns
 from .dispatch import InstanceView
 from .kv_cache import KvCache
 from .queueing import QueueContext
 from .recorder import STAGES, Recorder
 from .requests import Request
+from .traffic import request_ports
 from .transport import Clock, IntraServerTransport, Join, Transfers
 
 __all__ = ["STAGES", "Batch", "PrefillEngine", "ReqState", "ServingEngine", "ServingSetup"]
@@ -164,7 +166,9 @@ class ServingEngine:
 
     def tables(self, fab: FabricResult, slo_of: np.ndarray | float) -> dict[str, pd.DataFrame]:
         """The run's result tables from the fabric's result and this engine's records."""
-        return self.recorder.tables(fab, self.states, self.decode, slo_of)
+        tables = self.recorder.tables(fab, self.states, self.decode, slo_of)
+        add_flow_columns(tables["flows"], self.policy)
+        return tables
 
     def gpu_tokens(self, batch: Batch, layer: int) -> np.ndarray:
         return self.coll.gpu_tokens(batch, layer)
@@ -260,9 +264,10 @@ class ServingEngine:
         self.batch_deadlines[batch.id] = [self.deadlines[st.req.id] for st, _, _ in items
                                           if st.req.id in self.deadlines]
         self.policy.batch_started(self._plan(batch))
+        first = self._start_fetch(batch, 0)
         for layer in range(1, min(self.prefetch_layers, self.layers)):
             self._start_fetch(batch, layer)  # lookahead: the next layers' prefixes are on their way too
-        self._start_fetch(batch, 0).then(lambda: self._attention(batch, 0))
+        first.then(lambda: self._attention(batch, 0))
 
     def _plan(self, batch: Batch) -> BatchPlan:
         """What the batch will send to the decode side, and when its compute should end."""
@@ -274,7 +279,8 @@ class ServingEngine:
             dst = targets[0][0]
             nbytes = sum(int(b) * self.layers for g, b in targets if not self.layout.same_server(src, g))
             reqs.append(BatchRequest(st.req.id, self.deadlines.get(st.req.id), nbytes,
-                                     self.layout.gpu_nic[src], self.layout.gpu_nic[dst]))
+                                     self.layout.gpu_nic[src], self.layout.gpu_nic[dst],
+                                     request_ports(self, batch, st, take)))
         now = self.clock.now
         return BatchPlan(batch.id, batch.instance.index, now, now + self.predict_compute_s(batch), tuple(reqs))
 
@@ -357,6 +363,8 @@ class ServingEngine:
 
     def _layer_done(self, batch: Batch, layer: int) -> None:
         if layer + 1 < self.layers:
+            if batch.fetch[layer + 1].n:  # the GPU waits for the next layer's KV fetch
+                self.policy.layer_waiting(batch.id, batch.instance.index, layer + 1)
             batch.fetch[layer + 1].then(lambda: self._attention(batch, layer + 1))
         else:
             self._batch_done(batch)

@@ -49,6 +49,7 @@ class FakeFlow:
     class_changes: list[tuple[float, int]] = field(default_factory=list)
     rate_caps: list[tuple[float, float]] = field(default_factory=list)   #: (time_s, bps) of every set_rate_cap
     demotion: Optional[list[int]] = None                                   #: thresholds of set_demotion
+    held: bool = False                                                     #: set_hold (no effect on timing)
 
     @property
     def final_priority(self) -> int:
@@ -124,7 +125,7 @@ class FakeFabric:
     def _flow(self, flow: Any) -> FakeFlow:
         return self.flows[flow if isinstance(flow, (int, np.integer)) else flow.id]
 
-    def set_priority(self, flow: Any, priority: int) -> None:
+    def set_priority(self, flow: Any, priority: int, atomic: bool = False) -> None:
         if not 0 <= priority <= 7:
             raise ConfigError(f"priority: expected an integer 0..7, got {priority!r}")
         self._flow(flow).class_changes.append((self._now, int(priority)))
@@ -134,6 +135,9 @@ class FakeFabric:
 
     def set_demotion(self, flow: Any, thresholds: list[int]) -> None:
         self._flow(flow).demotion = [int(t) for t in thresholds]
+
+    def set_hold(self, flow: Any, held: bool = True) -> None:
+        self._flow(flow).held = bool(held)
 
     def flow_bytes_delivered(self, flow: Any) -> int:
         f = self._flow(flow)

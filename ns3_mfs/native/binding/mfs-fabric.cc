@@ -351,11 +351,11 @@ Fabric::AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls
 }
 
 void
-Fabric::SetPriority(uint32_t flow, uint32_t cls)
+Fabric::SetPriority(uint32_t flow, uint32_t cls, bool atomic)
 {
     RdmaFlow& f = m->FlowAt(flow);
     CheckClass(cls);
-    m->SenderOf(f)->SetFlowClass(flow, static_cast<uint8_t>(cls));
+    m->SenderOf(f)->SetFlowClass(flow, static_cast<uint8_t>(cls), atomic);
 }
 
 void
@@ -376,6 +376,13 @@ Fabric::SetRateCap(uint32_t flow, double bps)
         throw std::invalid_argument(msg.str());
     }
     m->SenderOf(f)->SetFlowRateCap(flow, bps);
+}
+
+void
+Fabric::SetHold(uint32_t flow, bool held)
+{
+    RdmaFlow& f = m->FlowAt(flow);
+    m->SenderOf(f)->SetFlowHold(flow, held);
 }
 
 void

@@ -114,12 +114,14 @@ class Fabric
      */
     uint32_t AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls, double startS, bool notify);
 
-    /** Change a flow's class; new packets of the flow use it. */
-    void SetPriority(uint32_t flow, uint32_t cls);
+    /** Change a flow's class; new packets of the flow use it (atomic: once none is in flight). */
+    void SetPriority(uint32_t flow, uint32_t cls, bool atomic = false);
     /** Cap a flow's rate in bit/s (0 = no cap). */
     void SetRateCap(uint32_t flow, double bps);
     /** PIAS demotion: the class goes one down at each byte threshold crossed. */
     void SetDemotion(uint32_t flow, const std::vector<uint64_t>& thresholds);
+    /** Hold a flow at its NIC while a higher-class flow of the NIC has bytes to send. */
+    void SetHold(uint32_t flow, bool held);
     /** @return current class of a flow */
     uint32_t FlowPriority(uint32_t flow) const;
     /** @return bytes the flow has put on the wire (payload, resends included) */

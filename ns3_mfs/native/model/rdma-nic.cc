@@ -217,11 +217,21 @@ RdmaNic::StartFlow(uint32_t id)
 }
 
 void
-RdmaNic::SetFlowClass(uint32_t id, uint8_t cls)
+RdmaNic::SetFlowClass(uint32_t id, uint8_t cls, bool atomic)
 {
     RdmaFlow& f = (*m_flows)[id];
+    if (f.pendingCls >= 0)
+    {
+        f.pendingCls = -1; // a newer change replaces it
+        Ready(f);
+    }
     if (f.cls == cls)
     {
+        return;
+    }
+    if (atomic && f.sndNxt > f.sndUna)
+    {
+        f.pendingCls = cls; // PortPull holds the flow until ApplyPendingClass
         return;
     }
     if (f.inReady)
@@ -230,6 +240,53 @@ RdmaNic::SetFlowClass(uint32_t id, uint8_t cls)
     }
     f.cls = cls;
     f.classChanges++;
+    m_dev->Kick();
+}
+
+void
+RdmaNic::SetFlowHold(uint32_t id, bool held)
+{
+    RdmaFlow& f = (*m_flows)[id];
+    f.held = held;
+    m_dev->Kick();
+}
+
+bool
+RdmaNic::HigherPending(uint8_t cls) const
+{
+    for (uint32_t k = 0; k < cls; ++k)
+    {
+        for (uint32_t id : m_ready[k])
+        {
+            const RdmaFlow& g = (*m_flows)[id];
+            if (g.cls == k && g.sndNxt < g.size)
+            {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+void
+RdmaNic::ApplyPendingClass(RdmaFlow& f)
+{
+    if (f.pendingCls < 0 || f.sndNxt > f.sndUna)
+    {
+        return;
+    }
+    uint8_t cls = static_cast<uint8_t>(f.pendingCls);
+    f.pendingCls = -1;
+    if (f.inReady)
+    {
+        m_moved[f.cls]++;
+    }
+    if (f.cls != cls)
+    {
+        f.cls = cls;
+        f.classChanges++;
+    }
+    Ready(f);
     m_dev->Kick();
 }
 
@@ -306,6 +363,15 @@ RdmaNic::PortPull(uint32_t, uint8_t pausedMask)
         f.inReady = false;
         if (f.sndNxt >= f.size)
         {
+            continue;
+        }
+        if (f.pendingCls >= 0 && f.sndNxt > f.sndUna)
+        {
+            continue; // held for an atomic class change (ApplyPendingClass re-queues it)
+        }
+        if (f.held && HigherPending(f.cls))
+        {
+            Ready(f); // the host keeps it until the higher classes have sent everything
             continue;
         }
         if (f.nextTxPs > now)
@@ -474,6 +540,7 @@ RdmaNic::ReceiveAck(const RoceHeader& h)
     {
         Rewind(f, h.psn);
     }
+    ApplyPendingClass(f);
     if (f.sndUna >= f.size && f.ackedPs < 0)
     {
         f.ackedPs = Simulator::Now().GetPicoSeconds();
@@ -603,6 +670,7 @@ RdmaNic::Rewind(RdmaFlow& f, uint64_t psn)
     f.sndNxt = psn;
     f.rewinds++;
     m_rewindTrace(f.id, psn);
+    ApplyPendingClass(f);
     Ready(f);
     m_dev->Kick();
 }

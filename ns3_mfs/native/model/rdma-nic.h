@@ -35,6 +35,8 @@ struct RdmaFlow
     uint8_t cls{0};          //!< current class of new packets
     uint8_t initialCls{0};   //!< class at start
     uint32_t classChanges{0}; //!< number of class changes
+    int16_t pendingCls{-1};  //!< class taken once nothing is in flight (atomic change); -1 none
+    bool held{false};        //!< held at the NIC while a higher-class flow of it has bytes to send
     int64_t startPs{-1};     //!< first packet may leave (ps); -1 not started
     int64_t endPs{-1};       //!< last byte delivered in order at the receiver (ps)
     int64_t ackedPs{-1};     //!< sender saw the final ACK (ps)
@@ -120,8 +122,12 @@ using RdmaFlowTable = std::deque<RdmaFlow>;
  * ones, the receiver discards the gap and NACKs, and go-back-N resends the
  * overtaken bytes in the new class (the stale copies arrive later as
  * duplicates and are dropped by the receiver), so every byte is still
- * delivered once and in order. MFS avoids this by promoting at layer
- * boundaries, where a flow has nothing in flight.
+ * delivered once and in order. An atomic class change (SetFlowClass with
+ * atomic = true, what MFS uses) avoids this: while packets of the flow are
+ * unacknowledged the NIC sends no more of it, and the new class takes effect
+ * once all of them are acknowledged (a message boundary), so no packet of
+ * the flow sits in a switch queue under the old class when the new one
+ * starts.
  */
 class RdmaNic : public Object, public RocePortOwner
 {
@@ -197,8 +203,10 @@ class RdmaNic : public Object, public RocePortOwner
      * Change the class of a running flow; packets generated from now on use it.
      * @param id flow id
      * @param cls new class
+     * @param atomic when packets of the flow are in flight, hold the flow
+     *        until they are all acknowledged and change the class then
      */
-    void SetFlowClass(uint32_t id, uint8_t cls);
+    void SetFlowClass(uint32_t id, uint8_t cls, bool atomic = false);
 
     /**
      * Cap a flow's sending rate (Karuna's minimum required rate); 0 removes the cap.
@@ -216,6 +224,16 @@ class RdmaNic : public Object, public RocePortOwner
      * @param thresholds increasing byte counts
      */
     void SetFlowDemotion(uint32_t id, std::vector<uint64_t> thresholds);
+
+    /**
+     * Hold a flow at the NIC (the host's software queue): it sends nothing
+     * while a flow of a higher class of this NIC has bytes to send, even when
+     * that flow is paced or paused, instead of filling the gaps into the
+     * switches' lower bands.
+     * @param id flow id
+     * @param held hold it (true) or send it as usual (false)
+     */
+    void SetFlowHold(uint32_t id, bool held);
 
     /** @return the NIC's port */
     Ptr<RoceNetDevice> GetDevice() const;
@@ -246,6 +264,10 @@ class RdmaNic : public Object, public RocePortOwner
     void ArmRto(RdmaFlow& f);
     void RtoFired(uint32_t id);
     void Rewind(RdmaFlow& f, uint64_t psn);
+    /** Apply an atomic class change once nothing of the flow is in flight. */
+    void ApplyPendingClass(RdmaFlow& f);
+    /** Whether a flow of a class above @p cls has bytes to send. */
+    bool HigherPending(uint8_t cls) const;
     void OnCnp(RdmaFlow& f);
     void DecayAlpha(RdmaFlow& f, int64_t now);
     void RateDecrease(uint32_t id);

@@ -178,10 +178,11 @@ def test_the_engine_signals_a_blocking_fetch(tiny_model):
     from ns3_mfs.serving.requests import Request
 
     # A slow KV-store NIC: the next layer's fetch outlasts the layer's compute.
-    fab0, _, eng0 = engine_on_fake(tiny_model, "mfs", {"rho": 0.0}, prefill_gpus=8)
+    fab0, _, eng0 = engine_on_fake(tiny_model, "mfs", {"rho": 0.0}, prefill_gpus=8, kv_pool="dedicated")
     store = set(eng0.layout.kv_store_hosts)
     slow = FakeFabric(rate_bps=100e9, latency_s=2e-6, host_rates={h: 1e8 for h in store})
-    fab, pol, eng = engine_on_fake(tiny_model, "mfs", {"rho": 0.0}, fabric=slow, prefill_gpus=8)
+    fab, pol, eng = engine_on_fake(tiny_model, "mfs", {"rho": 0.0}, fabric=slow, prefill_gpus=8,
+                                   kv_pool="dedicated")
     blocks = tuple(range(4))
     run(fab, eng, [Request(0, 0.0, 512, 1, block_hashes=blocks), Request(1, 0.1, 512, 1, block_hashes=blocks)])
     waits = [(c, r) for (_t, _f, s, c, r) in pol.log if s == "kv_fetch" and r.startswith("waiting")]
@@ -326,7 +327,8 @@ def test_a_deeper_fetch_lookahead_gives_rli_up_to_k_minus_1(tiny_model):
     blocks = tuple(range(4))
     seen = {}
     for ahead in (1, 3):
-        fab, pol, eng = engine_on_fake(tiny_model, "mfs", {"rho": 0.0}, prefill_gpus=8, kv_prefetch_layers=ahead)
+        fab, pol, eng = engine_on_fake(tiny_model, "mfs", {"rho": 0.0}, prefill_gpus=8, kv_prefetch_layers=ahead,
+                                       kv_pool="dedicated")
         run(fab, eng, [Request(0, 0.0, 512, 1, block_hashes=blocks), Request(1, 0.1, 512, 1, block_hashes=blocks)])
         seen[ahead] = sorted({c for (_t, _f, s, c, r) in pol.log if s == "kv_fetch" and r == "start"})
         fetched = sorted({r.layer for r in eng.recorder.flows if r.stage == "kv_fetch"})

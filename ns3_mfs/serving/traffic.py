@@ -1,7 +1,7 @@
 """A request's traffic matrix in a batch, per NIC port, for the flow policies (MFS's Algorithm 1).
 
 Every byte the request will put on the network while its batch runs: its KV
-fetches (store NIC transmit, its group's NIC receive), its share of the
+fetches (the holder GPU's or store NIC's transmit, its group's NIC receive), its share of the
 all-to-alls (the tokens it owns, dispatched to and combined from the other
 GPUs of the instance by the routing model's shares), its TP all-reduce share
 and its P2D (its group's NIC transmit, the decode NICs receive). Transfers
@@ -34,19 +34,25 @@ def request_ports(eng: "ServingEngine", batch: "Batch", st: "ReqState",
     group = inst.groups[st.group]
     lead = group[0]
     per_token = m.kv_bytes_per_token_per_layer()
-    # Stage 1: the prefix blocks it fetches, every layer (first chunk only).
+    # Stage 1: the prefix blocks it fetches (from their holder GPU or a store NIC), every layer (first chunk).
     if not st.computed and st.cached_blocks:
         for b in st.cached_blocks:
             if b not in st.local_blocks:
-                add(eng.kv.kv_host(st.req, b), lead, eng.cfg.kv_block_tokens * per_token * eng.layers, True)
+                kind, where = eng.kv.source(st.req, b)
+                add(where, lead, eng.kv.block_tokens * per_token * eng.layers, kind == "host")
     # Stage 2: its tokens' dispatch and combine, and its all-reduce share.
     gpus, tp = inst.gpus, inst.tp
     index = {g: i for i, g in enumerate(gpus)}
+    gather = eng.coll.ep_collective == "allgather_reducescatter"
     for layer in eng.moe:
         shares = eng.coll.shares(inst, layer)
         for g in group:
             i = index[g]
             for j, gj in enumerate(gpus):
+                if gather:  # its hidden states to every GPU, its tokens' partial outputs back (direct)
+                    add(g, gj, take / tp * m.tp_allreduce_bytes_per_token())
+                    add(gj, g, take / tp * m.tp_allreduce_bytes_per_token())
+                    continue
                 frac = take / tp * shares[i, j]
                 add(g, gj, frac * m.dispatch_bytes_per_token())
                 add(gj, g, frac * m.combine_bytes_per_token())
@@ -54,7 +60,7 @@ def request_ports(eng: "ServingEngine", batch: "Batch", st: "ReqState",
         ring = take * m.tp_allreduce_bytes_per_token() * 2 * (tp - 1) / tp * 2 * eng.layers
         for t in range(tp):
             add(group[t], group[(t + 1) % tp], ring)
-    # Stage 3: its new KV to the decode side.
-    for dst, nbytes in eng.coll.p2d_targets(st, take * per_token):
+    # Stage 3: its KV to the decode side (with the reused prefix under p2d_history = "full").
+    for dst, nbytes in eng.coll.p2d_targets(st, eng.p2d_tokens(st, take) * per_token):
         add(lead, dst, nbytes * eng.layers)
     return tuple(sorted(load.items()))

@@ -102,7 +102,9 @@ def _ring_run(topo, flows, buffer, watch_us, until):
 def test_rings_either_finish_or_report_a_real_deadlock(scenario):
     # Never a hang, never a false alarm: a run on a ring (where shortest paths can
     # form cyclic buffer dependencies) finishes with every check passing, or stops
-    # as a deadlock that, left alone, delivers nothing more for 20 ms.
+    # as a deadlock that is real: left alone for 20 ms, the flows that do not finish
+    # deliver nothing more (a flow outside the cycle may still finish its last
+    # packets: found by hypothesis, a 1 -> 0 flow on one switch completing 3 kB later).
     topo, flows, buffer = scenario
     net = _ring_run(topo, flows, buffer, 1000.0, 0.1)
     RING_OUTCOMES[net.stop_reason or "finished"] = RING_OUTCOMES.get(net.stop_reason or "finished", 0) + 1
@@ -111,9 +113,11 @@ def test_rings_either_finish_or_report_a_real_deadlock(scenario):
         cycle = net.anomalies()
         assert len(cycle) >= 2 and (cycle["kind"] == "deadlock").all()
         alone = _ring_run(topo, flows, buffer, 0.0, t)
-        before = alone.flows()["bytes_delivered"].sum()
+        before = alone.flows().set_index("flow_id")["bytes_delivered"]
         alone.run(t + 0.02)
-        assert alone.flows()["bytes_delivered"].sum() == before
+        after = alone.flows().set_index("flow_id")
+        stuck = ~after["completed"]
+        assert stuck.any() and (after.loc[stuck, "bytes_delivered"] == before[stuck]).all()
     else:
         assert net.stop_reason == "" and net.drained
         assert net.flows()["completed"].all() and net.checks()["ok"]

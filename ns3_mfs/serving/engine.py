@@ -139,7 +139,10 @@ class ServingEngine:
         self.decode_setup = decode or DecodeSetup.build(cfg, model, compute.gpu, layout.decode_gpus)
         self.decode = DecodeSide(clock, self.decode_setup)
         self.recorder = Recorder()
-        self.transfers = Transfers(clock, policy, layout, IntraServerTransport(clock, intra_bps), self.recorder)
+        traffic = set(getattr(cfg, "traffic", TRAFFIC))
+        stages = None if traffic == set(TRAFFIC) else {s for s, group in STAGE_TRAFFIC.items() if group in traffic}
+        self.transfers = Transfers(clock, policy, layout, IntraServerTransport(clock, intra_bps), self.recorder,
+                                   stages)
         self.coll = Collectives(clock, cfg, model, compute, layout, self.decode_setup, self.transfers, self.recorder)
         self.batches = 0
         self.layers = model.layers
@@ -424,6 +427,11 @@ class ServingEngine:
 #: The name of the engine before decode moved in with it.
 PrefillEngine = ServingEngine
 
+
+#: The traffic groups of ``serving.traffic`` and the flow stages of each.
+TRAFFIC = ("kv_fetch", "collectives", "p2d")
+STAGE_TRAFFIC = {"kv_fetch": "kv_fetch", "dispatch": "collectives", "combine": "collectives",
+                 "allreduce": "collectives", "p2d": "p2d"}
 
 #: Tokens per KV block when neither the config nor the trace says (Mooncake's).
 DEFAULT_BLOCK_TOKENS = 512

@@ -59,15 +59,17 @@ class Transfers:
     """Moves bytes from a GPU (or a KV-store host) to a GPU, recording each transfer as a :class:`FlowRecord`."""
 
     def __init__(self, clock: Clock, policy: Policy, layout: Layout, intra: IntraServerTransport,
-                 recorder: Recorder):
+                 recorder: Recorder, stages: Optional[set[str]] = None):
         self.clock, self.policy, self.layout, self.intra, self.recorder = clock, policy, layout, intra, recorder
+        #: flow stages whose bytes are moved (``serving.traffic``); the others arrive at once, unrecorded
+        self.stages = stages
 
     def send(self, src: tuple[str, int], dst_gpu: int, nbytes: int, stage: str, layer: int, request: int,
              batch: int, collective: int, on_done: Callable[[], None], instance: int = 0,
              deadline_s: Optional[float] = None, extra: Optional[dict[str, Any]] = None) -> None:
         """``src`` is ``("gpu", index)`` or ``("host", kv_store_host)``; ``on_done()`` runs when the bytes arrived."""
         kind, where = src
-        if nbytes <= 0:
+        if nbytes <= 0 or (self.stages is not None and stage not in self.stages):
             self.clock.schedule(self.clock.now, on_done)
             return
         rec = FlowRecord(stage, layer, request, batch, collective, where if kind == "gpu" else -1, dst_gpu,

@@ -319,6 +319,60 @@ class NicDcqcnConnectXTestCase : public NicTestCase
     }
 };
 
+/**
+ * ConnectX target-rate clamping (ClampTargetRate off): a cut after a byte-counter increase sets
+ * Rt <- Rc; a cut with no increase since the previous one keeps Rt, so recovery aims at the rate
+ * before that run of cuts.
+ */
+class NicDcqcnClampTestCase : public NicTestCase
+{
+  public:
+    NicDcqcnClampTestCase()
+        : NicTestCase("DCQCN ConnectX steps: target clamped after a byte-counter increase, kept in a run of cuts")
+    {
+    }
+
+  private:
+    void DoRun() override
+    {
+        Build(true, 1ull << 30);
+        Ptr<RdmaNic> nic = m_nic[0];
+        nic->SetAttribute("ClampTargetRate", BooleanValue(false));
+        nic->SetAttribute("ByteCounter", UintegerValue(10 * 4096)); // a stage every 10 packets
+        Simulator::Schedule(MicroSeconds(10), &NicDcqcnClampTestCase::InjectCnp, this);
+        Simulator::Schedule(MicroSeconds(30), &NicDcqcnClampTestCase::InjectCnp, this);
+        Simulator::Schedule(NanoSeconds(34100), &NicDcqcnClampTestCase::InjectCnp, this);
+        Simulator::Stop(MicroSeconds(50));
+        nic->StartFlow(0);
+        Simulator::Run();
+
+        const double line = 100e9;
+        auto at = [this](Time t) {
+            for (size_t i = 0; i < m_rates.size(); ++i)
+            {
+                if (m_rates[i].first == t)
+                {
+                    return i;
+                }
+            }
+            return m_rates.size();
+        };
+        size_t c1 = at(MicroSeconds(10));
+        size_t c2 = at(MicroSeconds(30));
+        size_t c3 = at(NanoSeconds(34100));
+        NS_TEST_ASSERT_MSG_EQ((c1 < c2 && c2 < c3 && c3 + 1 < m_rates.size()), true, "three cuts and a stage after");
+        NS_TEST_ASSERT_MSG_EQ((c2 > c1 + 1), true, "byte-counter stages between the first two cuts");
+        // First stage after cut 1: Rt is still line rate (nothing to clamp before it).
+        NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[c1 + 1].second, (line + m_rates[c1].second) / 2, 1e-6 * line,
+                                  "fast recovery towards line rate");
+        double before = m_rates[c2 - 1].second; // Rc when the second CNP came, after byte-counter stages
+        NS_TEST_ASSERT_MSG_EQ(c3, c2 + 1, "no increase between the second and the third cut");
+        // Cut 3 followed cut 2 with no increase: Rt stays the rate before cut 2.
+        NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[c3 + 1].second, (before + m_rates[c3].second) / 2, 1e-6 * line,
+                                  "Rt <- Rc at the cut after a byte-counter stage, kept at the next cut");
+    }
+};
+
 /** The RdmaNic test suite. */
 class RdmaNicTestSuite : public TestSuite
 {
@@ -329,6 +383,7 @@ class RdmaNicTestSuite : public TestSuite
         AddTestCase(new NicGoBackNTestCase, Duration::QUICK);
         AddTestCase(new NicDcqcnTestCase, Duration::QUICK);
         AddTestCase(new NicDcqcnConnectXTestCase, Duration::QUICK);
+        AddTestCase(new NicDcqcnClampTestCase, Duration::QUICK);
     }
 };
 

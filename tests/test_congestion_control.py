@@ -135,3 +135,114 @@ def test_ecn_config_is_validated():
         from_dict(FabricConfig, {"cc": "cubic"}, "fabric")
     with pytest.raises(ConfigError, match=r"fabric.ecn_classes\[1\]: must be <= 7, got 9"):
         from_dict(FabricConfig, {"ecn_classes": [1, 9]}, "fabric")
+
+
+# ------------------------------------------------------------ DCQCN profiles
+
+#: configs/dcqcn_paper.toml before it named the "paper" profile.
+PAPER_TOML_BEFORE = {"cc": "dcqcn", "ecn_kmin_bytes": 12500, "ecn_kmax_bytes": 500000, "ecn_pmax": 0.01,
+                     "dcqcn_g": 0.00390625, "dcqcn_alpha_update_us": 55.0, "dcqcn_increase_timer_us": 55.0,
+                     "dcqcn_rai_mbps": 40.0, "dcqcn_byte_counter_bytes": 10485760}
+
+
+def test_default_profile_is_connectx_with_nvidia_firmware_defaults():
+    c = FabricConfig()
+    assert c.dcqcn_profile == "connectx"
+    assert (c.dcqcn_g, c.dcqcn_initial_alpha) == (5 / 1024, 1023 / 1024)  # dce_tcp_g 1019, initial_alpha 1023
+    assert (c.dcqcn_alpha_update_us, c.dcqcn_rate_decrease_interval_us) == (1.0, 4.0)
+    assert (c.dcqcn_rai_mbps, c.dcqcn_rhai_mbps, c.dcqcn_min_rate_mbps) == (5.0, 50.0, 1.0)
+    assert (c.dcqcn_increase_timer_us, c.dcqcn_byte_counter_bytes, c.dcqcn_fast_recovery_stages) == (300.0, 32767, 1)
+    assert c.dcqcn_min_decrease_factor == 0.5 and c.cnp_interval_us == 4.0
+    assert c.dcqcn_alpha_per_window and not c.dcqcn_clamp_target_rate and c.dcqcn_clamp_target_after_timer
+    attrs = {name: value for obj, name, value in c.attributes() if obj == "RdmaNic"}
+    assert attrs["MinDecreaseFactor"] == "0.5" and attrs["AlphaPerWindow"] == "true"
+    assert attrs["ClampTargetRate"] == "false" and attrs["CnpInterval"] == "4000000ps"
+
+
+def test_explicit_keys_win_over_the_profile_and_with_profile_keeps_them():
+    p = from_dict(FabricConfig, {"dcqcn_profile": "paper", "dcqcn_rai_mbps": 10.0}, "fabric")
+    assert p.dcqcn_rai_mbps == 10.0 and p.dcqcn_alpha_update_us == 55.0 and p.ecn_kmin_bytes == 12500
+    from ns3_mfs.config import to_dict
+
+    assert from_dict(FabricConfig, to_dict(p), "fabric") == p  # resolved values round-trip
+    h = p.with_profile("hpcc")
+    assert h.dcqcn_rai_mbps == 10.0 and h.dcqcn_alpha_update_us == 1.0 and h.ecn_kmin_bytes == 400_000
+    assert h.with_profile("paper") == p
+    from ns3_mfs.config import ConfigError
+
+    with pytest.raises(ConfigError, match="fabric.dcqcn_profile: expected one of 'connectx', 'hpcc', 'paper'"):
+        from_dict(FabricConfig, {"dcqcn_profile": "cx7"}, "fabric")
+
+
+def test_paper_and_hpcc_profiles_are_the_settings_they_replace():
+    old_paper = from_dict(FabricConfig, {**PAPER_TOML_BEFORE, "dcqcn_profile": "hpcc"}, "fabric")
+    assert FabricConfig(dcqcn_profile="paper").attributes() == old_paper.attributes()
+    assert paper_dcqcn().attributes() == old_paper.attributes()
+    hpcc = {name: value for obj, name, value in FabricConfig(dcqcn_profile="hpcc").attributes() if obj == "RdmaNic"}
+    # the NIC's own attribute defaults are the steps the package had before profiles
+    assert hpcc["InitialAlpha"] == "1.0" and hpcc["MinDecreaseFactor"] == "0.0"
+    assert hpcc["AlphaPerWindow"] == "false" and hpcc["ClampTargetRate"] == "true"
+    assert hpcc["CnpInterval"] == "50000000ps" and hpcc["DcqcnG"] == repr(1 / 256)
+
+
+def test_config_show_prints_the_resolved_profile_values():
+    import dataclasses
+
+    from ns3_mfs.demo import demo_config
+    from ns3_mfs.experiment.run import resolved
+
+    cfg = demo_config()
+    fabric = from_dict(FabricConfig, {"dcqcn_profile": "paper", "dcqcn_g": 0.01}, "fabric")
+    shown = resolved(dataclasses.replace(cfg, fabric=fabric))["fabric"]
+    assert shown["dcqcn_profile"] == "paper" and shown["dcqcn_g"] == 0.01
+    assert shown["dcqcn_alpha_update_us"] == 55.0 and shown["ecn_kmin_bytes"] == 12500
+    assert shown["dcqcn_clamp_target_rate"] is True and shown["cnp_interval_us"] == 50.0
+
+
+def run_workload(workload: str, cfg: FabricConfig) -> dict:
+    """A workload of the README table (ns3_mfs.fabric.cc_bench); every byte delivered, nothing dropped."""
+    from ns3_mfs.fabric.cc_bench import run_cc_workload
+
+    r = run_cc_workload(workload, cfg)
+    assert r["completed"] and r["drops"] == 0, r
+    return r
+
+
+def test_connectx_profile_beats_the_hpcc_profile_on_incasts_and_permutation():
+    # Measured (README table): 2-to-1 82 % vs 77 %, 7-to-1 74 % vs 41 %, permutation 1.39x vs 3.03x of cc=none.
+    for workload in ("incast2", "incast7", "perm32"):
+        cx = run_workload(workload, FabricConfig())
+        hp = run_workload(workload, FabricConfig(dcqcn_profile="hpcc"))
+        assert cx["makespan_s"] < 0.97 * hp["makespan_s"], (workload, cx, hp)
+    none = run_workload("perm32", FabricConfig(cc="none"))
+    assert cx["makespan_s"] <= 1.5 * none["makespan_s"], (cx, none)
+
+
+NOT_MET = ("issue 14 item 8 target not met by the ConnectX firmware defaults as modelled "
+           "(README, 'DCQCN profiles'): measured 2-to-1 82 %, 7-to-1 74 %, permutation 1.39x")
+
+
+@pytest.mark.xfail(strict=True, reason=NOT_MET)
+def test_default_dcqcn_two_flows_into_one_host_fair_and_90_percent_busy():
+    r = run_workload("incast2", FabricConfig())
+    assert r["fct_ratio"] <= 1.1, r
+    assert r["utilisation"] >= 0.9, r
+
+
+@pytest.mark.xfail(strict=True, reason=NOT_MET)
+def test_default_dcqcn_7_to_1_incast_90_percent_busy():
+    r = run_workload("incast7", FabricConfig())
+    assert r["utilisation"] >= 0.9, r
+
+
+@pytest.mark.xfail(strict=True, reason=NOT_MET)
+def test_default_dcqcn_permutation_within_1_3x_of_no_congestion_control():
+    cx = run_workload("perm32", FabricConfig())
+    none = run_workload("perm32", FabricConfig(cc="none"))
+    assert cx["makespan_s"] <= 1.3 * none["makespan_s"], (cx, none)
+
+
+def test_default_dcqcn_two_flows_share_fairly():
+    # The fairness half of the 2-to-1 target holds: the two FCTs are within 10 % (measured 1.07).
+    r = run_workload("incast2", FabricConfig())
+    assert r["fct_ratio"] <= 1.1 and r["pause_frames"] == 0, r

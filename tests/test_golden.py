@@ -84,3 +84,40 @@ def test_small_serving_run_is_unchanged(policy, tmp_path):
                                 trace=TRACE))
     run(load_run_config(cfg), out=tmp_path / "out")
     _compare(f"small-{policy}", tmp_path / "out")
+
+
+# The tables of tests/golden/hpcc-profile/ are those the package produced before the
+# "connectx" DCQCN profile became the default; the "hpcc" profile must reproduce them
+# exactly (they are never regenerated).
+HPCC = GOLDEN / "hpcc-profile"
+
+
+def _compare_hpcc(name: str, out: Path) -> None:
+    for t in TABLES:
+        got = pd.read_parquet(out / f"{t}.parquet")
+        want = pd.read_parquet(HPCC / name / f"{t}.parquet")
+        pd.testing.assert_frame_equal(got, want, check_exact=True, obj=f"hpcc-profile/{name}/{t}")
+
+
+def test_hpcc_profile_reproduces_the_tables_from_before_the_connectx_default(tmp_path):
+    import dataclasses
+
+    from ns3_mfs.demo import demo_config
+    from ns3_mfs.experiment.run import run
+
+    cfg = demo_config()
+    run(dataclasses.replace(cfg, fabric=cfg.fabric.with_profile("hpcc")), out=tmp_path)
+    _compare_hpcc("demo", tmp_path)
+
+
+@pytest.mark.skipif(not TRACE.exists(), reason="shared traces not present")
+def test_hpcc_profile_reproduces_a_serving_run_from_before_the_connectx_default(tmp_path):
+    from ns3_mfs.experiment.run import load_run_config, run
+
+    model = tmp_path / "tiny.toml"
+    model.write_text(TINY_MOE)
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(SMALL.format(topo=ROOT / "topologies" / "testbed.toml", policy="mfs", model=model,
+                                trace=TRACE) + '[fabric]\ndcqcn_profile = "hpcc"\n')
+    run(load_run_config(cfg), out=tmp_path / "out")
+    _compare_hpcc("small-mfs", tmp_path / "out")

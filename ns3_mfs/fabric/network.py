@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Literal, Optional
 
 import numpy as np
@@ -21,6 +21,7 @@ import pandas as pd
 from .. import _ns
 from ..config import ConfigError, spec
 from . import safety
+from .cc_profiles import DEFAULT_PROFILE, PROFILE_KEYS, PROFILES
 from .result import COUNTERS, FabricResult
 from .topology import Graph, Topology
 
@@ -50,7 +51,15 @@ def check_sim_time(name: str, value: Any, now: float = 0.0) -> float:
 
 @dataclass(frozen=True)
 class FabricConfig:
-    """Settings of the lossless RoCE fabric (defaults: DESIGN.md section 3)."""
+    """Settings of the lossless RoCE fabric (defaults: DESIGN.md section 3).
+
+    ``dcqcn_profile`` names a set of defaults (:mod:`ns3_mfs.fabric.cc_profiles`)
+    for ``cnp_interval_us``, ``ecn_kmin_bytes``, ``ecn_kmax_bytes``, ``ecn_pmax``
+    and the ``dcqcn_*`` keys: a key left unset takes the profile's value, a key
+    given explicitly keeps its own. The fields hold the resolved values once the
+    config is built (``config show`` prints them). ``dataclasses.replace`` treats
+    every resolved value as explicit; use :meth:`with_profile` to switch profiles.
+    """
 
     pfc: bool = spec(True, doc="lossless mode: PFC PAUSE instead of drops")
     mtu: int = spec(4096, choices=(1024, 2048, 4096), doc="RoCE payload MTU (bytes)")
@@ -75,22 +84,42 @@ class FabricConfig:
         5_000_000, min=0, doc="rows each log (pfc, queues, tx_log, deliveries, anomalies) keeps; "
         "0 = no bound (then the memory guard cannot count them)")
     cc: Literal["dcqcn", "none"] = spec("dcqcn", doc="sender congestion control")
+    dcqcn_profile: Literal["connectx", "hpcc", "paper"] = spec(
+        DEFAULT_PROFILE, doc="named defaults of the cnp_interval_us, ecn_k*/ecn_pmax and dcqcn_* keys "
+        "(ns3_mfs.fabric.cc_profiles); a key given explicitly wins over the profile"
+    )
     ecn: bool = spec(True, doc="RED ECN marking at switch egress (per band)")
-    ecn_kmin_bytes: int = spec(400_000, min=0, doc="RED Kmin at 100G (bytes; scaled with port rate)")
-    ecn_kmax_bytes: int = spec(1_600_000, min=1, doc="RED Kmax at 100G (bytes; scaled with port rate)")
-    ecn_pmax: float = spec(0.2, min=0.0, max=1.0, doc="RED marking probability at Kmax")
+    ecn_kmin_bytes: Optional[int] = spec(None, min=0, doc="RED Kmin at 100G (bytes; scaled with port rate); "
+                                         "default from dcqcn_profile")
+    ecn_kmax_bytes: Optional[int] = spec(None, min=1, doc="RED Kmax at 100G (bytes; scaled with port rate); "
+                                         "default from dcqcn_profile")
+    ecn_pmax: Optional[float] = spec(None, min=0.0, max=1.0, doc="RED marking probability at Kmax; "
+                                     "default from dcqcn_profile")
     ecn_classes: list[int] = spec([0, 1, 2, 3, 4, 5, 6, 7], min=0, max=7, doc="classes (bands) that mark")
     scale_with_rate: bool = spec(True, doc="scale ECN thresholds and DCQCN steps (given for 100G) with port rate")
-    cnp_interval_us: float = spec(50.0, min=0.0, doc="at most one CNP per flow per interval (us)")
-    dcqcn_g: float = spec(1 / 256, gt=0.0, max=1.0, doc="DCQCN alpha gain g")
-    dcqcn_rai_mbps: float = spec(20.0, gt=0.0, doc="additive increase at 100G (Mbit/s)")
-    dcqcn_rhai_mbps: float = spec(200.0, gt=0.0, doc="hyper increase at 100G (Mbit/s)")
-    dcqcn_alpha_update_us: float = spec(1.0, gt=0.0, doc="alpha update interval (us)")
-    dcqcn_rate_decrease_interval_us: float = spec(4.0, min=0.0, doc="minimum time between rate cuts (us)")
-    dcqcn_increase_timer_us: float = spec(300.0, gt=0.0, doc="rate increase timer (us)")
-    dcqcn_byte_counter_bytes: int = spec(10 * 2**20, min=1, doc="byte counter per increase stage (bytes)")
-    dcqcn_fast_recovery_stages: int = spec(5, min=0, max=1000, doc="F, fast recovery stages")
-    dcqcn_min_rate_mbps: float = spec(100.0, gt=0.0, doc="lowest DCQCN rate (Mbit/s)")
+    cnp_interval_us: Optional[float] = spec(None, min=0.0, doc="at most one CNP per flow per interval (us); "
+                                            "default from dcqcn_profile")
+    dcqcn_g: Optional[float] = spec(None, gt=0.0, max=1.0, doc="DCQCN alpha gain g")
+    dcqcn_rai_mbps: Optional[float] = spec(None, gt=0.0, doc="additive increase at 100G (Mbit/s)")
+    dcqcn_rhai_mbps: Optional[float] = spec(None, gt=0.0, doc="hyper increase at 100G (Mbit/s)")
+    dcqcn_alpha_update_us: Optional[float] = spec(None, gt=0.0, doc="alpha update interval (us)")
+    dcqcn_rate_decrease_interval_us: Optional[float] = spec(None, min=0.0, doc="minimum time between rate cuts (us)")
+    dcqcn_increase_timer_us: Optional[float] = spec(None, gt=0.0, doc="rate increase timer (us)")
+    dcqcn_byte_counter_bytes: Optional[int] = spec(None, min=1, doc="byte counter per increase stage (bytes)")
+    dcqcn_fast_recovery_stages: Optional[int] = spec(None, min=0, max=1000, doc="F, fast recovery stages")
+    dcqcn_min_rate_mbps: Optional[float] = spec(None, gt=0.0, doc="lowest DCQCN rate (Mbit/s)")
+    dcqcn_initial_alpha: Optional[float] = spec(None, min=0.0, max=1.0, doc="alpha of a new flow")
+    dcqcn_min_decrease_factor: Optional[float] = spec(
+        None, min=0.0, max=1.0, doc="a rate cut keeps at least this fraction of the rate (0 = no bound)"
+    )
+    dcqcn_alpha_per_window: Optional[bool] = spec(
+        None, doc="alpha updated once per alpha_update window from whether a CNP came (ConnectX) "
+        "instead of at each CNP"
+    )
+    dcqcn_clamp_target_rate: Optional[bool] = spec(None, doc="target rate <- current rate at every cut")
+    dcqcn_clamp_target_after_timer: Optional[bool] = spec(
+        None, doc="without clamp_target_rate: clamp at a cut only after a timer increase"
+    )
     scheduler: Literal["PriorityQueueScheduler", "MapScheduler", "CalendarScheduler", "ListScheduler"] = spec(
         "PriorityQueueScheduler", doc="ns-3 event scheduler (results do not depend on it)"
     )
@@ -108,6 +137,26 @@ class FabricConfig:
     max_memory_mb: Optional[float] = spec(
         None, gt=0.0, doc="refuse a network whose memory estimate exceeds this (MB); default 80% of available memory"
     )
+
+    def __post_init__(self) -> None:
+        # Fill the keys left unset from the profile; remember which were explicit
+        # (with_profile() re-resolves those that were not).
+        profile = PROFILES[self.dcqcn_profile]
+        explicit = []
+        for name in PROFILE_KEYS:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, profile[name])
+            else:
+                explicit.append(name)
+        object.__setattr__(self, "_explicit", frozenset(explicit))
+
+    def with_profile(self, profile: str) -> "FabricConfig":
+        """This config with another DCQCN profile; keys given explicitly keep their values."""
+        if profile not in PROFILES:
+            raise ConfigError(f"dcqcn_profile: {profile!r} is not allowed; allowed: "
+                              f"{', '.join(repr(p) for p in PROFILES)}")
+        unset = {name: None for name in PROFILE_KEYS if name not in self._explicit}
+        return replace(self, dcqcn_profile=profile, **unset)
 
     def validate(self, path: str) -> None:
         self.check_limits(path)
@@ -177,6 +226,11 @@ class FabricConfig:
             ("RdmaNic", "ByteCounter", str(self.dcqcn_byte_counter_bytes)),
             ("RdmaNic", "FastRecoveryStages", str(self.dcqcn_fast_recovery_stages)),
             ("RdmaNic", "MinRate", f"{round(self.dcqcn_min_rate_mbps * 1e6)}bps"),
+            ("RdmaNic", "InitialAlpha", repr(self.dcqcn_initial_alpha)),
+            ("RdmaNic", "MinDecreaseFactor", repr(self.dcqcn_min_decrease_factor)),
+            ("RdmaNic", "AlphaPerWindow", str(self.dcqcn_alpha_per_window).lower()),
+            ("RdmaNic", "ClampTargetRate", str(self.dcqcn_clamp_target_rate).lower()),
+            ("RdmaNic", "ClampTargetAfterTimeIncrease", str(self.dcqcn_clamp_target_after_timer).lower()),
         ]
 
 

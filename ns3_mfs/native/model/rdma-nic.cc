@@ -105,6 +105,36 @@ RdmaNic::GetTypeId()
                           DataRateValue(DataRate("100Mbps")),
                           MakeDataRateAccessor(&RdmaNic::m_minRate),
                           MakeDataRateChecker())
+            .AddAttribute("InitialAlpha",
+                          "Alpha of a new flow (ConnectX: initial_alpha_value / 1024).",
+                          DoubleValue(1.0),
+                          MakeDoubleAccessor(&RdmaNic::m_initialAlpha),
+                          MakeDoubleChecker<double>(0.0, 1.0))
+            .AddAttribute("MinDecreaseFactor",
+                          "A rate cut keeps at least this fraction of the current rate "
+                          "(ConnectX: rpg_min_dec_fac / 100); 0 = no bound.",
+                          DoubleValue(0.0),
+                          MakeDoubleAccessor(&RdmaNic::m_minDecreaseFactor),
+                          MakeDoubleChecker<double>(0.0, 1.0))
+            .AddAttribute("AlphaPerWindow",
+                          "Update alpha once per AlphaUpdateInterval window from whether a CNP arrived in it "
+                          "(ConnectX dce_tcp_rtt); false: a CNP raises alpha at once and restarts the alpha timer.",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&RdmaNic::m_alphaPerWindow),
+                          MakeBooleanChecker())
+            .AddAttribute("ClampTargetRate",
+                          "Set the target rate to the current rate at every cut (DCQCN paper; ConnectX "
+                          "clamp_tgt_rate); off: only after an increase (see ClampTargetAfterTimeIncrease).",
+                          BooleanValue(true),
+                          MakeBooleanAccessor(&RdmaNic::m_clampTarget),
+                          MakeBooleanChecker())
+            .AddAttribute("ClampTargetAfterTimeIncrease",
+                          "With ClampTargetRate off, the target rate is set to the current rate at a cut only if the "
+                          "byte counter raised the rate since the previous cut; with this on, also if the increase "
+                          "timer did (ConnectX clamp_tgt_rate_after_time_inc).",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&RdmaNic::m_clampTargetAfterTimer),
+                          MakeBooleanChecker())
             .AddTraceSource("FlowDone",
                             "The last byte of a flow was delivered in order (flow id).",
                             MakeTraceSourceAccessor(&RdmaNic::m_flowDoneTrace),
@@ -143,7 +173,12 @@ RdmaNic::RdmaNic()
       m_increaseTimer(MicroSeconds(300)),
       m_byteCounter(10u << 20),
       m_fastRecovery(5),
-      m_minRate(DataRate("100Mbps"))
+      m_minRate(DataRate("100Mbps")),
+      m_initialAlpha(1.0),
+      m_minDecreaseFactor(0.0),
+      m_alphaPerWindow(false),
+      m_clampTarget(true),
+      m_clampTargetAfterTimer(false)
 {
 }
 
@@ -209,8 +244,9 @@ RdmaNic::StartFlow(uint32_t id)
     f.startPs = Simulator::Now().GetPicoSeconds();
     f.lastProgressPs = f.startPs;
     f.rate = f.targetRate = m_lineRate;
-    f.alpha = 1.0;
+    f.alpha = m_initialAlpha;
     f.alphaPs = f.startPs;
+    f.cnpInWindow = false;
     f.nextTxPs = f.startPs;
     Ready(f);
     m_dev->Kick();
@@ -559,6 +595,14 @@ RdmaNic::DecayAlpha(RdmaFlow& f, int64_t now)
     int64_t n = (now - f.alphaPs) / k;
     if (n > 0)
     {
+        if (f.cnpInWindow)
+        {
+            // AlphaPerWindow: the window that saw a CNP ends with alpha <- (1-g) alpha + g.
+            f.alpha = (1.0 - m_g) * f.alpha + m_g;
+            f.cnpInWindow = false;
+            --n;
+            f.alphaPs += k;
+        }
         f.alpha *= std::pow(1.0 - m_g, static_cast<double>(n));
         f.alphaPs += n * k;
     }
@@ -574,8 +618,15 @@ RdmaNic::OnCnp(RdmaFlow& f)
     }
     int64_t now = Simulator::Now().GetPicoSeconds();
     DecayAlpha(f, now);
-    f.alpha = (1.0 - m_g) * f.alpha + m_g;
-    f.alphaPs = now; // the alpha timer restarts at each CNP
+    if (m_alphaPerWindow)
+    {
+        f.cnpInWindow = true; // counted when the window ends
+    }
+    else
+    {
+        f.alpha = (1.0 - m_g) * f.alpha + m_g;
+        f.alphaPs = now; // the alpha timer restarts at each CNP
+    }
     if (f.decreasePs < 0 || now - f.decreasePs >= m_decreaseInterval.GetPicoSeconds())
     {
         RateDecrease(f.id);
@@ -599,8 +650,15 @@ RdmaNic::RateDecrease(uint32_t id)
     f.decreasePending = false;
     f.decreasePs = now;
     f.rateDecreases++;
-    f.targetRate = f.rate;
-    SetRate(f, std::max(static_cast<double>(m_minRate.GetBitRate()), f.rate * (1.0 - f.alpha / 2)));
+    // Rt <- Rc, unless ClampTargetRate is off and the rate has not been raised since the previous
+    // cut (by the byte counter, or by the timer with ClampTargetAfterTimeIncrease): then Rt keeps
+    // the rate before that run of cuts, as QCN's reaction point does.
+    if (m_clampTarget || f.byteStage > 0 || (m_clampTargetAfterTimer && f.timerStage > 0))
+    {
+        f.targetRate = f.rate;
+    }
+    double cut = std::max(f.rate * (1.0 - f.alpha / 2), f.rate * m_minDecreaseFactor);
+    SetRate(f, std::max(static_cast<double>(m_minRate.GetBitRate()), cut));
     f.timerStage = 0;
     f.byteStage = 0;
     f.stageBytes = 0;

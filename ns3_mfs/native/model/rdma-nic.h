@@ -54,6 +54,7 @@ struct RdmaFlow
     double targetRate{0};    //!< target rate Rt (bit/s)
     double alpha{1.0};       //!< congestion estimate
     int64_t alphaPs{0};      //!< alpha was last brought up to date (ps)
+    bool cnpInWindow{false}; //!< AlphaPerWindow: a CNP arrived in the current alpha window
     int64_t decreasePs{-1};  //!< last rate decrease (ps)
     bool decreasePending{false}; //!< a CNP waits for the decrease interval
     uint32_t timerStage{0};  //!< T: increase-timer expirations since the last decrease
@@ -106,11 +107,26 @@ using RdmaFlowTable = std::deque<RdmaFlow>;
  *    alpha <- (1-g) alpha + g;
  *  - a CNP cuts the rate, at most once per RateDecreaseInterval:
  *    Rt <- Rc, Rc <- Rc (1 - alpha/2), and resets the increase stages;
+ *    the cut is bounded by MinDecreaseFactor (Rc never falls below that
+ *    fraction of its value before the cut) and MinRate;
  *  - the increase timer (IncreaseTimer) and the byte counter (ByteCounter)
  *    each count stages T and BC; at each expiration: fast recovery
  *    Rc <- (Rt + Rc)/2 while max(T, BC) < F; hyper increase
  *    Rt <- Rt + (min(T, BC) - F) R_HAI when min(T, BC) > F; else additive
  *    increase Rt <- Rt + R_AI; then Rc <- (Rt + Rc)/2, capped at line rate.
+ * Steps of NVIDIA's ConnectX firmware (ConnectX-4 and later) that the
+ * paper leaves open, each an attribute whose default keeps the paper's step:
+ *  - InitialAlpha: alpha of a new flow (firmware initial_alpha_value / 1024);
+ *  - AlphaPerWindow: alpha is updated once per AlphaUpdateInterval window
+ *    (firmware dce_tcp_rtt) as alpha <- (1-g) alpha + g [a CNP arrived in the
+ *    window], instead of at each CNP with a restarted timer;
+ *  - ClampTargetRate / ClampTargetAfterTimeIncrease: Rt <- Rc at every cut
+ *    (paper; firmware clamp_tgt_rate), or only when the rate was raised since
+ *    the previous cut, by the byte counter or (with
+ *    ClampTargetAfterTimeIncrease, firmware clamp_tgt_rate_after_time_inc) by
+ *    the timer; otherwise Rt keeps its value, so a run of back-to-back cuts
+ *    recovers towards the rate before the first of them (as QCN does);
+ *  - MinDecreaseFactor: firmware rpg_min_dec_fac.
  * A flow below line rate is paced: its next packet may start
  * wire-bytes x 8 / Rc after the previous one. The NIC stays event driven: a
  * single wake-up event per NIC for the earliest paced flow, and the increase
@@ -292,6 +308,11 @@ class RdmaNic : public Object, public RocePortOwner
     uint64_t m_byteCounter;   //!< bytes per byte-counter stage
     uint32_t m_fastRecovery;  //!< F: stages of fast recovery
     DataRate m_minRate;       //!< lowest rate
+    double m_initialAlpha;    //!< alpha of a new flow
+    double m_minDecreaseFactor; //!< a cut keeps at least this fraction of Rc
+    bool m_alphaPerWindow;    //!< alpha sampled once per window (ConnectX) instead of at each CNP
+    bool m_clampTarget;       //!< Rt <- Rc at every cut
+    bool m_clampTargetAfterTimer; //!< also Rt <- Rc at a cut if the timer raised the rate since the last cut
     double m_lineRate{0};     //!< port rate (bit/s)
     Stats m_stats;            //!< counters
     EventId m_wake;           //!< wake-up for the earliest paced flow

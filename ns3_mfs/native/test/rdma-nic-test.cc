@@ -7,6 +7,7 @@
  */
 #include "../model/rdma-nic.h"
 
+#include "ns3/double.h"
 #include "ns3/boolean.h"
 #include "ns3/data-rate.h"
 #include "ns3/node.h"
@@ -315,6 +316,118 @@ class NicIdleTestCase : public NicTestCase
     }
 };
 
+/**
+ * The ConnectX firmware steps (NVIDIA's DCQCN parameters): the initial alpha,
+ * alpha sampled once per window (a CNP counts when its window ends), the
+ * minimum decrease factor bounding a cut, and the target rate clamped at a
+ * cut only after a timer increase.
+ */
+class NicDcqcnConnectXTestCase : public NicTestCase
+{
+  public:
+    NicDcqcnConnectXTestCase()
+        : NicTestCase("DCQCN ConnectX steps: initial alpha, alpha per window, minimum decrease factor, "
+                      "target clamped only after a timer increase")
+    {
+    }
+
+  private:
+    void DoRun() override
+    {
+        Build(true, 1ull << 30);
+        const double g = 5.0 / 1024;
+        const double line = 100e9;
+        const double a0 = 1023.0 / 1024;
+        Ptr<RdmaNic> nic = m_nic[0];
+        nic->SetAttribute("DcqcnG", DoubleValue(g));
+        nic->SetAttribute("InitialAlpha", DoubleValue(a0));
+        nic->SetAttribute("AlphaPerWindow", BooleanValue(true));
+        nic->SetAttribute("MinDecreaseFactor", DoubleValue(0.6));
+        nic->SetAttribute("ClampTargetRate", BooleanValue(false));
+        nic->SetAttribute("ClampTargetAfterTimeIncrease", BooleanValue(true));
+        Simulator::Schedule(NanoSeconds(10500), &NicDcqcnConnectXTestCase::InjectCnp, this);
+        Simulator::Schedule(NanoSeconds(100500), &NicDcqcnConnectXTestCase::InjectCnp, this);
+        Simulator::Stop(MicroSeconds(156));
+        nic->StartFlow(0);
+        Simulator::Run();
+
+        NS_TEST_ASSERT_MSG_EQ(m_rates.size(), 4u, "two cuts and two timer stages");
+        // 10.5 us: alpha ~ 0.95 would cut to 52 %; the minimum decrease factor keeps 60 %.
+        NS_TEST_ASSERT_MSG_EQ(m_rates[0].first, NanoSeconds(10500), "first cut at the CNP");
+        NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[0].second, 0.6 * line, 1e-6 * line, "cut bounded by MinDecreaseFactor");
+        // 65.5 us: fast recovery towards Rt, which the cut left at line rate (no timer increase before it).
+        NS_TEST_ASSERT_MSG_EQ(m_rates[1].first, NanoSeconds(65500), "timer stage");
+        NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[1].second, 0.8 * line, 1e-6 * line, "Rt was not clamped");
+        // 100.5 us: alpha decayed per 1 us window from a0; the window [10, 11) us that saw the
+        // first CNP ended with alpha <- (1-g) alpha + g.
+        double alpha = a0 * std::pow(1 - g, 10);
+        alpha = (1 - g) * alpha + g;
+        alpha *= std::pow(1 - g, 89);
+        double second = 0.8 * line * (1 - alpha / 2);
+        NS_TEST_ASSERT_MSG_EQ(m_rates[2].first, NanoSeconds(100500), "second cut at the CNP");
+        NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[2].second, second, 1e-6 * line, "Rc (1 - alpha/2), alpha per window");
+        // 155.5 us: the timer had raised the rate before the second cut, so Rt <- Rc (0.8 line) there.
+        NS_TEST_ASSERT_MSG_EQ(m_rates[3].first, NanoSeconds(155500), "timer stage");
+        NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[3].second, (0.8 * line + second) / 2, 1e-6 * line,
+                                  "Rt clamped after a timer increase");
+        NS_TEST_ASSERT_MSG_EQ(m_flows[0].cnpInWindow, true, "the second CNP waits for its window's end");
+    }
+};
+
+/**
+ * ConnectX target-rate clamping (ClampTargetRate off): a cut after a byte-counter increase sets
+ * Rt <- Rc; a cut with no increase since the previous one keeps Rt, so recovery aims at the rate
+ * before that run of cuts.
+ */
+class NicDcqcnClampTestCase : public NicTestCase
+{
+  public:
+    NicDcqcnClampTestCase()
+        : NicTestCase("DCQCN ConnectX steps: target clamped after a byte-counter increase, kept in a run of cuts")
+    {
+    }
+
+  private:
+    void DoRun() override
+    {
+        Build(true, 1ull << 30);
+        Ptr<RdmaNic> nic = m_nic[0];
+        nic->SetAttribute("ClampTargetRate", BooleanValue(false));
+        nic->SetAttribute("ByteCounter", UintegerValue(10 * 4096)); // a stage every 10 packets
+        Simulator::Schedule(MicroSeconds(10), &NicDcqcnClampTestCase::InjectCnp, this);
+        Simulator::Schedule(MicroSeconds(30), &NicDcqcnClampTestCase::InjectCnp, this);
+        Simulator::Schedule(NanoSeconds(34100), &NicDcqcnClampTestCase::InjectCnp, this);
+        Simulator::Stop(MicroSeconds(50));
+        nic->StartFlow(0);
+        Simulator::Run();
+
+        const double line = 100e9;
+        auto at = [this](Time t) {
+            for (size_t i = 0; i < m_rates.size(); ++i)
+            {
+                if (m_rates[i].first == t)
+                {
+                    return i;
+                }
+            }
+            return m_rates.size();
+        };
+        size_t c1 = at(MicroSeconds(10));
+        size_t c2 = at(MicroSeconds(30));
+        size_t c3 = at(NanoSeconds(34100));
+        NS_TEST_ASSERT_MSG_EQ((c1 < c2 && c2 < c3 && c3 + 1 < m_rates.size()), true, "three cuts and a stage after");
+        NS_TEST_ASSERT_MSG_EQ((c2 > c1 + 1), true, "byte-counter stages between the first two cuts");
+        // First stage after cut 1: Rt is still line rate (nothing to clamp before it).
+        NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[c1 + 1].second, (line + m_rates[c1].second) / 2, 1e-6 * line,
+                                  "fast recovery towards line rate");
+        double before = m_rates[c2 - 1].second; // Rc when the second CNP came, after byte-counter stages
+        NS_TEST_ASSERT_MSG_EQ(c3, c2 + 1, "no increase between the second and the third cut");
+        // Cut 3 followed cut 2 with no increase: Rt stays the rate before cut 2.
+        NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[c3 + 1].second, (before + m_rates[c3].second) / 2, 1e-6 * line,
+                                  "Rt <- Rc at the cut after a byte-counter stage, kept at the next cut");
+    }
+};
+
 /** The RdmaNic test suite. */
 class RdmaNicTestSuite : public TestSuite
 {
@@ -324,6 +437,8 @@ class RdmaNicTestSuite : public TestSuite
     {
         AddTestCase(new NicGoBackNTestCase, Duration::QUICK);
         AddTestCase(new NicDcqcnTestCase, Duration::QUICK);
+        AddTestCase(new NicDcqcnConnectXTestCase, Duration::QUICK);
+        AddTestCase(new NicDcqcnClampTestCase, Duration::QUICK);
         AddTestCase(new NicIdleTestCase, Duration::QUICK);
     }
 };

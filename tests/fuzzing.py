@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import copy
 import json
 import os
@@ -342,7 +343,7 @@ def fuzz(cases: int, seed: int = 1, jobs: int = 2, work: Optional[Path] = None,
     counts: collections.Counter = collections.Counter()
     problems: list[str] = []
     running: dict[int, tuple[Case, Path, float]] = {}
-    t_start, made = time.monotonic(), 0
+    t_start, made, done = time.monotonic(), 0, 0
     try:
         while made < cases or running:
             while made < cases and len(running) < jobs:
@@ -366,29 +367,20 @@ def fuzz(cases: int, seed: int = 1, jobs: int = 2, work: Optional[Path] = None,
             case, d, t0 = running.pop(pid)
             sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-            with contextlib_suppress():
+            with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)  # anything the case left behind
             err = (d / "stderr.txt").read_text(errors="replace") if (d / "stderr.txt").exists() else ""
             _record(case, d, Outcome(code, sig, False, err, time.monotonic() - t0), counts, problems, own)
-            if progress and made % 500 == 0 and not running:
-                progress(f"{made} cases, {len(problems)} problems, {time.monotonic() - t_start:.0f} s")
+            done += 1
+            if progress and done % 500 == 0:
+                progress(f"{done} cases, {len(problems)} problems, {time.monotonic() - t_start:.0f} s")
     finally:
         for p in running:
-            with contextlib_suppress():
+            with contextlib.suppress(OSError):
                 os.killpg(p, signal.SIGKILL)
         if own:
             shutil.rmtree(work, ignore_errors=True)
     return counts, problems
-
-
-class contextlib_suppress:
-    """``contextlib.suppress(OSError)`` (kept local so a forked child imports nothing more)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        return exc_type is not None and issubclass(exc_type, OSError)
 
 
 def _record(case: Case, d: Path, o: Outcome, counts: collections.Counter, problems: list[str], clean: bool) -> None:

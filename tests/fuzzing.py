@@ -158,7 +158,7 @@ class Case:
     out: Path
 
 
-def _run_config(d: Path, trace: Path, model: Path, policy: str) -> dict:
+def _run_config(trace: Path, model: Path, policy: str) -> dict:
     return {
         "seed": 1, "policy": policy, "topology": dict(TOPOLOGY), "fabric": dict(FABRIC),
         "serving": {"model": str(model), "gpu": "rtx3090", "tp": 1, "ep": 8, "prefill_gpus": 8,
@@ -171,8 +171,8 @@ KEEP = (("fabric", "max_wall_s"), ("fabric", "stall_wall_s"))
 POLICIES = ("fair", "sjf", "edf", "karuna", "pias", "mfs")
 
 
-def make_case(i: int, rng: random.Random, d: Path) -> Case:
-    """Case ``i`` in its own directory ``d`` (inputs written there; ``d/out`` is the result directory)."""
+def make_case(rng: random.Random, d: Path) -> Case:
+    """A case in its own directory ``d`` (inputs written there; ``d/out`` is the result directory)."""
     d.mkdir(parents=True)
     out = d / "out"
     trace_kind = rng.choice(["azure", "mooncake"])
@@ -181,7 +181,7 @@ def make_case(i: int, rng: random.Random, d: Path) -> Case:
     model = d / "model.toml"
     write_toml(model, TINY_MOE)
     cfg = d / "run.toml"
-    base = _run_config(d, trace, model, rng.choice(POLICIES))
+    base = _run_config(trace, model, rng.choice(POLICIES))
     run = ["run", str(cfg), "--out", str(out), "--no-progress"]
     kind = rng.choice(["run", "run", "model", "trace", "fabric", "flows", "sweep", "argv", "valid"])
     if kind == "valid":  # a valid small run: must complete
@@ -348,7 +348,7 @@ def fuzz(cases: int, seed: int = 1, jobs: int = 2, work: Optional[Path] = None,
         while made < cases or running:
             while made < cases and len(running) < jobs:
                 d = work / f"case{made:06d}"
-                case = make_case(made, rng, d)
+                case = make_case(rng, d)
                 running[start(case, d)] = (case, d, time.monotonic())
                 made += 1
             pid, status = os.waitpid(-1, os.WNOHANG)

@@ -87,7 +87,7 @@ class DecodeConfig:
     memory_utilization: float = spec(0.9, gt=0.0, max=1.0, doc="share of GPU memory for weights + KV")
 
     def validate(self, path: str = "") -> None:
-        batching.REGISTRY.params(self.policy, None, f"{path + '.' if path else ''}policy", "")
+        batching.REGISTRY.get(self.policy, f"{path + '.' if path else ''}policy")
 
 
 # --------------------------------------------------------------- step model

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -33,6 +33,7 @@ from ..fabric.result import FabricResult
 from ..fabric.topology import Topology, load_topology, topology_from_dict
 from ..serving.decode import decode_summary
 from ..serving.diagnostics import stage_summary
+from ..serving.compute import load_gpu
 from ..serving.config import ServingConfig
 from ..serving.engine import STAGES, PrefillEngine, ServingEngine, ServingSetup  # noqa: F401  (STAGES, PrefillEngine: old names)
 from ..serving.requests import Request, WorkloadConfig, generate
@@ -121,11 +122,21 @@ def _resolved_serving(s: ServingConfig) -> dict[str, Any]:
     return out
 
 
+def run_topology(cfg: RunConfig) -> Topology:
+    """The run's topology with its host path's GPU link taken from the serving GPU profile where unset."""
+    host = cfg.topology.host
+    if not host.enabled:
+        return cfg.topology
+    gpu = load_gpu(cfg.serving.gpu)
+    nvlink = gpu.intra_server_bw_gbps * 8 if gpu.intra_server_link == "nvlink" else None
+    return replace(cfg.topology, host=host.with_gpu(gpu.pcie_gen, gpu.pcie_lanes, nvlink))
+
+
 def resolved(cfg: RunConfig) -> dict[str, Any]:
     return {
         "seed": cfg.seed,
         "scenario": cfg.scenario,
-        "topology": to_dict(cfg.topology),
+        "topology": to_dict(run_topology(cfg)),
         "fabric": to_dict(cfg.fabric),
         "serving": _resolved_serving(cfg.serving),
         "workload": to_dict(cfg.workload),
@@ -140,7 +151,7 @@ class RunSetup:
 
     def __init__(self, cfg: RunConfig):
         self.cfg = cfg
-        self.graph = cfg.topology.graph()
+        self.graph = run_topology(cfg).graph()
         self.serving = ServingSetup(cfg.serving, self.graph)
         self.compute, self.model = self.serving.compute, self.serving.model
         self.layout, self.decode = self.serving.layout, self.serving.decode

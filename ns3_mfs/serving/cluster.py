@@ -3,7 +3,10 @@ and the KV store.
 
 GPUs are numbered server by server (``server * gpus_per_server + local``).
 GPU ``local`` of a server uses the server's NIC ``local // gpus_per_nic``
-(the MFS testbed shares one 100G NIC between 2 GPUs). Prefill instances take
+(the MFS testbed shares one 100G NIC between 2 GPUs). With a host path in
+the topology (``[topology.host]``) every GPU is a fabric host of its own,
+wired to its NIC as the topology says, and a dedicated KV store serves
+from its servers' host memory. Prefill instances take
 the first servers, decode instances the next ones, and the KV store the last
 ``kv_store_servers`` servers.
 
@@ -46,12 +49,18 @@ class Layout:
     prefill: tuple[Instance, ...]
     decode_gpus: tuple[int, ...]
     kv_store_hosts: tuple[int, ...]
+    #: GPUs are fabric hosts (the topology's host path): copies inside a server are fabric flows too
+    host_path: bool = False
 
     def server_of(self, gpu: int) -> int:
         return gpu // self.gpus_per_server
 
     def same_server(self, a: int, b: int) -> bool:
         return self.server_of(a) == self.server_of(b)
+
+    def off_fabric(self, a: int, b: int) -> bool:
+        """A copy from GPU ``a`` to GPU ``b`` is timed off the fabric (same server, no host path)."""
+        return not self.host_path and self.same_server(a, b)
 
     def kv_host_for_block(self, block: int) -> int:
         """KV-store NIC holding a prefix block (placement by block id)."""
@@ -94,10 +103,17 @@ def build_layout(
             f"{kv_store_servers} KV store) but the topology '{graph.name}' has {servers} servers of "
             f"{gps} GPUs ({total_gpus} GPUs)"
         )
-    gpu_nic = []
-    for gpu in range(total_gpus):
-        nics = nics_of[gpu // gps]
-        gpu_nic.append(nics[min((gpu % gps) // gpus_per_nic, len(nics) - 1)])
+    if graph.host_path:  # GPUs are fabric hosts; the topology's host path says which NIC each one uses
+        if gpus_per_nic != graph.gpus_per_nic:
+            raise ConfigError(
+                f"{path}.gpus_per_nic: {gpus_per_nic}, but the topology's host path puts {graph.gpus_per_nic} "
+                f"GPU(s) on each NIC ({gps} GPUs per server); set gpus_per_nic = {graph.gpus_per_nic}")
+        gpu_nic = list(graph.gpu_host)
+    else:
+        gpu_nic = []
+        for gpu in range(total_gpus):
+            nics = nics_of[gpu // gps]
+            gpu_nic.append(nics[min((gpu % gps) // gpus_per_nic, len(nics) - 1)])
     instances = []
     for i in range(prefill_gpus // per_instance):
         base = i * per_instance
@@ -105,5 +121,9 @@ def build_layout(
         instances.append(Instance(i, groups))
     decode_first = prefill_servers * gps
     decode = tuple(range(decode_first, decode_first + decode_gpus))
-    kv_hosts = tuple(h for s in range(servers - kv_store_servers, servers) for h in nics_of[s])
-    return Layout(gps, tuple(gpu_nic), tuple(instances), decode, kv_hosts)
+    store = range(servers - kv_store_servers, servers)
+    if graph.host_path:  # a KV store serves its blocks from host memory
+        kv_hosts = tuple(h for s in store for h in graph.mem_hosts[s])
+    else:
+        kv_hosts = tuple(h for s in store for h in nics_of[s])
+    return Layout(gps, tuple(gpu_nic), tuple(instances), decode, kv_hosts, graph.host_path)

@@ -80,6 +80,9 @@ class GpuProfile:
         min=0.1, max=1e5, doc="GPU-to-GPU bandwidth inside a server, GB/s per direction per GPU"
     )
     intra_server_link: Literal["nvlink", "pcie"] = spec("pcie", doc="intra-server GPU interconnect")
+    pcie_gen: int = spec(4, choices=(1, 2, 3, 4, 5, 6), doc="the GPU's PCIe generation (the host path runs its "
+                         "link at the slower of this and the platform's)")
+    pcie_lanes: int = spec(16, choices=(1, 2, 4, 8, 16), doc="the GPU's PCIe lanes")
 
     @property
     def peak_flops(self) -> float:
@@ -118,6 +121,8 @@ GPUS: dict[str, GpuProfile] = {
         # 16 GT/s x 16 lanes x 128/130 = 31.5 GB/s per direction.
         intra_server_bw_gbps=31.5,
         intra_server_link="pcie",
+        # Same whitepaper: PCIe Gen 4 x16 host interface.
+        pcie_gen=4,
     ),
     "a100": GpuProfile(
         name="A100 80GB SXM",
@@ -130,6 +135,8 @@ GPUS: dict[str, GpuProfile] = {
         # Same datasheet: NVLink 600 GB/s bidirectional = 300 GB/s per direction.
         intra_server_bw_gbps=300.0,
         intra_server_link="nvlink",
+        # Same datasheet: PCIe Gen4 x16 (64 GB/s).
+        pcie_gen=4,
     ),
     "h100": GpuProfile(
         name="H100 SXM",
@@ -142,6 +149,8 @@ GPUS: dict[str, GpuProfile] = {
         # Same datasheet: NVLink 900 GB/s bidirectional = 450 GB/s per direction.
         intra_server_bw_gbps=450.0,
         intra_server_link="nvlink",
+        # Same datasheet: PCIe Gen5 x16 (128 GB/s).
+        pcie_gen=5,
     ),
 }
 

@@ -280,7 +280,7 @@ class ServingEngine:
             src = batch.instance.groups[st.group][0]
             targets = self.coll.p2d_targets(st, self.p2d_tokens(st, take) * per_token)
             dst = targets[0][0]
-            nbytes = sum(int(b) * self.layers for g, b in targets if not self.layout.same_server(src, g))
+            nbytes = sum(int(b) * self.layers for g, b in targets if not self.layout.off_fabric(src, g))
             reqs.append(BatchRequest(st.req.id, self.deadlines.get(st.req.id), nbytes,
                                      self.layout.gpu_nic[src], self.layout.gpu_nic[dst],
                                      request_ports(self, batch, st, take)))

@@ -45,8 +45,9 @@ class FlowRecord:
     bytes: int
     start_s: float
     path: str = NETWORK         #: network, or intra_server (a copy inside a server)
-    flow_id: int = -1           #: the transport's flow id (network flows)
-    end_s: float = float("nan")  #: intra-server copies (network flows: from the fabric's table)
+    flow_id: int = -1           #: the transport's flow id (fabric flows; -1: a copy timed off the fabric)
+    end_s: float = float("nan")  #: copies off the fabric (fabric flows: from the fabric's table)
+    route: str = ""             #: with a host path: the nodes an intra-server flow crosses, ">"-joined
 
     def meta(self) -> tuple:
         return (self.stage, self.layer, self.request_id, self.batch_id, self.collective_id, self.src_gpu,
@@ -85,15 +86,21 @@ class Recorder:
 
     # ----------------------------------------------------------------- tables
     def flow_meta(self) -> dict[int, tuple]:
-        """Serving columns of the network flows, by flow id."""
-        return {r.flow_id: r.meta() for r in self.flows if r.path == NETWORK}
+        """Serving columns of the fabric's flows, by flow id."""
+        return {r.flow_id: r.meta() for r in self.flows if r.flow_id >= 0}
 
     def flows_table(self, fabric_flows: pd.DataFrame) -> pd.DataFrame:
-        """The fabric's flows with their serving columns, then the intra-server copies."""
+        """The fabric's flows with their serving columns, then the copies timed off the fabric.
+
+        ``path`` is ``network``, or ``intra_server`` for a transfer inside a server: a copy off the fabric,
+        or with a host path a fabric flow whose ``route`` names the nodes it crosses."""
         meta = pd.DataFrame.from_dict(self.flow_meta(), orient="index", columns=META_COLUMNS)
         flows = fabric_flows.join(meta, on="flow_id")
-        flows["path"] = NETWORK
-        intra = pd.DataFrame([r.copy_row() for r in self.flows if r.path == INTRA_SERVER])
+        fabric = [r for r in self.flows if r.flow_id >= 0]
+        flows["path"] = flows["flow_id"].map({r.flow_id: r.path for r in fabric})
+        if any(r.route for r in fabric):
+            flows["route"] = flows["flow_id"].map({r.flow_id: r.route for r in fabric if r.route})
+        intra = pd.DataFrame([r.copy_row() for r in self.flows if r.flow_id < 0])
         if len(intra):
             intra["fct_s"] = intra["end_s"] - intra["start_s"]
             intra["path"] = INTRA_SERVER

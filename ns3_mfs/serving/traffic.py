@@ -25,7 +25,7 @@ def request_ports(eng: "ServingEngine", batch: "Batch", st: "ReqState",
     load: dict[tuple[int, str], float] = defaultdict(float)
 
     def add(src_gpu_or_host: int, dst_gpu: int, nbytes: float, src_is_host: bool = False) -> None:
-        if nbytes <= 0 or (not src_is_host and lay.same_server(src_gpu_or_host, dst_gpu)):
+        if nbytes <= 0 or (not src_is_host and lay.off_fabric(src_gpu_or_host, dst_gpu)):
             return
         load[(src_gpu_or_host if src_is_host else nic[src_gpu_or_host], "tx")] += nbytes
         load[(nic[dst_gpu], "rx")] += nbytes

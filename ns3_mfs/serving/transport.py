@@ -74,7 +74,7 @@ class Transfers:
             return
         rec = FlowRecord(stage, layer, request, batch, collective, where if kind == "gpu" else -1, dst_gpu,
                          nbytes, self.clock.now)
-        if kind == "gpu" and self.layout.same_server(where, dst_gpu):
+        if kind == "gpu" and self.layout.off_fabric(where, dst_gpu):
             rec.path = INTRA_SERVER
             rec.start_s, rec.end_s = self.intra.copy(nbytes, on_done)
             self.recorder.flow(rec)
@@ -84,5 +84,16 @@ class Transfers:
                         deadline_s=deadline_s)
         if extra:
             info.extra.update(extra)
-        rec.flow_id = self.policy.start(info, on_done=lambda _f: on_done()).id
+        flow = self.policy.start(info, on_done=lambda _f: on_done())
+        rec.flow_id = flow.id
+        if kind == "gpu" and self.layout.same_server(where, dst_gpu):  # a host path's flow inside a server
+            rec.path = INTRA_SERVER
+            rec.route = self._route(flow)
         self.recorder.flow(rec)
+
+    def _route(self, flow: Any) -> str:
+        """The nodes a fabric flow crosses, by name (empty where the transport cannot tell)."""
+        net = getattr(self.policy, "transport", None)
+        if not hasattr(net, "flow_path") or not hasattr(net, "graph"):
+            return ""
+        return ">".join(net.graph.node_name(n) for n in net.flow_path(flow))

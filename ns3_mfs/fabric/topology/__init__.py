@@ -19,10 +19,15 @@ Kinds (``kind = ...`` in the file), one module each in this package:
   each. Shortest-path routing around a ring of 5 or more switches creates a
   cyclic buffer dependency: the classic topology for PFC deadlock studies.
 
+Every kind takes a ``[topology.host]`` table (:mod:`.host_path`): with
+``model = "pcie"`` or ``"nvswitch"`` each server's GPUs, PCIe switches,
+root complexes and host memory become nodes and links of the fabric, and
+the hosts are GPUs and host memory instead of NIC ports.
+
 A new kind is a frozen dataclass subclass of :class:`Topology` with a
 ``kind: Literal["name"] = "name"`` field, its parameters as ``spec(...)``
-fields and a ``graph()`` method, decorated with ``@register`` (see
-``ring.py`` for a small one).
+fields and a ``network()`` method (one host per NIC port), decorated with
+``@register`` (see ``ring.py`` for a small one).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any
 
 from ...config import ConfigError, from_dict, load_toml, spec, to_dict
 from ...registry import Registry
+from .host_path import HostPath, expand
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,17 @@ class Graph:
     links: tuple[Link, ...]
     host_server: tuple[int, ...]  #: server of each host
     gpus_per_server: int
+    #: with a host path (:mod:`.host_path`): each host's name, the host of every GPU (server by server), each
+    #: server's host-memory hosts, and the GPUs sharing a NIC; empty (0) when hosts are NIC ports
+    host_names: tuple[str, ...] = ()
+    gpu_host: tuple[int, ...] = ()
+    mem_hosts: tuple[tuple[int, ...], ...] = ()
+    gpus_per_nic: int = 0
+
+    @property
+    def host_path(self) -> bool:
+        """Whether GPUs are the hosts (a server's inside is part of the fabric)."""
+        return bool(self.gpu_host)
 
     @property
     def num_nodes(self) -> int:
@@ -65,7 +82,9 @@ class Graph:
         return max(self.host_server) + 1
 
     def node_name(self, node: int) -> str:
-        return f"nic{node}" if node < self.num_hosts else self.switch_names[node - self.num_hosts]
+        if node < self.num_hosts:
+            return self.host_names[node] if self.host_names else f"nic{node}"
+        return self.switch_names[node - self.num_hosts]
 
     @property
     def diameter_links(self) -> int:
@@ -102,8 +121,15 @@ class Topology:
     name: str = spec("", doc="free-form name shown in results")
     link_delay_us: float = spec(1.0, min=0.0, max=1e6, doc="one-way propagation delay of every link (us)")
     gpus_per_server: int = spec(4, min=1, max=64, doc="GPUs per server (for the serving layer)")
+    host: HostPath = spec(HostPath(), doc="the inside of each server ([topology.host]; model = none: hosts are "
+                          "NIC ports)")
 
-    def graph(self) -> Graph:  # pragma: no cover - every kind overrides it
+    def graph(self) -> Graph:
+        """The expanded graph: the kind's network, plus each server's inside when ``host.model`` is set."""
+        return expand(self.network(), self.host)
+
+    def network(self) -> Graph:  # pragma: no cover - every kind overrides it
+        """The kind's network with one host per NIC port."""
         raise NotImplementedError
 
 
@@ -144,6 +170,7 @@ __all__ = [
     "REGISTRY",
     "FatTreeTopology",
     "Graph",
+    "HostPath",
     "LeafSpineTopology",
     "Link",
     "RingTopology",

@@ -26,7 +26,7 @@ class FatTreeTopology(Topology):
         if (self.k // 2) % self.nics_per_server:
             raise ConfigError(f"{p}nics_per_server: must divide k/2 = {self.k // 2}, got {self.nics_per_server}")
 
-    def graph(self) -> Graph:
+    def network(self) -> Graph:
         k, half = self.k, self.k // 2
         hosts = k * half * half
         rate, delay = self.link_rate_gbps * 1e9, self.link_delay_us * 1e-6

@@ -33,7 +33,7 @@ class LeafSpineTopology(Topology):
     def oversubscription(self) -> float:
         return self.hosts_per_leaf * self.host_rate_gbps / (self.spines * self.spine_rate_gbps)
 
-    def graph(self) -> Graph:
+    def network(self) -> Graph:
         hosts = self.leaves * self.hosts_per_leaf
         delay = self.link_delay_us * 1e-6
         leaf0, spine0 = hosts, hosts + self.leaves

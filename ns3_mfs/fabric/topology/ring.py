@@ -19,7 +19,7 @@ class RingTopology(Topology):
     hosts_per_switch: int = spec(1, min=1, max=64, doc="NIC ports on each switch")
     link_rate_gbps: float = spec(100.0, min=0.001, max=3200.0, doc="rate of every link (Gbit/s)")
 
-    def graph(self) -> Graph:
+    def network(self) -> Graph:
         hosts = self.switches * self.hosts_per_switch
         rate, delay = self.link_rate_gbps * 1e9, self.link_delay_us * 1e-6
         links = [Link(h, hosts + h // self.hosts_per_switch, rate, delay) for h in range(hosts)]

@@ -20,7 +20,7 @@ class TestbedTopology(Topology):
     nics_per_server: int = spec(2, min=1, max=16, doc="NIC ports per server")
     link_rate_gbps: float = spec(100.0, min=0.001, max=3200.0, doc="NIC link rate (Gbit/s)")
 
-    def graph(self) -> Graph:
+    def network(self) -> Graph:
         hosts = self.servers * self.nics_per_server
         rate, delay = self.link_rate_gbps * 1e9, self.link_delay_us * 1e-6
         links = tuple(Link(h, hosts, rate, delay) for h in range(hosts))

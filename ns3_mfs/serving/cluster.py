@@ -11,7 +11,10 @@ the first servers, decode instances the next ones, and the KV store the last
 ``kv_store_servers`` servers.
 
 A prefill instance has ``G = max(tp, ep)`` GPUs (the Megatron/vLLM
-convention: DBRX TP2/EP16 is 16 GPUs). Attention is tensor-parallel in
+convention: DBRX TP2/EP16 is 16 GPUs), or ``tp x ep`` with
+``serving.instance_gpus = "tp_x_ep"`` (the MFS paper's: DBRX TP2/EP16 is 32
+GPUs, ``ep`` expert ranks of ``tp`` GPUs each, and the all-to-all runs between
+GPUs of equal TP index). Attention is tensor-parallel in
 ``G / tp`` data-parallel groups of ``tp`` consecutive GPUs (each group owns
 some of the batch's requests); the experts are spread over all ``G`` GPUs, and
 the MoE all-to-all runs between all of them, each GPU carrying 1/tp of its
@@ -77,6 +80,7 @@ def build_layout(
     kv_store_servers: int,
     gpus_per_nic: int,
     path: str = "serving",
+    instance_gpus: str = "max",
 ) -> Layout:
     """Place instances on a topology's servers; impossible layouts raise ConfigError."""
     gps = graph.gpus_per_server
@@ -85,14 +89,14 @@ def build_layout(
         nics_of.setdefault(server, []).append(host)
     servers = graph.num_servers
     total_gpus = servers * gps
-    per_instance = max(tp, ep)
+    per_instance, size = (tp * ep, "tp x ep") if instance_gpus == "tp_x_ep" else (max(tp, ep), "max(tp, ep)")
     if per_instance > prefill_gpus:
         raise ConfigError(
-            f"{path}.ep: an instance needs max(tp, ep) = {per_instance} GPUs but prefill_gpus = {prefill_gpus}"
+            f"{path}.ep: an instance needs {size} = {per_instance} GPUs but prefill_gpus = {prefill_gpus}"
         )
     if prefill_gpus % per_instance:
         raise ConfigError(
-            f"{path}.prefill_gpus: {prefill_gpus} is not a multiple of max(tp, ep) = {per_instance}"
+            f"{path}.prefill_gpus: {prefill_gpus} is not a multiple of {size} = {per_instance}"
         )
     prefill_servers = -(-prefill_gpus // gps)
     decode_servers = -(-decode_gpus // gps)

@@ -3,7 +3,9 @@
 * **All-to-all** (stage 2, dispatch and combine) among the G GPUs of an
   instance: GPU i owns ``group_tokens / tp`` tokens; the routing model's
   share ``shares[i, j]`` of their expert inputs goes to GPU j (dispatch:
-  i -> j) and comes back (combine: j -> i). GPU-level routing functions or
+  i -> j) and comes back (combine: j -> i). With ``instance_gpus =
+  "tp_x_ep"`` (ep ranks of tp GPUs, experts tensor-parallel within a rank)
+  it is tp all-to-alls in parallel, one among the GPUs of each TP index. GPU-level routing functions or
   an expert-level model with a placement per instance
   (``serving.routing``/``placement``, :mod:`.routing`, :mod:`.placement`)
   give the shares.
@@ -43,6 +45,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine import Batch, ReqState
 
 
+def same_tp_index(shares: np.ndarray, tp: int) -> np.ndarray:
+    """All-to-all shares between the GPUs of an instance of ``ep`` ranks x ``tp`` GPUs (GPU ``r * tp + t``):
+    a token part held by GPU (d, t) goes to GPU (r, t) of the expert's rank, which receives what ``shares``
+    spread evenly over rank r's GPUs (rows still sum to 1)."""
+    idx = np.arange(len(shares)) % tp
+    return np.where(idx[:, None] == idx[None, :], shares * tp, 0.0)
+
+
 class Collectives:
     """Builds and runs the collectives of batches on prefill instances."""
 
@@ -56,7 +66,15 @@ class Collectives:
 
     # ------------------------------------------------------------ routing
     def _setup_routing(self, cfg: Any) -> None:
-        """GPU-level routing model, or an expert-level model with a placement per instance."""
+        """GPU-level routing model, or an expert-level model with a placement per instance; with
+        ``instance_gpus = "tp_x_ep"`` the shares are kept between GPUs of equal TP index."""
+        self._routing_shares(cfg)
+        tp = self.compute.tp
+        if getattr(cfg, "instance_gpus", "max") == "tp_x_ep" and tp > 1:
+            shares = self.shares
+            self.shares = lambda inst, layer: same_tp_index(shares(inst, layer), tp)
+
+    def _routing_shares(self, cfg: Any) -> None:
         name = cfg.routing
         params = getattr(cfg, "routing_params", None)
         self.uniform_routing = name == "uniform"

@@ -16,7 +16,10 @@ the achieved fraction of peak compute / memory bandwidth
 (:class:`Utilization`; fit them to measurements with :func:`calibrate`).
 
 Layout of one serving instance (``tp``, ``ep``): it spans ``G = max(tp, ep)``
-GPUs (one of tp, ep divides the other). Attention and dense layers are
+GPUs (one of tp, ep divides the other), or with ``instance_gpus = "tp_x_ep"``
+``G = tp x ep`` GPUs (the MFS paper's large-scale instances: DBRX TP2/EP16 on
+32 GPUs): ``ep`` expert ranks, each a TP group of ``tp`` GPUs holding its
+experts tensor-parallel. Attention and dense layers are
 tensor-parallel over ``tp`` GPUs, so there are ``G / tp`` data-parallel
 attention groups, each running its own batch of ``batch_tokens`` tokens (the
 MFS testbed's TP1/EP8: 8 GPUs, each with its own 8192-token batch). Routed
@@ -240,6 +243,8 @@ class Cost:
     def __add__(self, other: "Cost") -> "Cost":
         return Cost(self.flops + other.flops, self.bytes + other.bytes)
 
+#: Values of ``instance_gpus``.
+INSTANCE_GPUS = ("max", "tp_x_ep")
 
 # ------------------------------------------------------------ compute model
 
@@ -259,6 +264,8 @@ class ComputeModel:
     tp: int = 1
     ep: int = 1
     utilization: Utilization = Utilization()
+    #: GPUs of an instance: ``max`` (max(tp, ep)) or ``tp_x_ep`` (tp x ep: ep ranks of tp GPUs each)
+    instance_gpus: str = "max"
     memory_utilization: float = DEFAULT_MEMORY_UTILIZATION
     enforce_memory: bool = True
 
@@ -273,7 +280,9 @@ class ComputeModel:
             raise ConfigError(f"tp: {tp} does not divide the {m.num_heads} attention heads of {m.name}")
         if ep > m.experts:
             raise ConfigError(f"ep: {ep} is more than the {m.experts} experts of {m.name}")
-        if max(tp, ep) % min(tp, ep):
+        if self.instance_gpus not in INSTANCE_GPUS:
+            raise ConfigError(f"instance_gpus: {self.instance_gpus!r}; allowed: {', '.join(INSTANCE_GPUS)}")
+        if self.instance_gpus == "max" and max(tp, ep) % min(tp, ep):
             raise ConfigError(f"tp/ep: one of tp={tp} and ep={ep} must divide the other")
         if not 0.0 < self.memory_utilization <= 1.0:
             raise ConfigError(f"memory_utilization: must be in (0, 1], got {self.memory_utilization!r}")
@@ -292,8 +301,8 @@ class ComputeModel:
 
     @property
     def gpus(self) -> int:
-        """GPUs in the instance: ``G = max(tp, ep)``."""
-        return max(self.tp, self.ep)
+        """GPUs in the instance: ``G = max(tp, ep)``, or ``tp x ep`` with ``instance_gpus = "tp_x_ep"``."""
+        return self.tp * self.ep if self.instance_gpus == "tp_x_ep" else max(self.tp, self.ep)
 
     @property
     def dp(self) -> int:
@@ -622,7 +631,12 @@ HARDWARE_KEYS: dict[str, tuple[Any, object, dict]] = {
     "model": (str, "mixtral-8x7b", dict(doc="catalogue name or path of a model TOML")),
     "gpu": (str, "rtx3090", dict(doc="GPU profile name or path of a GPU TOML")),
     "tp": (int, 1, dict(min=1, max=64, doc="tensor-parallel degree of attention")),
-    "ep": (int, 8, dict(min=1, max=1024, doc="expert-parallel degree; an instance has max(tp, ep) GPUs")),
+    "ep": (int, 8, dict(min=1, max=1024, doc="expert-parallel degree; an instance has max(tp, ep) GPUs (or tp x "
+                                           "ep, see instance_gpus)")),
+    "instance_gpus": (Literal["max", "tp_x_ep"], "max", dict(
+        doc="GPUs of a prefill instance: max(tp, ep) (vLLM/Megatron: EP over the TP x DP GPUs) or tp x ep (the MFS "
+            "paper's large-scale instances: ep expert ranks, each a TP group of tp GPUs; the all-to-all runs "
+            "between the GPUs of equal TP index)")),
     "calibration_csv": (Optional[str], None, dict(doc="CSV of measured (tokens, layer_time_s) to fit mfu/mbu")),
     "mfu": (Optional[float], None,
             dict(min=1e-4, max=1.0, doc=f"achieved fraction of peak FLOPs (default {DEFAULT_MFU})")),
@@ -676,10 +690,11 @@ class _ComputeConfigMethods:
         util = Utilization(self.mfu if self.mfu is not None else DEFAULT_MFU,
                            self.mbu if self.mbu is not None else DEFAULT_MBU)
         cm = keyed("", ComputeModel, model, gpu, tp=self.tp, ep=self.ep, utilization=util,
-                   memory_utilization=self.memory_utilization)
+                   memory_utilization=self.memory_utilization, instance_gpus=self.instance_gpus)
         if self.calibration_csv:
-            return keyed("calibration_csv", calibrate, model, gpu, resolve(self.calibration_csv), tp=self.tp,
-                         ep=self.ep, memory_utilization=self.memory_utilization)
+            cal = keyed("calibration_csv", calibrate, model, gpu, resolve(self.calibration_csv), tp=self.tp,
+                        ep=self.ep, memory_utilization=self.memory_utilization)
+            return dataclasses.replace(cm, utilization=cal.utilization)
         return cm
 
 

@@ -24,7 +24,9 @@ class ServingConfig:
     gpu: str = hardware_field("gpu")
     tp: int = hardware_field("tp")
     ep: int = hardware_field("ep")
-    prefill_gpus: int = spec(16, min=1, doc="GPUs running prefill (a multiple of max(tp, ep))")
+    instance_gpus: Literal["max", "tp_x_ep"] = hardware_field("instance_gpus")
+    prefill_gpus: int = spec(16, min=1, doc="GPUs running prefill (a multiple of the instance size, max(tp, ep) "
+                             "or tp x ep)")
     decode_gpus: int = spec(4, min=1, doc="GPUs of the decode side (P2D destinations)")
     kv_pool: Literal["prefill", "dedicated"] = spec(
         "prefill", doc="where reusable KV blocks live: on the prefill instances that computed them (Mooncake "
@@ -37,7 +39,11 @@ class ServingConfig:
         "full", doc="P2D carries the request's full KV history (reused prefix + new tokens, as the MFS paper) "
         "or only the new tokens (the decode side already holds the prefix)")
     gpus_per_nic: int = spec(2, min=1, max=64, doc="GPUs sharing one NIC port")
-    max_batched_tokens: int = spec(8192, min=1, doc="vLLM max_num_batched_tokens (chunked prefill)")
+    max_batched_tokens: int = spec(8192, min=1, doc="vLLM max_num_batched_tokens (chunked prefill), per "
+                                   "batch_scope")
+    batch_scope: Literal["instance", "dp_rank"] = spec(
+        "instance", doc="what max_batched_tokens bounds: one batch per instance, or one per data-parallel "
+        "attention rank (vLLM DP + EP: each rank schedules its own batch, MoE layers in lock step)")
     kv_block_tokens: Optional[int] = spec(
         None, min=1, max=1_000_000, doc="tokens per reusable KV block; default: the trace's (Mooncake 512, "
         "Qwen-Bailian 16, generated sessions their own), else 512")

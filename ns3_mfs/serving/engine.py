@@ -131,6 +131,7 @@ class ServingEngine:
         #: layers whose KV fetch runs ahead of the compute (1: the next layer's, during this layer's attention)
         self.prefetch_layers = int(getattr(cfg, "kv_prefetch_layers", 1))
         self.local_prefix_cache = bool(getattr(cfg, "local_prefix_cache", False)) or self.kv.pooled
+        self.dp_rank_batches = getattr(cfg, "batch_scope", "instance") == "dp_rank"
         self.session_instance: dict[int, int] = {}
         self.running_tokens = [0] * n      # tokens of the batch an instance is computing
         self.inflight_tokens = [0] * n     # prompt tokens of requests on an instance, not yet prefilled
@@ -241,29 +242,21 @@ class ServingEngine:
         if not self._fcfs and len(q) > 1:
             self._order_queue(inst_idx)
         now = self.clock.now
-        budget = self.cfg.max_batched_tokens
-        items = []
-        while q and budget > 0:
-            st = q[0]
-            take = min(st.remaining, budget)
-            items.append((st, take, st.cached_tokens + st.computed))
+        inst = self.layout.prefill[inst_idx]
+        items = self._take_dp_ranks(q, len(inst.groups)) if self.dp_rank_batches else self._take(q)
+        for st, _, _ in items:
             if np.isnan(st.prefill_start_s):
                 st.prefill_start_s = now
                 st.decode_group = self.decode.assign(st.req)
-            st.remaining -= take
-            budget -= take
-            if st.remaining == 0:
-                q.popleft()
-        inst = self.layout.prefill[inst_idx]
         batch = Batch(self.batches, inst, items, start_s=now)
         self.batches += 1
-        self.running_tokens[inst_idx] = batch.tokens
         self.queue_log.append((now, inst_idx, batch.id, tuple(st.req.id for st, _, _ in items)))
         # Data-parallel attention: a request's first chunk goes to the least loaded TP group.
         for st, take, _ in items:
-            if st.computed == 0:
+            if st.computed == 0 and not self.dp_rank_batches:
                 st.group = int(np.argmin(batch.group_tokens))
             batch.group_tokens[st.group] += take
+        self.running_tokens[inst_idx] = batch.tokens
         self.batch_deadlines[batch.id] = [self.deadlines[st.req.id] for st, _, _ in items
                                           if st.req.id in self.deadlines]
         self.policy.batch_started(self._plan(batch))
@@ -271,6 +264,39 @@ class ServingEngine:
         for layer in range(1, min(self.prefetch_layers, self.layers)):
             self._start_fetch(batch, layer)  # lookahead: the next layers' prefixes are on their way too
         first.then(lambda: self._attention(batch, 0))
+
+    def _take(self, q: deque) -> list[tuple[ReqState, int, int]]:
+        """One batch of the instance: ``max_batched_tokens`` from the head of its queue (chunked prefill)."""
+        budget, items = self.cfg.max_batched_tokens, []
+        while q and budget > 0:
+            st = q[0]
+            take = min(st.remaining, budget)
+            items.append((st, take, st.cached_tokens + st.computed))
+            st.remaining -= take
+            budget -= take
+            if st.remaining == 0:
+                q.popleft()
+        return items
+
+    def _take_dp_ranks(self, q: deque, ranks: int) -> list[tuple[ReqState, int, int]]:
+        """``batch_scope = "dp_rank"``: every data-parallel attention rank schedules ``max_batched_tokens`` of
+        its own (vLLM DP + EP); a started request stays on its rank, a new one goes to the rank with the most
+        room; the ranks' batches run their MoE layers in lock step as one instance batch."""
+        room, items = [self.cfg.max_batched_tokens] * ranks, []
+        for st in list(q):
+            if max(room) <= 0:
+                break
+            rank = st.group if st.computed else int(np.argmax(room))
+            if room[rank] <= 0:
+                continue
+            st.group = rank
+            take = min(st.remaining, room[rank])
+            items.append((st, take, st.cached_tokens + st.computed))
+            st.remaining -= take
+            room[rank] -= take
+            if st.remaining == 0:
+                q.remove(st)
+        return items
 
     def _plan(self, batch: Batch) -> BatchPlan:
         """What the batch will send to the decode side, and when its compute should end."""
@@ -449,7 +475,7 @@ class ServingSetup:
         self.layout = build_layout(
             graph, tp=cfg.tp, ep=cfg.ep, prefill_gpus=cfg.prefill_gpus, decode_gpus=cfg.decode_gpus,
             kv_store_servers=cfg.kv_store_servers if cfg.kv_pool == "dedicated" else 0,
-            gpus_per_nic=cfg.gpus_per_nic,
+            gpus_per_nic=cfg.gpus_per_nic, instance_gpus=cfg.instance_gpus,
         )
         self.decode = DecodeSetup.build(cfg, self.model, self.compute.gpu, self.layout.decode_gpus)
 

@@ -91,3 +91,82 @@ def test_fetches_from_a_victim_instance_slow_its_all_to_all(ccts):
                    "CCT; measured 8.06 ms (mfs) vs 8.00 ms (fair): see the module docstring")
 def test_mfs_recovers_part_of_the_victims_all_to_all(ccts):
     assert ccts["mfs"] < ccts["fair"]
+
+
+# --------------------------------------------------- uploads and queued prefetch (fake fabric: milliseconds)
+BT = 64
+
+
+def fake_engine(tiny_model, **serving):
+    from ns3_mfs.fabric.topology import TestbedTopology
+    from ns3_mfs.policies import make_policy
+    from ns3_mfs.serving.config import ServingConfig
+    from ns3_mfs.serving.engine import ServingSetup
+    from ns3_mfs.serving.fake import FakeFabric
+
+    cfg = ServingConfig(model=tiny_model, **{"kv_block_tokens": BT, "prefill_gpus": 8, **serving})
+    setup = ServingSetup(cfg, TestbedTopology().graph())
+    fab = FakeFabric(rate_bps=100e9, latency_s=2e-6)
+    return fab, setup.engine(fab, make_policy("mfs", {}, fab))
+
+
+def fake_run(fab, eng, requests):
+    for r in requests:
+        eng.submit(r)
+    fab.run()
+    return eng.tables(fab.result(), 1.0)
+
+
+def test_uploads_to_a_dedicated_store_are_flows_and_gate_reuse(tiny_model):
+    """New blocks go to the store servers layer by layer (stage kv_upload): bytes = new full blocks x block
+    tokens x KV bytes per token per layer, spread over the store NICs by block; a later request finds the
+    blocks only once they landed."""
+    from ns3_mfs.serving.requests import Request
+
+    fab, eng = fake_engine(tiny_model, kv_pool="dedicated", max_batched_tokens=256)
+    blocks = tuple(range(10))
+    # 650 tokens: 10 full blocks (the 11th is partial and never stored); chunks of 256 complete 4, 4 and 2.
+    tables = fake_run(fab, eng, [Request(0, 0.0, 650, 1, blocks), Request(1, 1.0, 700, 1, blocks)])
+    per = eng.model.kv_bytes_per_token_per_layer()
+    up = tables["flows"][tables["flows"]["stage"] == "kv_upload"]
+    assert set(up["request_id"]) == {0} and (up["dst_gpu"] == -1).all() and up["completed"].all()
+    per_layer = up.groupby("layer")["bytes"].sum()
+    assert (per_layer == 10 * BT * per).all() and len(per_layer) == eng.layers
+    assert sorted(up.groupby("batch_id")["bytes"].sum() // (BT * per * eng.layers)) == [2, 4, 4]
+    store = set(eng.layout.kv_store_hosts)
+    assert set(up["dst"]) == store and (up["stage_num"] == 0).all()
+    # MFS keeps uploads in the lowest data class: nothing waits for them.
+    assert (up["priority"] == 6).all()
+    assert tables["requests"].set_index("request_id").loc[1, "cached_tokens"] == 10 * BT
+    # Without upload traffic the blocks are stored at once and nothing is recorded.
+    fab, eng = fake_engine(tiny_model, kv_pool="dedicated", max_batched_tokens=256,
+                           traffic=["kv_fetch", "collectives", "p2d"])
+    tables = fake_run(fab, eng, [Request(0, 0.0, 650, 1, blocks), Request(1, 1.0, 700, 1, blocks)])
+    assert "kv_upload" not in set(tables["flows"]["stage"])
+    assert tables["requests"].set_index("request_id").loc[1, "cached_tokens"] == 10 * BT
+
+
+def test_a_queued_request_prefetches_its_prefix(tiny_model):
+    """With kv_prefetch_queued a request that waits behind a batch fetches all its layers' reused blocks while
+    queued (one flow per source, at MFS's lowest level); its own batch then fetches nothing."""
+    from ns3_mfs.serving.requests import Request
+
+    blocks = tuple(range(8))
+    reqs = [Request(0, 0.0, 200_000, 1, (50,)),            # instance 0 busy with a long prompt ...
+            Request(1, 0.0, 600, 1, blocks),               # instance 1 computes the prefix
+            Request(2, 0.5, 600, 1, blocks + (77,))]       # ... while this one waits on 0, prefix on 1
+    out = {}
+    for on in (False, True):
+        fab, eng = fake_engine(tiny_model, kv_prefetch_queued=on, prefill_gpus=16, max_batched_tokens=8192)
+        tables = fake_run(fab, eng, reqs)
+        f = tables["flows"]
+        out[on] = f[(f["stage"] == "kv_fetch") & (f["request_id"] == 2)]
+        assert list(tables["requests"]["instance"]) == [0, 1, 0]
+    per = eng.model.kv_bytes_per_token_per_layer()
+    later, early = out[False], out[True]
+    assert later["batch_id"].ge(0).all() and len(later) == eng.layers
+    assert len(early) == 1 and early["batch_id"].iloc[0] == -1 and early["priority"].iloc[0] == 6
+    assert early["bytes"].iloc[0] == later["bytes"].sum() == 8 * BT * per * eng.layers
+    assert early["start_s"].iloc[0] == pytest.approx(0.5, abs=1e-9)
+    req2 = tables["requests"].set_index("request_id").loc[2]
+    assert early["end_s"].iloc[0] <= req2["prefill_start_s"]

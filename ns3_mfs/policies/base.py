@@ -22,7 +22,7 @@ from ..fabric.transport import Transport
 from ..registry import NoParams, Registry
 
 FIRST, LAST = 1, 7
-STAGE_OF = {"kv_fetch": 1, "dispatch": 2, "combine": 2, "allreduce": 2, "p2d": 3}
+STAGE_OF = {"kv_fetch": 1, "dispatch": 2, "combine": 2, "allreduce": 2, "p2d": 3, "kv_upload": 0}
 
 
 @dataclass
@@ -32,7 +32,7 @@ class FlowInfo:
     src: int                      #: source host (NIC)
     dst: int                      #: destination host (NIC)
     bytes: int
-    stage: str                    #: kv_fetch, dispatch, combine, allreduce, p2d
+    stage: str                    #: kv_fetch, dispatch, combine, allreduce, p2d, kv_upload (0: background)
     layer: int = 0                #: layer the flow serves
     request_id: int = -1          #: -1 for collectives (shared by a batch)
     batch_id: int = -1

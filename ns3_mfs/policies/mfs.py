@@ -274,6 +274,8 @@ class Mfs(Policy):
             return self._p2d_class(info)
         if info.stage == "kv_fetch":
             return self._fetch_class(info)
+        if info.stage == "kv_upload":
+            return LOWEST  # background: nothing waits for it
         return early_class(0, self.rank_of(info.batch_id))
 
     def started(self, info: FlowInfo) -> None:
@@ -286,6 +288,8 @@ class Mfs(Policy):
     def _fetch_class(self, info: FlowInfo) -> int:
         if self.params.scavenger and info.request_id in self.scavenged:
             return SCAVENGER
+        if info.batch_id < 0:
+            return LOWEST  # a queued request's prefetch: no batch needs it yet
         if not self.params.rli:
             return early_class(0, self.rank_of(info.batch_id))
         rli = info.layer - self.current_layer.get(info.batch_id, 0)
@@ -407,6 +411,8 @@ class Mfs(Policy):
             cls = self._p2d_class(info)  # promote() never lowers a class
         elif info.stage == "kv_fetch":
             cls = self._fetch_class(info)
+        elif info.stage == "kv_upload":
+            return
         else:
             cls = early_class(0, self.rank_of(info.batch_id))
         self.promote(info, cls, reason)

@@ -52,9 +52,13 @@ class ServingConfig:
     kv_placement: Literal["block_hash", "session"] = spec(
         "block_hash", doc="kv_pool = dedicated: KV-store server of a block: by block id, or one server per session"
     )
-    traffic: list[Literal["kv_fetch", "collectives", "p2d"]] = spec(
-        ["kv_fetch", "collectives", "p2d"], doc="the traffic that crosses the fabric; a group left out arrives "
-        "at once and is not recorded (to measure what contention costs, e.g. the MFS paper's Fig. 5)")
+    traffic: list[Literal["kv_fetch", "collectives", "p2d", "kv_upload"]] = spec(
+        ["kv_fetch", "collectives", "p2d", "kv_upload"], doc="the traffic that crosses the fabric; a group left "
+        "out arrives at once and is not recorded (to measure what contention costs, e.g. the MFS paper's Fig. 5); "
+        "kv_upload: new blocks to a dedicated KV store")
+    kv_prefetch_queued: bool = spec(
+        False, doc="a queued request's reused blocks are fetched (all layers, one flow per source) while it waits, "
+        "so its batch finds them local; off: fetched layer by layer when its batch runs")
     ep_collective: Literal["all_to_all", "allgather_reducescatter"] = spec(
         "all_to_all", doc="expert-parallel dispatch/combine: direct all-to-all of top-k routed tokens (DeepEP, "
         "pplx) or vLLM's default all-gather of hidden states + reduce-scatter of outputs")

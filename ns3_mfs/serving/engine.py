@@ -83,6 +83,9 @@ class ReqState:
     first_token_s: float = float("nan")
     local_blocks: frozenset = frozenset()   #: cached blocks the instance holds itself (not fetched)
     decode_group: int = -1                  #: decode attention group (set when prefill starts)
+    prefetch: Optional[Join] = None         #: kv_prefetch_queued: the fetch of all layers while queued
+    upload_pending: int = 0                 #: dedicated KV store: uploads of its new blocks in flight
+    stored: bool = False                    #: its blocks are in the dedicated KV store
 
 
 @dataclass
@@ -207,6 +210,20 @@ class ServingEngine:
         self.queues[inst].append(st)
         if not self.busy[inst]:
             self._start_batch(inst)
+        elif getattr(self.cfg, "kv_prefetch_queued", False):
+            self._prefetch(st)
+
+    def _prefetch(self, st: ReqState) -> None:
+        """``kv_prefetch_queued``: while the request waits, its reused blocks of every layer come to the GPU of
+        its instance's first attention group (one flow per source, at the lowest stage-1 level); its batch
+        then finds them local, or waits for what is still in flight."""
+        gpu = self.layout.prefill[st.instance].groups[0][0]
+        parts = self._fetch_parts(st, gpu, self.layers)
+        if not parts:
+            return
+        st.prefetch = join = Join(self.clock, len(parts))
+        for src, dst, nbytes, rid in parts:
+            self.transfers.send(src, dst, nbytes, "kv_fetch", 0, rid, -1, -1, join.done, st.instance)
 
     # ------------------------------------------------------- queue policy
     def predict_request_s(self, st: ReqState) -> float:
@@ -342,26 +359,36 @@ class ServingEngine:
     def _start_fetch(self, batch: Batch, layer: int) -> Join:
         """Stage 1 of ``layer``: prefix KV blocks from where they live (the GPU of the prefill instance that
         computed them, or a KV-store server), one flow per (request, source)."""
-        per_token = self.model.kv_bytes_per_token_per_layer()
-        parts = []
+        parts, waits = [], []
         for st, _take, _ctx in batch.items:
             if st.computed or not st.cached_blocks:
                 continue  # only the first chunk of a request needs its prefix
-            by_source: dict[tuple[str, int], int] = {}
-            for b in st.cached_blocks:
-                if b in st.local_blocks:
-                    continue  # already in this instance's memory
-                src = self.kv.source(st.req, b)
-                by_source[src] = by_source.get(src, 0) + 1
-            gpu = batch.instance.groups[st.group][0]
-            for src, nblocks in sorted(by_source.items()):
-                parts.append((src, gpu, nblocks * self.kv.block_tokens * per_token, st.req.id))
-        join = Join(self.clock, len(parts))
+            if st.prefetch is not None:  # fetched while queued: wait for what is still in flight
+                if st.prefetch.n:
+                    waits.append(st.prefetch)
+                continue
+            parts += self._fetch_parts(st, batch.instance.groups[st.group][0], 1)
+        join = Join(self.clock, len(parts) + len(waits))
         batch.fetch[layer] = join
         for src, gpu, nbytes, rid in parts:
             self.transfers.send(src, gpu, nbytes, "kv_fetch", layer, rid, batch.id, -1, join.done,
                                 batch.instance.index)
+        for w in waits:
+            w.then(join.done)
         return join
+
+    def _fetch_parts(self, st: ReqState, gpu: int, layers: int) -> list[tuple[tuple[str, int], int, int, int]]:
+        """(source, GPU, bytes, request) of the reused blocks a request fetches for ``layers`` layers, one per
+        source; the blocks its instance holds itself are not fetched."""
+        per_token = self.model.kv_bytes_per_token_per_layer()
+        by_source: dict[tuple[str, int], int] = {}
+        for b in st.cached_blocks:
+            if b in st.local_blocks:
+                continue  # already in this instance's memory
+            src = self.kv.source(st.req, b)
+            by_source[src] = by_source.get(src, 0) + 1
+        return [(src, gpu, n * self.kv.block_tokens * per_token * layers, st.req.id)
+                for src, n in sorted(by_source.items())]
 
     def _attention(self, batch: Batch, layer: int) -> None:
         self.policy.layer_boundary(batch.id, batch.instance.index, layer)
@@ -372,6 +399,8 @@ class ServingEngine:
 
     def _after_attention(self, batch: Batch, layer: int) -> None:
         self._p2d(batch, layer)
+        if not self.kv.pooled:
+            self._upload(batch, layer)
         self.coll.allreduce(batch, layer, "attn", lambda: self._ffn(batch, layer))
 
     def _ffn(self, batch: Batch, layer: int) -> None:
@@ -405,7 +434,7 @@ class ServingEngine:
             st.computed += take
             if st.remaining == 0 and st.computed + st.cached_tokens >= st.req.input_tokens:
                 st.prefill_end_s = now
-                self.kv.store(st.req.block_hashes)
+                self._maybe_stored(st)
                 self.kv.hold(st.instance, st.req.block_hashes, batch.instance.groups[st.group][0])
                 self.inflight_tokens[st.instance] -= st.req.input_tokens
                 self._maybe_first_token(st)
@@ -417,6 +446,34 @@ class ServingEngine:
         t0 = self.clock.now
         self.recorder.step(batch.id, batch.instance.index, layer, kind, t0, t0 + dt, batch.tokens)
         self.clock.schedule(t0 + dt, then)
+
+    # ------------------------------------------------------- KV-store uploads
+    def _upload(self, batch: Batch, layer: int) -> None:
+        """Dedicated KV store: this layer's KV of the blocks each chunk completes goes from the GPU to the
+        store servers that will hold them (stage ``kv_upload``, in the background: nothing waits for it)."""
+        per_token, bt = self.model.kv_bytes_per_token_per_layer(), self.kv.block_tokens
+        for st, take, ctx in batch.items:
+            hashes = st.req.block_hashes
+            by_host: dict[int, int] = {}
+            for b in hashes[max(len(st.cached_blocks), ctx // bt):min(len(hashes), (ctx + take) // bt)]:
+                host = self.kv.source(st.req, b)[1]
+                by_host[host] = by_host.get(host, 0) + 1
+            gpu = batch.instance.groups[st.group][0]
+            for host, n in sorted(by_host.items()):
+                st.upload_pending += 1
+
+                def landed(st=st) -> None:
+                    st.upload_pending -= 1
+                    self._maybe_stored(st)
+
+                self.transfers.send(("gpu", gpu), -1, n * bt * per_token, "kv_upload", layer, st.req.id, batch.id,
+                                    -1, landed, batch.instance.index, dst_host=host)
+
+    def _maybe_stored(self, st: ReqState) -> None:
+        """The request's blocks enter a dedicated KV store when its prefill is over and its uploads landed."""
+        if not np.isnan(st.prefill_end_s) and st.upload_pending == 0 and not st.stored:
+            st.stored = True
+            self.kv.store(st.req.block_hashes)
 
     # ----------------------------------------------------------------- P2D
     def _p2d(self, batch: Batch, layer: int) -> None:
@@ -455,9 +512,9 @@ PrefillEngine = ServingEngine
 
 
 #: The traffic groups of ``serving.traffic`` and the flow stages of each.
-TRAFFIC = ("kv_fetch", "collectives", "p2d")
+TRAFFIC = ("kv_fetch", "collectives", "p2d", "kv_upload")
 STAGE_TRAFFIC = {"kv_fetch": "kv_fetch", "dispatch": "collectives", "combine": "collectives",
-                 "allreduce": "collectives", "p2d": "p2d"}
+                 "allreduce": "collectives", "p2d": "p2d", "kv_upload": "kv_upload"}
 
 #: Tokens per KV block when neither the config nor the trace says (Mooncake's).
 DEFAULT_BLOCK_TOKENS = 512

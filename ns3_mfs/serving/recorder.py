@@ -35,7 +35,7 @@ STEP_COLUMNS = ["batch_id", "instance", "layer", "kind", "start_s", "end_s", "to
 class FlowRecord:
     """One transfer of the serving engine, from its start to its row in the flows table."""
 
-    stage: str                  #: kv_fetch, dispatch, combine, allreduce, p2d
+    stage: str                  #: kv_fetch, dispatch, combine, allreduce, p2d, kv_upload
     layer: int
     request_id: int             #: -1 for collectives
     batch_id: int

@@ -23,22 +23,24 @@ __all__ = ["Clock", "IntraServerTransport", "Join", "Transfers", "Transport"]
 
 
 class Join:
-    """Waits for ``n`` parts; ``then(fn)`` runs fn when all are done (as an event if already done)."""
+    """Waits for ``n`` parts; ``then(fn)`` runs fn when all are done (as an event if already done; several
+    ``fn`` run in the order they were given)."""
 
     def __init__(self, clock: Clock, n: int):
         self.clock, self.n = clock, n
-        self.fn: Optional[Callable[[], None]] = None
+        self.fns: list[Callable[[], None]] = []
 
     def then(self, fn: Callable[[], None]) -> None:
         if self.n == 0:
             self.clock.schedule(self.clock.now, fn)
         else:
-            self.fn = fn
+            self.fns.append(fn)
 
     def done(self, *_: object) -> None:
         self.n -= 1
-        if self.n == 0 and self.fn is not None:
-            self.fn()
+        if self.n == 0:
+            for fn in self.fns:
+                fn()
 
 
 class IntraServerTransport:
@@ -66,27 +68,29 @@ class Transfers:
 
     def send(self, src: tuple[str, int], dst_gpu: int, nbytes: int, stage: str, layer: int, request: int,
              batch: int, collective: int, on_done: Callable[[], None], instance: int = 0,
-             deadline_s: Optional[float] = None, extra: Optional[dict[str, Any]] = None) -> None:
-        """``src`` is ``("gpu", index)`` or ``("host", kv_store_host)``; ``on_done()`` runs when the bytes arrived."""
+             deadline_s: Optional[float] = None, extra: Optional[dict[str, Any]] = None,
+             dst_host: Optional[int] = None) -> None:
+        """``src`` is ``("gpu", index)`` or ``("host", kv_store_host)``; the destination is GPU ``dst_gpu``, or
+        the fabric host ``dst_host`` when given (a KV-store upload); ``on_done()`` runs when the bytes arrived."""
         kind, where = src
         if nbytes <= 0 or (self.stages is not None and stage not in self.stages):
             self.clock.schedule(self.clock.now, on_done)
             return
-        rec = FlowRecord(stage, layer, request, batch, collective, where if kind == "gpu" else -1, dst_gpu,
-                         nbytes, self.clock.now)
-        if kind == "gpu" and self.layout.off_fabric(where, dst_gpu):
+        rec = FlowRecord(stage, layer, request, batch, collective, where if kind == "gpu" else -1,
+                         dst_gpu if dst_host is None else -1, nbytes, self.clock.now)
+        if kind == "gpu" and dst_host is None and self.layout.off_fabric(where, dst_gpu):
             rec.path = INTRA_SERVER
             rec.start_s, rec.end_s = self.intra.copy(nbytes, on_done)
             self.recorder.flow(rec)
             return
         src_host = self.layout.gpu_nic[where] if kind == "gpu" else where
-        info = FlowInfo(src_host, self.layout.gpu_nic[dst_gpu], int(nbytes), stage, layer, request, batch, instance,
-                        deadline_s=deadline_s)
+        info = FlowInfo(src_host, self.layout.gpu_nic[dst_gpu] if dst_host is None else dst_host, int(nbytes),
+                        stage, layer, request, batch, instance, deadline_s=deadline_s)
         if extra:
             info.extra.update(extra)
         flow = self.policy.start(info, on_done=lambda _f: on_done())
         rec.flow_id = flow.id
-        if kind == "gpu" and self.layout.same_server(where, dst_gpu):  # a host path's flow inside a server
+        if kind == "gpu" and dst_host is None and self.layout.same_server(where, dst_gpu):  # host path, in a server
             rec.path = INTRA_SERVER
             rec.route = self._route(flow)
         self.recorder.flow(rec)

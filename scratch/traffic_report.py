@@ -14,6 +14,10 @@ fabric (no KV fetch, no P2D), and prints
   1.8x longer).
 
     .venv/bin/python scratch/traffic_report.py [--preset qwena_conv] [--rate 1.0] [--requests 48 --warmup 16]
+        [--topology topologies/testbed_host.toml] [--batch-scope dp_rank]
+
+The default topology is the testbed without its servers' inside; give
+``topologies/testbed_host.toml`` for the host path (GPUs, PCIe, host memory).
 """
 
 from __future__ import annotations
@@ -30,16 +34,17 @@ sys.path.insert(0, str(ROOT))
 
 from ns3_mfs.config import from_dict  # noqa: E402
 from ns3_mfs.experiment.run import RunConfig, ServingConfig, run  # noqa: E402
-from ns3_mfs.fabric.topology import TestbedTopology  # noqa: E402
+from ns3_mfs.fabric.topology import TestbedTopology, Topology, load_topology  # noqa: E402
 from ns3_mfs.serving.requests import WorkloadConfig  # noqa: E402
 
 
-def config(preset: str, rate_per_gpu: float, requests: int, warmup: int, traffic: list[str]) -> RunConfig:
+def config(preset: str, rate_per_gpu: float, requests: int, warmup: int, traffic: list[str],
+           topology: Topology, batch_scope: str = "instance") -> RunConfig:
     wl = from_dict(WorkloadConfig, {"kind": "sessions", "rate_per_s": rate_per_gpu * 16, "num_requests": requests,
                                     "warmup_requests": warmup, "sessions": {"preset": preset}}, "workload")
     serving = ServingConfig(model="mixtral-8x7b", gpu="rtx3090", tp=1, ep=8, prefill_gpus=16, decode_gpus=4,
-                            gpus_per_nic=2, traffic=traffic)
-    return RunConfig(topology=TestbedTopology(name="mfs-testbed"), workload=wl, serving=serving, policy="fair",
+                            gpus_per_nic=2, traffic=traffic, batch_scope=batch_scope)
+    return RunConfig(topology=topology, workload=wl, serving=serving, policy="fair",
                      seed=1, scenario=f"traffic report {preset}")
 
 
@@ -54,10 +59,13 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=1.0, help="requests/s per prefill GPU")
     ap.add_argument("--requests", type=int, default=48)
     ap.add_argument("--warmup", type=int, default=16)
+    ap.add_argument("--topology", help="topology TOML (default: the MFS testbed, no host path)")
+    ap.add_argument("--batch-scope", default="instance", choices=("instance", "dp_rank"))
     ap.add_argument("--out", default=str(ROOT / "results" / "traffic_report"))
     a = ap.parse_args()
     out = Path(a.out)
-    full = config(a.preset, a.rate, a.requests, a.warmup, ["kv_fetch", "collectives", "p2d"])
+    topo = load_topology(a.topology) if a.topology else TestbedTopology(name="mfs-testbed")
+    full = config(a.preset, a.rate, a.requests, a.warmup, ["kv_fetch", "collectives", "p2d"], topo, a.batch_scope)
     alone = dataclasses.replace(full, serving=dataclasses.replace(full.serving, traffic=["collectives"]))
     t0 = time.time()
     with ProcessPoolExecutor(2) as pool:

@@ -189,6 +189,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    from .analysis.trace import write_trace
+
+    print(write_trace(Path(args.dir), args.out))
+    return 0
+
+
 def cmd_compare_testbed(args: argparse.Namespace) -> int:
     from .analysis.testbed import compare_testbed, format_report, parse_map
 
@@ -299,6 +306,11 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--hue", help="config key that colours the lines")
     pl.add_argument("--out", help="output file (without extension, or .png/.pdf: both are written)")
     pl.set_defaults(func=cmd_plot)
+
+    tr = sub.add_parser("trace", help="write a run's timeline as a Chrome/Perfetto trace (trace.json)")
+    tr.add_argument("dir", help="one run directory")
+    tr.add_argument("--out", help="output file (default: DIR/trace.json)")
+    tr.set_defaults(func=cmd_trace)
 
     ct = sub.add_parser("compare-testbed", help="compare measured TTFT/CCT (CSV) with a simulated run")
     ct.add_argument("measured", help="CSV with request_id, ttft_s (and/or kind, cct_s) columns")

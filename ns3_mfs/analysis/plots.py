@@ -170,9 +170,10 @@ def line_figure(df: pd.DataFrame, x: str, y: str, hue: str | None, style: st.Sty
 
 
 def ecdf_figure(values: dict[str, np.ndarray], column: str, style: st.Style, title: str | None = None,
-                legend_title: str | None = None):
-    """Empirical CDFs of ``values`` (series name -> seconds or other values), styled lines, n in the
-    legend, natural time unit, a log axis when positive values span more than a decade."""
+                legend_title: str | None = None, what: str | None = None):
+    """Empirical CDFs of ``values`` (series name -> values of ``column``; ``what`` names them on the
+    axis), styled lines, n in the legend, natural time unit, a log axis when positive values span
+    more than a decade."""
     plt, _ = _pyplot()
     import seaborn as sns
 
@@ -200,7 +201,10 @@ def ecdf_figure(values: dict[str, np.ndarray], column: str, style: st.Style, tit
     pos = allv[np.isfinite(allv)] / scale
     if len(pos) and (pos > 0).all() and pos.max() / pos.min() > 10:
         st.log_axis(ax, "x", pos)
-    ax.set_xlabel(label(column, unit))
+    xlabel = label(column, unit)
+    if what:
+        xlabel = what + xlabel[xlabel.rfind(" ("):] if xlabel.endswith(")") else what
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("CDF (fraction)")
     ax.set_ylim(0, 1.02)
     if title:

@@ -16,7 +16,8 @@ from ns3_mfs.analysis.trace import lanes
 @pytest.fixture(scope="module")
 def serving_run(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("trace")
-    (d / "tiny.toml").write_text(TINY_RUN.format(topo=ROOT / "topologies/testbed.toml"))
+    decode = '[serving.decode]\npolicy = "continuous"\nkv_capacity_tokens = 100000\n[workload]'
+    (d / "tiny.toml").write_text(TINY_RUN.format(topo=ROOT / "topologies/testbed.toml").replace("[workload]", decode))
     res = run_cli("run", str(d / "tiny.toml"), "--out", str(d / "run"))
     assert res.returncode == 0, res.stderr
     return d / "run"
@@ -62,7 +63,11 @@ def test_trace_of_a_serving_run(serving_run):
     assert set(procs.values()) >= {"prefill instance 0", "prefill instance 1", "flows: dispatch",
                                    "flows: combine", "flows: p2d", "requests"}
     steps = pd.read_parquet(serving_run / "steps.parquet")
-    compute = [e for e in events if e["cat"] == "compute"]
+    decode = pd.read_parquet(serving_run / "decode_steps.parquet")
+    dec = [e for e in events if e["cat"] == "compute" and procs[e["pid"]].startswith("decode instance")]
+    assert len(dec) == len(decode) > 0 and dec[0]["name"].startswith("decode step, batch ")
+    assert sorted(round(e["ts"], 3) for e in dec) == sorted((decode["start_s"] * 1e6).round(3))
+    compute = [e for e in events if e["cat"] == "compute" and procs[e["pid"]].startswith("prefill instance")]
     assert len(compute) == len(steps)
     first = steps.sort_values("start_s").iloc[0]
     e0 = min(compute, key=lambda e: e["ts"])

@@ -120,7 +120,7 @@ def _legend(ax, title: str | None, handles=None, labels=None) -> None:
 
 def line_figure(df: pd.DataFrame, x: str, y: str, hue: str | None, style: st.Style, ylim=None):
     """Mean of ``y`` against ``x``, one styled line per ``hue`` value, CI bands, n in the legend."""
-    plt, _ = _pyplot()
+    plt = _pyplot()
     import seaborn as sns
 
     data = df.copy()
@@ -174,7 +174,7 @@ def ecdf_figure(values: dict[str, np.ndarray], column: str, style: st.Style, tit
     """Empirical CDFs of ``values`` (series name -> values of ``column``; ``what`` names them on the
     axis), styled lines, n in the legend, natural time unit, a log axis when positive values span
     more than a decade."""
-    plt, _ = _pyplot()
+    plt = _pyplot()
     import seaborn as sns
 
     allv = np.concatenate([np.asarray(v, dtype=float) for v in values.values()]) if values else np.array([])
@@ -219,7 +219,7 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt, None
+    return plt
 
 
 def _write(fig, style: st.Style, out: Path, name: str) -> list[Path]:
@@ -435,7 +435,7 @@ def pfc_figure(root: Path, style: st.Style, window=(None, None), view: str = "au
     from .ports import paused_intervals, port_peers
 
     pfc = _one_run(root, "pfc")
-    plt, _ = _pyplot()
+    plt = _pyplot()
     spans = paused_intervals(pfc, port_peers(root))
     sent = pfc[pfc["kind"] == "pause"]
     t0, t1 = _span(pfc["time_s"], window) if len(pfc) else (0.0, 1.0)
@@ -507,7 +507,7 @@ def heatmap_figure(root: Path, style: st.Style, window=(None, None), bins: int =
     q = q[(q["time_s"] >= t0) & (q["time_s"] <= t1) & (q["bytes"] > 0)].copy()
     if not len(q):
         raise ConfigError(f"{root}/queues.parquet: every queue is empty in the window")
-    plt, _ = _pyplot()
+    plt = _pyplot()
     q["queue"] = name_queues(q, port_peers(root))
     # A bin must hold at least one sampling tick: an empty queue has no row, so a bin without a tick
     # would look empty.

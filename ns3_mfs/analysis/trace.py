@@ -128,7 +128,7 @@ def _instances(tr: _Trace, steps: pd.DataFrame | None, coll: pd.DataFrame | None
             s = steps[steps["instance"] == inst]
             layer = ("L" + s["layer"].astype(str) + " ") if "layer" in s.columns else ""
             name = (layer + s["kind"].astype(str) if "kind" in s.columns
-                    else "step of " + s["batch"].astype(str) if "batch" in s.columns
+                    else "decode step, batch " + s["batch"].astype(str) if "batch" in s.columns
                     else pd.Series("step", index=s.index))
             args = [c for c in ("batch_id", "layer", "kind", "tokens", "batch", "total_context", "waiting")
                     if c in s.columns]

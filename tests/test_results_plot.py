@@ -315,3 +315,26 @@ def test_style_window_view_errors(sweep_dir, args, expect):
 def test_window_and_view_errors_on_one_run(pfc_run, args, expect):
     res = run_cli("plot", str(pfc_run), "--kind", "pfc-timeline", *args)
     assert res.returncode == 2 and expect in res.stderr and "Traceback" not in res.stderr
+
+
+def fake_run(d: Path, policy: str, rate: float, seed: int, ttft: float) -> None:
+    d.mkdir(parents=True)
+    (d / "config.toml").write_text(f'policy = "{policy}"\nseed = {seed}\n[workload]\nrate_per_s = {rate}\n')
+    (d / "summary.json").write_text(json.dumps({"ttft_mean_s": ttft, "ttft_slo_attainment": 1.0}))
+    (d / "meta.json").write_text(json.dumps({"status": "complete"}))
+
+
+def test_seeds_are_pooled_into_a_mean_with_a_band(tmp_path):
+    rng = np.random.default_rng(0)
+    for policy, base in (("fair", 0.05), ("mfs", 0.03)):
+        for rate in (1.0, 2.0):
+            for seed in (1, 2, 3):
+                fake_run(tmp_path / f"{policy}-{rate}-{seed}", policy, rate, seed, base * rate + rng.uniform(0, 0.004))
+    fig = plots.figure(tmp_path, "sweep")  # x: the rate, hue: the policy, never the seed
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "request rate (req/s)" and ax.get_ylabel() == "mean TTFT (ms)"
+    assert legend_texts(fig) == ["fair (n=3)", "mfs (n=3)"]
+    table = collect(tmp_path)
+    for (lo, hi), policy in zip(band_extent(ax), ("fair", "mfs")):
+        vals = table[table["policy"] == policy]["ttft_mean_s"] * 1e3
+        assert lo < vals.min() and hi > vals.max() and hi < 200

@@ -315,9 +315,14 @@ def _table(root: Path):
     return ok, metrics, [*varying, *(c for c in config if c not in varying)], varying
 
 
+#: Config keys that replicate a point rather than change it: never a default axis or hue, so the runs
+#: of one point are pooled into its mean and confidence band.
+REPLICATION_KEYS = ("seed",)
+
+
 def _hue_default(varying: list[str], x: str | None) -> str | None:
     for c in ("policy", *varying):
-        if c in varying and c != x:
+        if c in varying and c != x and c not in REPLICATION_KEYS:
             return c
     return None
 
@@ -566,8 +571,9 @@ def _draw(root: Path, kind: str, x, y, hue, sty: st.Style, win, view):
     if not len(ok):
         raise ConfigError(f"{root}: no finished run to plot")
     numeric_cfg = [c for c in config if pd.api.types.is_numeric_dtype(ok[c])]
-    default_x = next((c for c in ("workload.rate_per_s", *varying) if c in varying and c in numeric_cfg),
-                     varying[0] if varying else None)
+    swept = [c for c in varying if c not in REPLICATION_KEYS] or varying
+    default_x = next((c for c in ("workload.rate_per_s", *swept) if c in swept and c in numeric_cfg),
+                     swept[0] if swept else None)
     x = _choose(x, config, "--x", kind, default_x)
     if x is None:
         raise ConfigError(f"--x: no config key varies between the runs of {root}; give --x (allowed: "

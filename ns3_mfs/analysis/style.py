@@ -23,7 +23,6 @@ from typing import Iterator, Sequence
 import numpy as np
 
 #: Line styles and markers cycled over the series of a plot (colour cycles with them).
-DASHES = ["", (4, 1.5), (1, 1), (3, 1.25, 1.5, 1.25), (5, 1, 1, 1, 1, 1), (2, 2)]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 LINESTYLES = ["-", (0, (4, 1.5)), (0, (1, 1)), (0, (3, 1.25, 1.5, 1.25)), (0, (5, 1, 1, 1, 1, 1)), (0, (2, 2))]
 #: Time units, largest first: (name, seconds per unit).

@@ -85,8 +85,15 @@ def compiler() -> tuple[str, str]:
 
 
 LIBRARY_DIRS = ("model", "helper", "binding")
+#: Folders whose headers an ns-3 build would install as ``ns3/<name>.h`` (the contrib module's headers).
+MODULE_DIRS = ("model", "helper")
 TEST_DIR = "test"
 TEST_NAME = "ns3mfs-model-tests"
+#: ns-3 modules the model tests link besides the library's (Ipv4QueueDiscItem for the queue disc's IPv4 test).
+TEST_MODULES = (*NS3_MODULES, "internet")
+EXAMPLE_DIR = "examples"
+#: ns-3 modules the example programs link: stock point-to-point + IPv4 nodes with UDP applications.
+EXAMPLE_MODULES = (*NS3_MODULES, "internet", "point-to-point", "applications")
 
 
 def _files(dirs: tuple[str, ...], suffix: str) -> list[Path]:
@@ -101,6 +108,16 @@ def sources() -> list[Path]:
 def test_sources() -> list[Path]:
     """The .cc files of the C++ model tests (native/test/), built into their own program."""
     return _files((TEST_DIR,), ".cc")
+
+
+def example_sources() -> list[Path]:
+    """The example programs (native/examples/), one program per .cc file."""
+    return _files((EXAMPLE_DIR,), ".cc")
+
+
+def module_headers() -> list[Path]:
+    """The headers of the ns-3 module (model/ and helper/), as a contrib build installs them."""
+    return _files(MODULE_DIRS, ".h")
 
 
 def _headers() -> list[Path]:
@@ -145,12 +162,23 @@ def _toolchain() -> tuple[str, Path, Path]:
     return cxx, include, prefix / "lib64"
 
 
+def _stage_headers(tmp: str) -> Path:
+    """Copy the module's headers to ``@tmp/include/ns3/`` (as ns-3 installs a module's headers), so
+    ``#include "ns3/rdma-nic.h"`` works here exactly as in an ns-3 ``contrib/`` build; returns the folder."""
+    root = Path(tmp) / "include"
+    (root / "ns3").mkdir(parents=True, exist_ok=True)
+    for h in module_headers():
+        shutil.copyfile(h, root / "ns3" / h.name)
+    return root
+
+
 def _compile_all(cxx: str, include: Path, srcs: list[Path], tmp: str) -> list[Path]:
     """Compile @srcs into objects under @tmp, in parallel."""
+    staged = _stage_headers(tmp)
 
     def compile_one(src: Path) -> Path:
         obj = Path(tmp) / (src.parent.name + "-" + src.stem + ".o")
-        cmd = [cxx, *CXXFLAGS, f"-I{include}", "-c", str(src), "-o", str(obj)]
+        cmd = [cxx, *CXXFLAGS, f"-I{staged}", f"-I{include}", "-c", str(src), "-o", str(obj)]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             raise BuildError(f"compiling {src.name} failed:\n{res.stderr[-6000:]}")
@@ -161,7 +189,8 @@ def _compile_all(cxx: str, include: Path, srcs: list[Path], tmp: str) -> list[Pa
         return list(pool.map(compile_one, srcs))
 
 
-def _link(cxx: str, out: Path, args: list[str], libdir: Path, what: str) -> None:
+def _link(cxx: str, out: Path, args: list[str], libdir: Path, what: str,
+          modules: tuple[str, ...] = NS3_MODULES) -> None:
     cmd = [
         cxx,
         "-o",
@@ -169,7 +198,7 @@ def _link(cxx: str, out: Path, args: list[str], libdir: Path, what: str) -> None
         *args,
         f"-L{libdir}",
         f"-Wl,-rpath,{libdir}",
-        *[f"-lns3.44-{m}" for m in NS3_MODULES],
+        *[f"-lns3.44-{m}" for m in modules],
     ]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
@@ -213,7 +242,31 @@ def ensure_test_built(verbose: bool = False) -> Path:
         objects = _compile_all(cxx, include, test_sources(), tmp)
         tmp_exe = Path(tmp) / TEST_NAME
         args = [*map(str, objects), str(lib), f"-Wl,-rpath,{lib.parent}"]
-        _link(cxx, tmp_exe, args, libdir, TEST_NAME)
+        _link(cxx, tmp_exe, args, libdir, TEST_NAME, TEST_MODULES)
+        os.replace(tmp_exe, target)
+    return target
+
+
+def ensure_example_built(name: str, verbose: bool = False) -> Path:
+    """Return the path of the example program ``native/examples/<name>.cc``, building it (and the
+    library) first if needed; cached next to the library under a key of its source."""
+    src = NATIVE_DIR / EXAMPLE_DIR / f"{name}.cc"
+    if src not in example_sources():
+        raise BuildError(f"no example program {name!r} in {NATIVE_DIR / EXAMPLE_DIR}")
+    lib = ensure_built(verbose)
+    h = hashlib.sha256(lib.parent.name.encode())
+    _hash_files(h, [src])
+    target = lib.parent / f"{name}-{h.hexdigest()[:12]}"
+    if target.exists():
+        return target
+    cxx, include, libdir = _toolchain()
+    if verbose:
+        print(f"building example {name} into {target} ...", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-example-") as tmp:
+        objects = _compile_all(cxx, include, [src], tmp)
+        tmp_exe = Path(tmp) / name
+        args = [*map(str, objects), str(lib), f"-Wl,-rpath,{lib.parent}"]
+        _link(cxx, tmp_exe, args, libdir, name, EXAMPLE_MODULES)
         os.replace(tmp_exe, target)
     return target
 

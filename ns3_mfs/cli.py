@@ -184,8 +184,16 @@ def cmd_results(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from .analysis.plots import plot
 
-    for path in plot(Path(args.dir), args.kind, x=args.x, y=args.y, hue=args.hue, out=args.out):
+    for path in plot(Path(args.dir), args.kind, x=args.x, y=args.y, hue=args.hue, out=args.out, style=args.style,
+                     window=args.window, view=args.view):
         print(path)
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from .analysis.trace import write_trace
+
+    print(write_trace(Path(args.dir), args.out))
     return 0
 
 
@@ -298,7 +306,17 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--y", help="metric on the y axis (sweep; attainment: ttft_slo_attainment)")
     pl.add_argument("--hue", help="config key that colours the lines")
     pl.add_argument("--out", help="output file (without extension, or .png/.pdf: both are written)")
+    pl.add_argument("--style", help="screen (default: PNG and PDF) or paper (single column, 8 pt, PDF only)")
+    pl.add_argument("--window", help="time window START:END of pfc-timeline and queue-heatmap "
+                    "(s, ms, us or ns; e.g. 2.7ms:2.9ms, 0.5:)")
+    pl.add_argument("--view", help="pfc-timeline: bars (each pause), fraction (fraction of time paused per "
+                    "port and class) or auto (bars up to 400 pauses)")
     pl.set_defaults(func=cmd_plot)
+
+    tr = sub.add_parser("trace", help="write a run's timeline as a Chrome/Perfetto trace (trace.json)")
+    tr.add_argument("dir", help="one run directory")
+    tr.add_argument("--out", help="output file (default: DIR/trace.json)")
+    tr.set_defaults(func=cmd_trace)
 
     ct = sub.add_parser("compare-testbed", help="compare measured TTFT/CCT (CSV) with a simulated run")
     ct.add_argument("measured", help="CSV with request_id, ttft_s (and/or kind, cct_s) columns")

@@ -42,8 +42,9 @@ def test_model_suite(runner, suite):
 
 def test_every_native_source_is_compiled():
     every = sorted(_build.NATIVE_DIR.rglob("*.cc"))
-    assert every == sorted(_build.sources() + _build.test_sources())
+    assert every == sorted(_build.sources() + _build.test_sources() + _build.example_sources())
     assert not set(_build.sources()) & set(_build.test_sources())
+    assert not set(_build.example_sources()) & set(_build.sources() + _build.test_sources())
 
 
 def test_binding_header_includes_no_ns3_header():

@@ -214,7 +214,8 @@ def compare_testbed(measured: str | Path, simdir: str | Path, mapping: Optional[
 def write_report(out: Path, report: dict[str, dict[str, Any]], overlays: dict[str, tuple[np.ndarray, np.ndarray]],
                  sources: dict[str, str]) -> list[Path]:
     """``testbed_report.json`` / ``.csv`` and one CDF overlay (PNG, PDF) per metric."""
-    from ..analysis.plots import _save, _sns
+    from . import style as st
+    from .plots import _write, ecdf_figure
 
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "testbed_report.json", json_bytes({**sources, "metrics": report}))
@@ -224,21 +225,13 @@ def write_report(out: Path, report: dict[str, dict[str, Any]], overlays: dict[st
         w.writeheader()
         w.writerows(rows)
     paths = [out / "testbed_report.json", out / "testbed_report.csv"]
-    plt, sns = _sns()
+    sty = st.STYLES["screen"]
     for name, (sim, meas) in overlays.items():
-        data = pd.concat([pd.DataFrame({"value": sim, "source": "simulated"}),
-                          pd.DataFrame({"value": meas, "source": "measured"})], ignore_index=True)
-        fig, ax = plt.subplots(figsize=(4.8, 3.3))
-        sns.ecdfplot(data=data, x="value", hue="source", ax=ax)
         what = "TTFT" if name == "ttft" else f"{name[4:].replace('_', '-')} CCT"
-        ax.set_xlabel(f"{what} (s)")
-        ax.set_ylabel("CDF (fraction)")
-        if (data["value"] > 0).all():
-            ax.set_xscale("log")
-        ax.set_title(f"KS distance {report[name]['ks_distance']:.3f}", fontsize=9)
-        ax.get_legend().set_title("")
-        paths += _save(fig, out, f"{name}_cdf_overlay")
-        plt.close(fig)
+        with st.use(sty):
+            fig = ecdf_figure({"simulated": sim, "measured": meas}, "ttft_s" if name == "ttft" else "cct_s", sty,
+                              title=f"KS distance {report[name]['ks_distance']:.3f}", what=what)
+            paths += _write(fig, sty, out, f"{name}_cdf_overlay")
     return paths
 
 

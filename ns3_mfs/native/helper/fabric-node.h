@@ -5,9 +5,9 @@
 #ifndef NS3_MFS_FABRIC_NODE_H
 #define NS3_MFS_FABRIC_NODE_H
 
-#include "../model/rdma-nic.h"
-#include "../model/roce-net-device.h"
-#include "../model/roce-switch.h"
+#include "ns3/rdma-nic.h"
+#include "ns3/roce-net-device.h"
+#include "ns3/roce-switch.h"
 
 #include "ns3/node.h"
 

@@ -8,6 +8,7 @@
 #include "ns3/double.h"
 #include "ns3/drop-tail-queue.h"
 #include "ns3/log.h"
+#include "ns3/socket.h"
 #include "ns3/uinteger.h"
 
 namespace ns3
@@ -54,6 +55,12 @@ RmlqQueueDisc::GetTypeId()
                           UintegerValue(0xFF),
                           MakeUintegerAccessor(&RmlqQueueDisc::m_ecnBandMask),
                           MakeUintegerChecker<uint8_t>())
+            .AddAttribute("DefaultBand",
+                          "Band of an item that has neither a DS field (not IP) nor a "
+                          "SocketPriorityTag (capped at NumBands - 1).",
+                          UintegerValue(0),
+                          MakeUintegerAccessor(&RmlqQueueDisc::m_defaultBand),
+                          MakeUintegerChecker<uint32_t>(0, 7))
             .AddTraceSource("BandEnqueue",
                             "A packet entered a band (band, item).",
                             MakeTraceSourceAccessor(&RmlqQueueDisc::m_bandEnqueueTrace),
@@ -81,6 +88,7 @@ RmlqQueueDisc::RmlqQueueDisc()
       m_kmax(1600000),
       m_pmax(0.2),
       m_ecnBandMask(0xFF),
+      m_defaultBand(0),
       m_uniform(CreateObject<UniformRandomVariable>())
 {
 }
@@ -166,9 +174,17 @@ RmlqQueueDisc::HasEligible() const
 uint32_t
 RmlqQueueDisc::BandOf(Ptr<const QueueDiscItem> item) const
 {
+    uint32_t cls = m_defaultBand;
     uint8_t ds = 0;
-    item->GetUint8Value(QueueItem::IP_DSFIELD, ds);
-    uint32_t cls = ds >> 2;
+    SocketPriorityTag priority;
+    if (item->GetUint8Value(QueueItem::IP_DSFIELD, ds))
+    {
+        cls = ds >> 2; // DSCP
+    }
+    else if (item->GetPacket()->PeekPacketTag(priority))
+    {
+        cls = priority.GetPriority();
+    }
     return cls < m_numBands ? cls : m_numBands - 1;
 }
 

@@ -21,7 +21,11 @@ namespace ns3
  * K strict-priority bands (attribute NumBands, 1..8, default 8); band 0 is
  * served first. The band of a packet is its traffic class, read from the DS
  * field of the queue item (DSCP = class), capped at K-1, exactly as a switch
- * classifies RoCE traffic by DSCP. Bands whose class is paused by PFC
+ * classifies RoCE traffic by DSCP. Stock ns-3 IPv4 and IPv6 packets are
+ * classified the same way (Ipv4QueueDiscItem reports the TOS byte: DSCP 0
+ * goes to band 0, DSCP 3 to band 3). An item without a DS field (ARP, a raw
+ * packet) goes to the band of its SocketPriorityTag (priority, capped at K-1)
+ * or, without that tag, to band DefaultBand. Bands whose class is paused by PFC
  * (SetPausedMask) are skipped by Dequeue and Peek, so a paused class never
  * blocks another class (no head-of-line blocking across classes).
  *
@@ -143,6 +147,7 @@ class RmlqQueueDisc : public QueueDisc
     uint64_t m_kmax;                     //!< RED Kmax (bytes)
     double m_pmax;                       //!< RED Pmax
     uint8_t m_ecnBandMask;               //!< bands that mark
+    uint32_t m_defaultBand;              //!< band of items without DS field or priority tag
     uint64_t m_ecnMarks{0};              //!< packets marked
     Ptr<UniformRandomVariable> m_uniform; //!< marking coin
     uint8_t m_pausedMask{0};             //!< classes paused by PFC

@@ -5,7 +5,7 @@
  * RdmaNic on its own: two NICs joined through a relay that can drop a data
  * frame (go-back-N), and the DCQCN reaction point driven by injected CNPs.
  */
-#include "../model/rdma-nic.h"
+#include "ns3/rdma-nic.h"
 
 #include "ns3/double.h"
 #include "ns3/boolean.h"

@@ -3,14 +3,22 @@
  * SPDX-License-Identifier: GPL-2.0-only (as ns-3)
  *
  * RmlqQueueDisc on its own: strict-priority band order, paused bands, the
- * band cap, and the RED/ECN marking law.
+ * band cap, the RED/ECN marking law, and the classification of stock ns-3
+ * packets (IPv4 DSCP, socket priority, default band).
  */
-#include "../model/rmlq-queue-disc.h"
-#include "../model/roce-queue-item.h"
+#include "ns3/rmlq-queue-disc.h"
+#include "ns3/roce-queue-item.h"
 
+#include "ns3/arp-header.h"
+#include "ns3/arp-queue-disc-item.h"
 #include "ns3/boolean.h"
 #include "ns3/double.h"
+#include "ns3/ipv4-address.h"
+#include "ns3/ipv4-header.h"
+#include "ns3/ipv4-queue-disc-item.h"
+#include "ns3/mac48-address.h"
 #include "ns3/packet.h"
+#include "ns3/socket.h"
 #include "ns3/rng-seed-manager.h"
 #include "ns3/simulator.h"
 #include "ns3/test.h"
@@ -111,6 +119,82 @@ class RmlqBandCapTestCase : public TestCase
 };
 
 /**
+ * @param dscp DSCP of the packet (TOS = dscp << 2)
+ * @param payload payload bytes
+ * @return a stock IPv4 queue item, as ns-3's Ipv4Interface hands it to the traffic control layer
+ */
+Ptr<Ipv4QueueDiscItem>
+Ipv4Item(uint8_t dscp, uint32_t payload)
+{
+    Ipv4Header h;
+    h.SetTos(static_cast<uint8_t>(dscp << 2));
+    h.SetPayloadSize(payload);
+    h.SetProtocol(17);
+    return Create<Ipv4QueueDiscItem>(Create<Packet>(payload), Mac48Address::GetBroadcast(), 0x0800, h);
+}
+
+/**
+ * @param priority the SocketPriorityTag to add, or -1 for none
+ * @return an ARP request: a stock item without DS field
+ */
+Ptr<QueueDiscItem>
+ArpItem(int priority)
+{
+    Ptr<Packet> p = Create<Packet>(0);
+    if (priority >= 0)
+    {
+        SocketPriorityTag tag;
+        tag.SetPriority(static_cast<uint8_t>(priority));
+        p->AddPacketTag(tag);
+    }
+    ArpHeader arp;
+    arp.SetRequest(Mac48Address("00:00:00:00:00:01"),
+                   Ipv4Address("10.0.0.1"),
+                   Mac48Address::GetBroadcast(),
+                   Ipv4Address("10.0.0.2"));
+    return Create<ArpQueueDiscItem>(p, Mac48Address::GetBroadcast(), 0x0806, arp);
+}
+
+/**
+ * Stock ns-3 packets: IPv4 items go to the band of their DSCP (capped), items
+ * without a DS field to the band of their SocketPriorityTag, else DefaultBand.
+ */
+class RmlqStockPacketTestCase : public TestCase
+{
+  public:
+    RmlqStockPacketTestCase()
+        : TestCase("stock IPv4 packets by DSCP, non-IP items by priority tag or DefaultBand")
+    {
+    }
+
+  private:
+    void DoRun() override
+    {
+        auto q = CreateObject<RmlqQueueDisc>();
+        q->SetAttribute("NumBands", UintegerValue(4));
+        q->SetAttribute("DefaultBand", UintegerValue(2));
+        q->Initialize();
+        NS_TEST_ASSERT_MSG_EQ(q->BandOf(Ipv4Item(0, 100)), 0, "DSCP 0 (best effort) -> band 0");
+        NS_TEST_ASSERT_MSG_EQ(q->BandOf(Ipv4Item(1, 100)), 1, "DSCP 1 -> band 1");
+        NS_TEST_ASSERT_MSG_EQ(q->BandOf(Ipv4Item(46, 100)), 3, "DSCP 46 (EF) capped at the last band");
+        NS_TEST_ASSERT_MSG_EQ(q->BandOf(ArpItem(-1)), 2, "no DS field, no tag -> DefaultBand");
+        NS_TEST_ASSERT_MSG_EQ(q->BandOf(ArpItem(1)), 1, "no DS field -> socket priority");
+        NS_TEST_ASSERT_MSG_EQ(q->BandOf(ArpItem(6)), 3, "socket priority capped at the last band");
+        // Through Enqueue/Dequeue: the DSCP-1 packet leaves before the DSCP-3 one enqueued first.
+        NS_TEST_ASSERT_MSG_EQ(q->Enqueue(Ipv4Item(3, 500)), true, "DSCP 3 enqueued");
+        NS_TEST_ASSERT_MSG_EQ(q->Enqueue(Ipv4Item(1, 200)), true, "DSCP 1 enqueued");
+        NS_TEST_ASSERT_MSG_EQ(q->Enqueue(ArpItem(-1)), true, "ARP request enqueued");
+        NS_TEST_ASSERT_MSG_EQ(q->GetBandPackets(3), 1, "one packet in band 3");
+        NS_TEST_ASSERT_MSG_EQ(q->GetBandBytes(1), 200 + 20, "band 1 holds the packet and its IPv4 header");
+        NS_TEST_ASSERT_MSG_EQ(q->Dequeue()->GetSize(), 220, "band 1 first");
+        NS_TEST_ASSERT_MSG_EQ(q->Dequeue()->GetProtocol(), 0x0806, "then the default band (2)");
+        NS_TEST_ASSERT_MSG_EQ(q->Dequeue()->GetSize(), 520, "then band 3");
+        NS_TEST_ASSERT_MSG_EQ(q->GetNPackets(), 0, "empty");
+        q->Dispose();
+    }
+};
+
+/**
  * A band held at a standing queue marks a fraction of dequeued frames equal
  * to the RED line: 0 up to Kmin, Pmax (q - Kmin) / (Kmax - Kmin) between, 1 above Kmax.
  */
@@ -176,6 +260,7 @@ class RmlqQueueDiscTestSuite : public TestSuite
     {
         AddTestCase(new RmlqBandOrderTestCase, Duration::QUICK);
         AddTestCase(new RmlqBandCapTestCase, Duration::QUICK);
+        AddTestCase(new RmlqStockPacketTestCase, Duration::QUICK);
         for (uint64_t kb : {300, 400, 700, 1000, 1300, 1550, 2000})
         {
             AddTestCase(new RmlqEcnLawTestCase(kb * 1000), Duration::QUICK);

@@ -5,7 +5,7 @@
  * SwitchBufferManager on its own: region sizes and headroom, static and
  * dynamic XOFF thresholds, XON, headroom absorption, drops without PFC.
  */
-#include "../model/switch-buffer-manager.h"
+#include "ns3/switch-buffer-manager.h"
 
 #include "ns3/boolean.h"
 #include "ns3/double.h"

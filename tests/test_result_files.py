@@ -125,3 +125,53 @@ def test_reproduce_main_leaves_the_reference_alone_without_publish(tmp_path, mon
     assert not ref.exists()
     mod.main(["--quick", "--only", "testbed-poisson", "--work", str(tmp_path / "w2"), "--publish"])
     assert (ref / "testbed-poisson" / "compare.csv").exists() and (ref / "testbed-poisson.md").exists()
+
+
+def _documented_problems(out, kind):
+    """Columns/keys a run wrote that the result-file reference does not describe."""
+    import pandas as pd
+
+    from ns3_mfs.docs_reference import RESULT_FILES, documented
+
+    def schema(*names):
+        merged = {}
+        for n in names:
+            merged.update(RESULT_FILES[n][1])
+        return merged
+
+    problems = []
+    for path in sorted(out.glob("*.parquet")):
+        if path.name == "flows.parquet":
+            names = ["flows.parquet (fabric runs)"] + (["flows.parquet (serving runs)"] if kind == "serving" else [])
+        else:
+            names = [path.name]
+            assert path.name in RESULT_FILES, f"{path.name} is not in the result-file reference"
+        problems += [f"{path.name}: {c}" for c in documented(pd.read_parquet(path).columns, schema(*names))]
+    summary = json.loads((out / "summary.json").read_text())
+    problems += [f"summary.json: {k}" for k in
+                 documented(summary, schema("summary.json (every run)", f"summary.json ({kind} runs)"))]
+    problems += [f"meta.json: {k}" for k in documented(json.loads((out / "meta.json").read_text()),
+                                                       schema("meta.json"))]
+    return problems
+
+
+def test_the_result_file_reference_describes_every_column(tmp_path):
+    """docs/reference/results.md is generated from RESULT_FILES: it must name every column a run writes."""
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(TINY_RUN.format(topo=ROOT / "topologies" / "testbed.toml").replace("decode_gpus = 4", "decode_gpus = 8")
+                   + "\n[serving.decode]\nep = 8\n")
+    res = run_cli("run", str(cfg), "--out", str(tmp_path / "s"), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "s" / "decode_steps.parquet").exists()
+    res = run_cli("fabric", str(ROOT / "topologies" / "testbed.toml"), str(ROOT / "scratch" / "incast.csv"),
+                  "--out", str(tmp_path / "f"))
+    assert res.returncode == 0, res.stderr
+    problems = _documented_problems(tmp_path / "s", "serving") + _documented_problems(tmp_path / "f", "fabric")
+    assert not problems, "not in ns3_mfs.docs_reference.RESULT_FILES: " + ", ".join(problems)
+
+
+def test_documented_flags_undocumented_names():
+    from ns3_mfs.docs_reference import documented
+
+    assert documented(["stage2_class3_flows", "ttft_mean_s", "new_col"],
+                      {"stage*_class*_flows": "", "ttft_mean_s": ""}) == ["new_col"]

@@ -1,4 +1,4 @@
-"""Result directories (DESIGN.md section 6), written atomically.
+"""Result directories (docs/reference/results.md), written atomically.
 
 Every file is written to a temporary name in the same directory and renamed
 into place, so a reader never sees a half-written file. ``meta.json`` is

@@ -1,4 +1,4 @@
-"""Lower layers never import higher ones (DESIGN.md section 5).
+"""Lower layers never import higher ones (docs/explanation/architecture.md).
 
 Every ``import``/``from ... import`` of ``ns3_mfs`` in the package is parsed
 with :mod:`ast` (at module level, inside functions and under

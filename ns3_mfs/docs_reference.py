@@ -124,7 +124,7 @@ def field_rows(cls: type, unset: Optional[dict[str, str]] = None) -> list[dict[s
 def _table(rows: list[dict[str, str]]) -> list[str]:
     out = ["| key | type | default | limits | meaning |", "|---|---|---|---|---|"]
     for r in rows:
-        out.append(f"| `{r['key']}` | {r['type']} | {r['default']} | {_cell(r['limits'])} | {_cell(r['meaning'])} |")
+        out.append(f"| `{r['key']}` | {r['type']} | {r['default']} | {r['limits']} | {_cell(r['meaning'])} |")
     return out
 
 
@@ -178,6 +178,8 @@ def config_reference() -> str:
     from .serving import dispatch, placement, queueing, routing
     from .serving.config import ServingConfig
     from .serving.decode_batching import REGISTRY as DECODE
+    from .serving.compute import GpuProfile, list_gpus
+    from .serving.models import ModelSpec, list_models
     from .serving.requests import WorkloadConfig
 
     out = ["A run config is a TOML file (`ns3-mfs run CONFIG`); every table and key is listed below. A key "
@@ -219,6 +221,12 @@ def config_reference() -> str:
     out += _nested("workload", WorkloadConfig, 3)
     out += _registry_sections("Flow-scheduling policies: `[policies.<name>]`", "[policies.<name>]", POLICIES,
                               "policy")
+    out += ["## Model and GPU files", "",
+            "`serving.model` and `serving.gpu` take a catalogue name or the path of a TOML file with these keys "
+            "(catalogue: " + ", ".join(f"`{m}`" for m in list_models()) + "; GPUs: "
+            + ", ".join(f"`{g}`" for g in list_gpus()) + ").", ""]
+    out += _section("Model file (`ModelSpec`)", ModelSpec, level=3)
+    out += _section("GPU file (`GpuProfile`)", GpuProfile, level=3)
     return "\n".join(out) + "\n"
 
 

@@ -154,7 +154,7 @@ def _check_sh(body: str, where: str) -> None:
                 assert re.search(rf"^{re.escape(target)}:", makefile, re.M), f"{where}: no make target {target!r}"
         elif line.startswith("ns3-mfs "):
             words = shlex.split(line)[1:]
-            cmd = [w for w in words[:2] if not w.startswith("-")]
+            cmd = words[:2] if words[:1] == ["config"] else words[:1]  # the (sub)command, then --help
             res = subprocess.run([sys.executable, "-m", "ns3_mfs", *cmd, "--help"], capture_output=True,
                                  text=True, env=_env_min(), timeout=120)
             assert res.returncode == 0, f"{where}: {line!r}: {res.stderr.strip()}"

@@ -159,9 +159,11 @@ def _nested(prefix: str, cls: type, level: int) -> list[str]:
 
 
 def _registry_sections(title: str, table: str, registry: Any, selector: str, level: int = 2) -> list[str]:
+    takes = any(dataclasses.fields(registry[n].Params) for n in registry)
+    where = (f"Its parameters go in `{table}` (only those of the chosen one)." if takes
+             else "None of them takes parameters.")
     lines = [f"{'#' * level} {title}", "",
-             f"`{selector}` names one of: " + ", ".join(f"`{n}`" for n in sorted(registry)) + ". "
-             f"Its parameters go in `{table}` (only those of the chosen one).", ""]
+             f"`{selector}` names one of: " + ", ".join(f"`{n}`" for n in sorted(registry)) + ". " + where, ""]
     for name in sorted(registry):
         cls = registry[name]
         lines += _section(f"`{name}`", cls.Params, intro=_doc_line(cls), level=level + 1)

@@ -268,3 +268,45 @@ def test_docs_build_strictly(tmp_path):
     for f in dataclasses.fields(FabricConfig):  # the generated reference lists every key
         assert f"<code>{f.name}</code>" in page, f.name
     assert "generated:" not in page
+
+
+def test_the_generated_references_name_every_key_command_and_option():
+    import argparse
+    import dataclasses
+
+    from ns3_mfs import docs_reference as ref
+    from ns3_mfs.cli import parser
+    from ns3_mfs.experiment.run import RunConfig
+    from ns3_mfs.fabric.network import FabricConfig
+    from ns3_mfs.fabric.topology import REGISTRY as KINDS
+    from ns3_mfs.policies import REGISTRY as POLICIES
+    from ns3_mfs.serving import dispatch, placement, queueing, routing
+    from ns3_mfs.serving.config import ServingConfig
+    from ns3_mfs.serving.decode import DecodeConfig
+    from ns3_mfs.serving.requests import LengthDist, WorkloadConfig
+    from ns3_mfs.serving.sessions import SessionConfig
+
+    config = ref.config_reference()
+    classes = [RunConfig, FabricConfig, ServingConfig, DecodeConfig, WorkloadConfig, LengthDist, SessionConfig,
+               *KINDS.classes.values()]
+    for reg in (POLICIES, dispatch.REGISTRY, placement.REGISTRY, queueing.REGISTRY, routing.REGISTRY):
+        classes += [cls.Params for cls in reg.classes.values()]
+    for cls in classes:
+        for f in dataclasses.fields(cls):
+            if f.init:
+                assert f"| `{f.name}` |" in config, f"{cls.__name__}.{f.name} is not in the config reference"
+    for name in POLICIES:
+        assert f"### `{name}`" in config
+    assert "| `mtu` | int | `4096` | one of `1024`, `2048`, `4096` | RoCE payload MTU (bytes) |" in config
+
+    cli = ref.cli_reference()
+    for action in parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                assert f"## `ns3-mfs {name}`" in cli, name
+                for a in sub._actions:
+                    if isinstance(a, argparse._HelpAction):
+                        continue
+                    for opt in a.option_strings:
+                        assert f"`{opt}`" in cli, f"ns3-mfs {name} {opt}"
+    assert "`--version`" in cli

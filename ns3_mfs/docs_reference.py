@@ -382,7 +382,8 @@ RESULT_FILES: dict[str, tuple[str, dict[str, str]]] = {
         "counted not kept",
     }),
     "summary.json (serving runs)": ("run: the keys above and", {
-        "requests": "measured requests", "completed": "measured requests that got their first token",
+        "requests": "measured requests",
+        "completed": "measured requests that got their first token",
         "ttft_slo_attainment": "share of requests within their TTFT SLO", "ttft_mean_s": "mean TTFT (s)",
         "ttft_p50_s": "median TTFT (s)", "ttft_p99_s": "99th percentile TTFT (s)",
         "collectives": "measured all-to-all collectives", "cct_mean_s": "mean all-to-all CCT (s)",

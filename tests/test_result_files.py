@@ -158,8 +158,8 @@ def _documented_problems(out, kind):
 def test_the_result_file_reference_describes_every_column(tmp_path):
     """docs/reference/results.md is generated from RESULT_FILES: it must name every column a run writes."""
     cfg = tmp_path / "run.toml"
-    cfg.write_text(TINY_RUN.format(topo=ROOT / "topologies" / "testbed.toml").replace("decode_gpus = 4", "decode_gpus = 8")
-                   + "\n[serving.decode]\nep = 8\n")
+    text = TINY_RUN.format(topo=ROOT / "topologies" / "testbed.toml").replace("decode_gpus = 4", "decode_gpus = 8")
+    cfg.write_text(text + "\n[serving.decode]\nep = 8\n")
     res = run_cli("run", str(cfg), "--out", str(tmp_path / "s"), "--no-progress")
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "s" / "decode_steps.parquet").exists()

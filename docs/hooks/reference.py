@@ -8,6 +8,7 @@ is imported from the checkout that holds this ``mkdocs.yml``.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -26,3 +27,11 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
     from ns3_mfs.docs_reference import expand
 
     return expand(markdown)
+
+
+_ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|data|attr|exc|obj):(?=<code>)")
+
+
+def on_page_content(html, page, config, files, **kwargs):
+    """Docstrings use Sphinx roles (``:class:`X```); show them as plain code (``X``)."""
+    return _ROLE.sub("", html) if ":<code>" in html else html

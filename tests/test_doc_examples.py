@@ -310,3 +310,17 @@ def test_the_generated_references_name_every_key_command_and_option():
                     for opt in a.option_strings:
                         assert f"`{opt}`" in cli, f"ns3-mfs {name} {opt}"
     assert "`--version`" in cli
+
+
+def test_links_to_repository_files_become_their_paths():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_hook", ROOT / "docs" / "hooks" / "reference.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page, docs = ROOT / "docs" / "how-to" / "x.md", ROOT / "docs"
+    text = ("[the Makefile](../../Makefile), [scratch/incast.csv](../../scratch/incast.csv), "
+            "[gone](../../no_such_file.py), [a page](../tutorial.md), [web](https://ns3.org/a.md)")
+    assert hook.repo_links(text, page, docs) == (
+        "the Makefile (`Makefile`), `scratch/incast.csv`, [gone](../../no_such_file.py), "
+        "[a page](../tutorial.md), [web](https://ns3.org/a.md)")

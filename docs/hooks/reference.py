@@ -21,7 +21,38 @@ def on_config(config, **kwargs):
     return config
 
 
+_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s#]+)\)")
+
+
+def repo_links(markdown: str, page_path: Path, docs_dir: Path) -> str:
+    """Links from a page to a file of the repository outside ``docs/`` (``[x](../../scratch/a.py)``, which
+    work on a code host) become the file's repository path as code: the site has no copy of the file.
+    A link to a file that does not exist is left alone, so the strict build still reports it."""
+    def fix(m: re.Match) -> str:
+        target = m.group(2)
+        if "://" in target or target.startswith(("/", "mailto:")):
+            return m.group(0)
+        path = (page_path.parent / target).resolve()
+        try:
+            path.relative_to(docs_dir.resolve())
+            return m.group(0)  # a page or file of the site: mkdocs checks it
+        except ValueError:
+            pass
+        try:
+            rel = path.relative_to(ROOT)
+        except ValueError:
+            return m.group(0)
+        if not path.exists():
+            return m.group(0)
+        text = m.group(1)
+        shown = f"`{rel.as_posix()}`"
+        return shown if text.strip("`") == rel.as_posix() else f"{text} ({shown})"
+    return _LINK.sub(fix, markdown)
+
+
 def on_page_markdown(markdown, page, config, files, **kwargs):
+    docs_dir = Path(config["docs_dir"])
+    markdown = repo_links(markdown, docs_dir / page.file.src_path, docs_dir)
     if "<!-- generated:" not in markdown:
         return markdown
     from ns3_mfs.docs_reference import expand

@@ -309,11 +309,13 @@ _FLOW_COLUMNS = {
 RESULT_FILES: dict[str, tuple[str, dict[str, str]]] = {
     "flows.parquet (fabric runs)": ("flow", _FLOW_COLUMNS),
     "flows.parquet (serving runs)": ("transfer: the fabric columns and", {
-        "stage": "`kv_fetch`, `dispatch`, `combine`, `allreduce` or `p2d`",
+        "stage": "`kv_fetch`, `dispatch`, `combine`, `allreduce`, `p2d` or `kv_upload`",
         "stage_num": "MFS stage: 1 KV fetch, 2 collectives, 3 P2D", "layer": "model layer",
         "request_id": "request (P2D and fetches)", "batch_id": "prefill batch",
         "collective_id": "collective it belongs to (stage 2)", "src_gpu": "sending GPU", "dst_gpu": "receiving GPU",
-        "path": "`network` or `intra_server` (inside a server: bytes / intra-server bandwidth)",
+        "path": "`network` or `intra_server` (inside a server: bytes / intra-server bandwidth, or with a host "
+                "path a flow across the server's own nodes)",
+        "route": "with a host path in the topology: the nodes an intra-server flow crosses, `>`-joined",
         "late_p1": "a P2D flow in class 1 after its request's deadline",
         "scavenged": "carried in the scavenger class (a request pruned by MFS)",
     }),

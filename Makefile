@@ -6,12 +6,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast fuzz bench build clean
+.PHONY: demo test test-fast fuzz bench build docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,ray]'
+	$(PY) -m pip install --quiet -e '.[test,ray,docs]'
 	touch $(STAMP)
 
 build: $(STAMP)
@@ -30,8 +30,12 @@ test-fast: build
 fuzz: build
 	$(PY) tests/fuzzing.py --cases 10000
 
+# the documentation site (docs/ -> site/); mkdocs serve for a live preview
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
 bench: build
 	$(PY) scratch/bench_fabric.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -14,6 +13,12 @@ from typing import Optional, Sequence
 from ._build import BuildError
 from .config import ConfigError, from_dict, load_toml
 from .errors import CheckFailed, OutputError, RunStopped
+
+
+def _json_text(obj: object) -> str:
+    from .store import json_text  # imports pandas: only when a command needs it
+
+    return json_text(obj, sort_keys=False)
 
 
 def _fabric_config(args: argparse.Namespace):
@@ -51,7 +56,7 @@ def cmd_fabric(args: argparse.Namespace) -> int:
         topo, flows, cfg, out=Path(args.out), seed=args.seed, until_s=args.until,
         extra_config={"flows": str(Path(args.flows).resolve())}, replace=args.replace,
     )
-    print(json.dumps(summary, indent=2))
+    print(_json_text(summary))
     print(f"results: {Path(args.out).resolve()}", file=sys.stderr)
     return 0
 
@@ -66,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
-    print(json.dumps(summary, indent=2))
+    print(_json_text(summary))
     print(f"results: {Path(args.out).resolve()}", file=sys.stderr)
     return 0
 
@@ -253,7 +258,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = _Parser(prog="ns3-mfs", description="Packet-level ns-3 model of MoE serving networks")
+    p.add_argument("--version", action="version", version=f"ns3-mfs {__version__}",
+                   help="print the package version and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
     f = sub.add_parser("fabric", help="run a flow list (CSV) on a topology (TOML)")

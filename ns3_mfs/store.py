@@ -1,4 +1,4 @@
-"""Result directories (DESIGN.md section 6), written atomically.
+"""Result directories (docs/reference/results.md), written atomically.
 
 Every file is written to a temporary name in the same directory and renamed
 into place, so a reader never sees a half-written file. ``meta.json`` is
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -31,12 +32,37 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 RUN_FILES = ("config.toml", "summary.json", "meta.json", "error.json")
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (else set and restored at once)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Mode of every result file: what ``open()`` gives (0644 under the usual umask 022), not mkstemp's 0600."""
+    return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def _atomic(path: Path) -> Iterator[str]:
-    """Yield a temporary name beside ``path``; on success rename it to ``path``, else remove it."""
+    """Yield a temporary name beside ``path``; on success rename it to ``path``, else remove it.
+
+    The file gets the mode a plain ``open()`` would give it (group and
+    others may read it under the usual umask), not ``mkstemp``'s 0600.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    try:
+        os.fchmod(fd, file_mode())
+    finally:
+        os.close(fd)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -60,9 +86,31 @@ def write_table(path: Path, df: pd.DataFrame) -> None:
         df.to_parquet(tmp, index=False)
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by None (JSON has no NaN), recursively."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def json_text(obj: Any, sort_keys: bool = True) -> str:
+    """Strict JSON (NaN and infinities as ``null``), indented, key-sorted unless told otherwise."""
+    return json.dumps(json_safe(obj), indent=2, sort_keys=sort_keys, allow_nan=False)
+
+
 def json_bytes(obj: Any) -> bytes:
-    """Indented, key-sorted JSON text with a final newline."""
-    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n").encode()
+    """:func:`json_text` with a final newline, as bytes (what every result ``.json`` file holds)."""
+    return (json_text(obj) + "\n").encode()
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """A ``summary.json`` as a dict; a top-level ``null`` metric reads as NaN (a number no run produced)."""
+    data = json.loads(Path(path).read_text())
+    return {k: math.nan if v is None else v for k, v in data.items()} if isinstance(data, dict) else data
 
 
 def _git(*args: str) -> str | None:

@@ -142,3 +142,57 @@ def test_a_new_network_closes_the_previous_one():
 def test_attribute_errors_from_native_side_are_clear():
     with pytest.raises(ConfigError, match="switch buffer of 1000 bytes is too small"):
         Network(TestbedTopology(servers=2), FabricConfig(buffer_bytes=1000))
+
+
+def _pyproject(root):
+    import tomllib
+
+    return tomllib.loads((root / "pyproject.toml").read_text())
+
+
+def test_version_flag_prints_the_package_version(root):
+    import ns3_mfs
+
+    res = subprocess.run([sys.executable, "-m", "ns3_mfs", "--version"], capture_output=True, text=True,
+                         cwd=root, env=dict(os.environ, PYTHONPATH=str(root)), timeout=60)
+    assert res.returncode == 0 and res.stdout.strip() == f"ns3-mfs {ns3_mfs.__version__}", res.stderr
+    assert ns3_mfs.__version__ == _pyproject(root)["project"]["version"]
+
+
+def test_requires_python_matches_what_the_code_needs(root):
+    """tomllib (and hence the package) needs 3.11: requires-python and the classifiers must say so."""
+    import ast
+    import re
+
+    project = _pyproject(root)["project"]
+    m = re.fullmatch(r">=\s*3\.(\d+)", project["requires-python"])
+    assert m, project["requires-python"]
+    minimum = (3, int(m.group(1)))
+    imports = set()
+    for path in (root / "ns3_mfs").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imports |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imports.add(node.module.split(".")[0])
+    needs = {"tomllib": (3, 11)}  # standard-library modules newer than 3.8, with the version that added them
+    required = max([v for mod, v in needs.items() if mod in imports], default=(3, 8))
+    assert minimum == required, f"requires-python says {minimum}, the imports need {required}"
+    assert sys.version_info[:2] >= minimum  # and what runs the tests satisfies it
+    versions = {tuple(int(x) for x in c.rsplit(":: ", 1)[1].split("."))
+                for c in project["classifiers"] if re.search(r"Python :: 3\.\d+$", c)}
+    assert versions and min(versions) == minimum
+
+
+def test_license_citation_changelog_and_typing_marker(root):
+    text = (root / "LICENSE").read_text()
+    assert "GNU GENERAL PUBLIC LICENSE" in text and "Version 2, June 1991" in text
+    assert _pyproject(root)["project"]["license"] == {"text": "GPL-2.0-only"}
+    import yaml  # a dependency of mkdocs (the docs extra)
+
+    cff = yaml.safe_load((root / "CITATION.cff").read_text())
+    assert cff["cff-version"].startswith("1.2") and cff["license"] == "GPL-2.0-only"
+    assert cff["version"] == _pyproject(root)["project"]["version"] and cff["title"] and cff["authors"]
+    assert (root / "CHANGELOG.md").read_text().startswith("# Changelog")
+    assert (root / "ns3_mfs" / "py.typed").exists()
+    assert "py.typed" in _pyproject(root)["tool"]["setuptools"]["package-data"]["ns3_mfs"]

@@ -18,6 +18,7 @@ flattened to dotted-key columns (``fabric.mtu``, ``workload.rate_per_s``,
 from __future__ import annotations
 
 import json
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -81,6 +82,11 @@ def _read_json(path: Path) -> Optional[dict[str, Any]]:
     return data if isinstance(data, dict) else None
 
 
+def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    """A summary's metrics with a top-level ``null`` (written for NaN: JSON has none) read back as NaN."""
+    return {k: math.nan if v is None else v for k, v in summary.items()}
+
+
 def _read_toml(path: Path) -> Optional[dict[str, Any]]:
     try:
         return tomllib.loads(path.read_text())
@@ -104,7 +110,7 @@ def _row(d: Path, root: Path, point: Optional[Mapping[str, Any]]) -> dict[str, A
         status = "failed" if err is not None else "partial"
     config = (_read_toml(d / "config.toml") or _read_toml(d / ".point.toml")
               or (point or {}).get("config") or {})
-    summary = (_read_json(d / "summary.json") or {}) if meta is not None else {}
+    summary = _metrics(_read_json(d / "summary.json") or {}) if meta is not None else {}
     rel = d.relative_to(root).as_posix() if d != root else "."
     row: dict[str, Any] = {"run_id": d.name if d != root else root.resolve().name, "status": status,
                            "path": rel, "error": (err or {}).get("error"), "run_status": run_status}

@@ -16,7 +16,6 @@ rate, run id and the summary metrics), and the plots ``attainment_vs_rate``,
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -24,7 +23,7 @@ import pandas as pd
 
 from ..config import ConfigError
 from ..policies import REGISTRY
-from ..store import write_table
+from ..store import read_summary, write_table
 from .run import RunConfig
 from .sweep import Sweep, SweepReport, point_of, run_sweep
 
@@ -72,7 +71,7 @@ def compare(cfg: RunConfig, policies: list[str], rates: list[float], out: Path, 
         if pt.run_id in rep.failed:
             rows.append({"policy": p, "rate_per_gpu": r, "run_id": pt.run_id, "error": rep.failed[pt.run_id]})
             continue
-        s = json.loads((d / "summary.json").read_text())
+        s = read_summary(d / "summary.json")
         rows.append({"policy": p, "rate_per_gpu": r, "run_id": pt.run_id, **s, "error": None})
     table = pd.DataFrame(rows)
     write_table(out / "compare.parquet", table)

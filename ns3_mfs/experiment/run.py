@@ -1,4 +1,4 @@
-"""A serving run: config -> simulation -> result directory (DESIGN.md section 6).
+"""A serving run: config -> simulation -> result directory (docs/reference/results.md).
 
 A run config is one TOML file::
 

@@ -11,7 +11,7 @@ and the increase steps scale with each port's rate, whatever the profile.
 - ``"connectx"`` (default): NVIDIA's documented DCQCN firmware defaults of
   ConnectX-4 and later adapters (the ROCE_CC / ECN parameters of ``mlxconfig``
   and the mlx5 ``ecn`` sysfs/debugfs knobs; NVIDIA "DCQCN parameters"
-  documentation; DESIGN.md section 3): dce_tcp_g 1019 (alpha <- (1019 alpha +
+  documentation; docs/explanation/dcqcn.md): dce_tcp_g 1019 (alpha <- (1019 alpha +
   5 x CNP) / 1024, so g = 5/1024), dce_tcp_rtt 1 us (one alpha update per
   1 us window), initial_alpha_value 1023 (alpha 1023/1024),
   rate_reduce_monitor_period 4 us, rpg_gd 11 (cut by alpha x Rc / 2^11 with
@@ -22,10 +22,10 @@ and the increase steps scale with each port's rate, whatever the profile.
   clamp_tgt_rate_after_time_inc 1, min_time_between_cnps 4 us (CNP pacing at
   the notification point). Not modelled: rate_to_set_on_first_cnp (default 0,
   off). The switch's ECN thresholds are not NIC firmware: they stay those of
-  DESIGN.md section 3.
+  the ``hpcc`` profile.
 - ``"hpcc"``: the package defaults before the connectx profile, as HPCC's
-  ns-3 simulator (and SimAI, which builds on it) sets DCQCN (DESIGN.md
-  section 3): g = 1/256, R_AI 20 Mb/s, R_HAI 200 Mb/s, alpha update 1 us,
+  ns-3 simulator (and SimAI, which builds on it) sets DCQCN
+  (docs/explanation/fabric.md): g = 1/256, R_AI 20 Mb/s, R_HAI 200 Mb/s, alpha update 1 us,
   rate-decrease interval 4 us, increase timer 300 us, byte counter 10 MiB and
   F = 5 per the DCQCN paper, one CNP per flow per 50 us.
 - ``"paper"``: the DCQCN paper (Zhu et al., SIGCOMM 2015, Table 1 and

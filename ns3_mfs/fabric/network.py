@@ -51,7 +51,7 @@ def check_sim_time(name: str, value: Any, now: float = 0.0) -> float:
 
 @dataclass(frozen=True)
 class FabricConfig:
-    """Settings of the lossless RoCE fabric (defaults: DESIGN.md section 3).
+    """Settings of the lossless RoCE fabric (defaults: docs/explanation/fabric.md).
 
     ``dcqcn_profile`` names a set of defaults (:mod:`ns3_mfs.fabric.cc_profiles`)
     for ``cnp_interval_us``, ``ecn_kmin_bytes``, ``ecn_kmax_bytes``, ``ecn_pmax``

@@ -1,4 +1,4 @@
-"""What the serving engine and the flow policies see of a fabric (DESIGN.md section 5).
+"""What the serving engine and the flow policies see of a fabric (docs/explanation/architecture.md).
 
 A :class:`Clock` gives the simulated time and runs callbacks at a time; a
 :class:`Transport` also starts flows between hosts, changes their class or

@@ -1,5 +1,5 @@
 """EDF as the MFS paper's baseline: "flows with explicit deadlines first (earliest deadline first); fair
-sharing for flows with implicit deadlines" (Section 6.3, DESIGN.md section 2).
+sharing for flows with implicit deadlines" (Section 6.3, docs/explanation/policies.md).
 
 Every flow with a deadline (P2D) is in a class above every flow without one:
 deadline flows take classes 1 .. ``others_cls - 1`` by their time to deadline

@@ -1,5 +1,5 @@
-"""Fair sharing as the MFS paper's baseline: "max-min fairness among flows" (Section 6.3, DESIGN.md
-section 2).
+"""Fair sharing as the MFS paper's baseline: "max-min fairness among flows" (Section 6.3,
+docs/explanation/policies.md).
 
 Every data flow in one class; DCQCN (or the switch queues without it) shares
 the links among them. Implemented as defined, to the fairness DCQCN gives.

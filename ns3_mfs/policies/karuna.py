@@ -1,5 +1,5 @@
 """Karuna as the MFS paper's baseline: "the minimum required bandwidth for deadline flows; the remaining
-flows by SJF" (Section 6.3, DESIGN.md section 2; Chen et al., SIGCOMM 2016).
+flows by SJF" (Section 6.3, docs/explanation/policies.md; Chen et al., SIGCOMM 2016).
 
 * **Deadline flows** (P2D) in the top class, paced at their minimum required
   rate ``remaining / time_to_deadline x (1 + margin)`` (Karuna's MCP handles

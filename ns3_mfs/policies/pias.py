@@ -1,4 +1,4 @@
-"""PIAS (not in the MFS paper's set; Bai et al., NSDI 2015): "demotion by bytes sent" (DESIGN.md section 2).
+"""PIAS (not in the MFS paper's set; Bai et al., NSDI 2015): "demotion by bytes sent" (docs/explanation/policies.md).
 
 Every flow starts in the top class and is demoted in the NIC each time its
 bytes sent cross a threshold (flow sizes unknown). Implemented as defined.

@@ -1,4 +1,4 @@
-"""SJF as the MFS paper's baseline: "strictly smaller flows first" (Section 6.3, DESIGN.md section 2).
+"""SJF as the MFS paper's baseline: "strictly smaller flows first" (Section 6.3, docs/explanation/policies.md).
 
 A flow's class by its size, known when it starts (smaller flows higher):
 strict priority over ``len(thresholds_bytes) + 1`` size buckets, which is as

@@ -1,6 +1,6 @@
 """The serving engine: prefill instances run batches as DAGs of compute steps and flows; decode follows.
 
-Per batch and layer ``l`` (DESIGN.md section 1):
+Per batch and layer ``l`` (docs/explanation/policies.md):
 
 1. **KV fetch** (stage 1): the reused prefix KV of layer ``l`` comes from the
    KV-store NICs holding its blocks; it starts when layer ``l-1``'s attention

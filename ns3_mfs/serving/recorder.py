@@ -1,4 +1,4 @@
-"""What a serving run records, and its tidy result tables (DESIGN.md section 6).
+"""What a serving run records, and its tidy result tables (docs/reference/results.md).
 
 A flow is one :class:`FlowRecord` from its start to its row in
 ``flows.parquet``: a network flow (its fabric columns come from the
@@ -21,7 +21,7 @@ from .decode import DecodeSide, add_decode_columns, steps_table
 if TYPE_CHECKING:  # pragma: no cover
     from ..fabric.result import FabricResult
 
-#: Stage number (DESIGN.md section 1) of each flow stage.
+#: Stage number (docs/explanation/policies.md) of each flow stage.
 STAGES = STAGE_OF
 
 NETWORK, INTRA_SERVER = "network", "intra_server"

@@ -46,7 +46,7 @@ PRESETS: dict[str, dict[str, float]] = {
     "qwenb_agent": dict(system_prompt_tokens=315, system_prompts=4, user_tokens=185, output_tokens=280,
                         turns=2.5),
 }
-#: The presets' targets: (mean prompt tokens, reuse ratio), from the MFS paper (DESIGN.md section 2).
+#: The presets' targets: (mean prompt tokens, reuse ratio), from the MFS paper (docs/explanation/policies.md).
 TARGETS = {"qwena_conv": (2000.0, 0.50), "qwenb_agent": (1000.0, 0.65)}
 
 

@@ -108,7 +108,7 @@ class Topology:
 
 
 #: Topology kinds by their ``kind`` value.
-REGISTRY: Registry[type[Topology]] = Registry("topology kind", key="kind")
+REGISTRY: Registry[type[Topology]] = Registry("topology kind", key="kind", group="ns3_mfs.topologies")
 register = REGISTRY.register
 
 

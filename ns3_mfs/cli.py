@@ -190,10 +190,25 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_compare_testbed(args: argparse.Namespace) -> int:
-    from .analysis.testbed import compare_testbed, format_report, parse_map
+    from .analysis.testbed import compare_testbed, compare_vllm, detect_format, format_report, parse_map
 
     out = Path(args.out) if args.out else Path(args.simdir) / "testbed"
-    report = compare_testbed(args.measured, args.simdir, parse_map(args.map), out)
+    fmt = detect_format(args.measured) if args.format == "auto" else args.format
+    offset = args.ttft_offset_ms * 1e-3
+    if not (0 <= args.ttft_offset_ms < 1e7):
+        raise ConfigError(f"--ttft-offset-ms: must be >= 0, got {args.ttft_offset_ms:g}")
+    if fmt != "csv" and args.map:
+        raise ConfigError(f"--map: only for --format csv (this file is {fmt})")
+    if fmt == "nccl":
+        from .analysis.nccl import compare_nccl, format_nccl
+
+        print(format_nccl(compare_nccl(args.measured, args.simdir, out)))
+        print(f"report: {out.resolve() / 'nccl_report.json'}", file=sys.stderr)
+        return 0
+    if fmt == "vllm":
+        report = compare_vllm(args.measured, args.simdir, out, ttft_offset_s=offset)
+    else:
+        report = compare_testbed(args.measured, args.simdir, parse_map(args.map), out, ttft_offset_s=offset)
     print(format_report(report))
     print(f"report: {out.resolve() / 'testbed_report.json'}", file=sys.stderr)
     return 0
@@ -300,9 +315,16 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--out", help="output file (without extension, or .png/.pdf: both are written)")
     pl.set_defaults(func=cmd_plot)
 
-    ct = sub.add_parser("compare-testbed", help="compare measured TTFT/CCT (CSV) with a simulated run")
-    ct.add_argument("measured", help="CSV with request_id, ttft_s (and/or kind, cct_s) columns")
-    ct.add_argument("simdir", help="result directory of a serving run")
+    ct = sub.add_parser("compare-testbed", help="compare testbed measurements (CSV, vLLM JSON, nccl-tests) with "
+                        "a simulated run")
+    ct.add_argument("measured", help="CSV with request_id, ttft_s (and/or kind, cct_s) columns, a vLLM "
+                    "benchmark_serving.py --save-result JSON, or nccl-tests output")
+    ct.add_argument("simdir", help="result directory of a serving run (nccl: of ns3-mfs collective)")
+    ct.add_argument("--format", choices=("auto", "csv", "vllm", "nccl"), default="auto",
+                    help="input format (default: detected from the content)")
+    ct.add_argument("--ttft-offset-ms", type=float, default=0.0,
+                    help="client-side time subtracted from measured TTFT and E2E (HTTP, tokenisation, "
+                    "scheduling; default 0)")
     ct.add_argument("--map", help="column renames measured_col=canonical,... (canonical: request_id, ttft_s, "
                     "ttft_ms, kind, cct_s, cct_ms)")
     ct.add_argument("--out", help="report directory (default: SIMDIR/testbed)")

@@ -150,6 +150,25 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topology_show(args: argparse.Namespace) -> int:
+    from .analysis.topology import format_show, plot_topology
+    from .fabric.topology import load_topology
+
+    graph = load_topology(args.topology).graph()
+    layout = None
+    if args.layout:
+        from .experiment.run import load_run_config
+        from .serving.engine import ServingSetup
+
+        layout = ServingSetup(load_run_config(args.layout).serving, graph).layout
+    print(format_show(graph, layout))
+    if args.plot:
+        out = Path(args.plot)
+        for p in plot_topology(graph, out.with_suffix("") if out.suffix in (".png", ".pdf") else out, layout):
+            print(p, file=sys.stderr)
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .experiment.sweep import load_sweep, run_sweep
 
@@ -290,6 +309,15 @@ def parser() -> argparse.ArgumentParser:
     cs = cf_sub.add_parser("show", help="print the fully resolved run config (TOML; defaults filled in)")
     cs.add_argument("config", help="run config TOML")
     cs.set_defaults(func=cmd_config_show)
+
+    tp = sub.add_parser("topology", help="inspect topologies")
+    tp_sub = tp.add_subparsers(dest="topology_command", required=True)
+    ts = tp_sub.add_parser("show", help="switches, ports and oversubscription per tier; with --layout, which GPU "
+                           "of which instance sits on which NIC and switch")
+    ts.add_argument("topology", help="topology TOML or JSON file")
+    ts.add_argument("--layout", help="run config TOML whose [serving] layout is placed on this topology")
+    ts.add_argument("--plot", help="draw it to this file (PNG and PDF)")
+    ts.set_defaults(func=cmd_topology_show)
 
     sw = sub.add_parser("sweep", help="run a grid of run configs (resumable; local processes or Ray)")
     sw.add_argument("sweep", help="sweep TOML: base = run config, [grid] / [zip] of dotted keys to lists")

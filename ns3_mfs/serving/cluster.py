@@ -5,7 +5,13 @@ GPUs are numbered server by server (``server * gpus_per_server + local``).
 GPU ``local`` of a server uses the server's NIC ``local // gpus_per_nic``
 (the MFS testbed shares one 100G NIC between 2 GPUs). Prefill instances take
 the first servers, decode instances the next ones, and the KV store the last
-``kv_store_servers`` servers.
+``kv_store_servers`` servers. A topology that gives its own GPU-to-NIC map
+(``Graph.gpu_nic``: the ``rail`` and ``file`` kinds) overrides
+``gpus_per_nic``.
+
+With PXN (``Graph.pxn``), :meth:`Layout.pxn_proxy` names the GPU of the
+source's server on the destination NIC's rail, through which a cross-rail
+transfer leaves.
 
 A prefill instance has ``G = max(tp, ep)`` GPUs (the Megatron/vLLM
 convention: DBRX TP2/EP16 is 16 GPUs). Attention is tensor-parallel in
@@ -46,6 +52,24 @@ class Layout:
     prefill: tuple[Instance, ...]
     decode_gpus: tuple[int, ...]
     kv_store_hosts: tuple[int, ...]
+    host_rail: tuple[int, ...] = ()    #: rail of every host (rail-optimised topologies)
+    pxn: bool = False                  #: NCCL PXN: cross-rail transfers leave via the GPU on the destination's rail
+
+    def pxn_proxy(self, src_gpu: int, dst_gpu: int) -> int:
+        """The GPU a transfer src -> dst leaves the source server from: ``src_gpu`` itself unless PXN applies.
+
+        PXN applies between servers when the two GPUs' NICs are on different
+        rails: then the first GPU of the source server whose NIC is on the
+        destination NIC's rail (``src_gpu`` if there is none).
+        """
+        if not self.pxn or self.same_server(src_gpu, dst_gpu):
+            return src_gpu
+        want = self.host_rail[self.gpu_nic[dst_gpu]]
+        if self.host_rail[self.gpu_nic[src_gpu]] == want:
+            return src_gpu
+        first = self.server_of(src_gpu) * self.gpus_per_server
+        return next((g for g in range(first, first + self.gpus_per_server)
+                     if self.host_rail[self.gpu_nic[g]] == want), src_gpu)
 
     def server_of(self, gpu: int) -> int:
         return gpu // self.gpus_per_server
@@ -94,10 +118,11 @@ def build_layout(
             f"{kv_store_servers} KV store) but the topology '{graph.name}' has {servers} servers of "
             f"{gps} GPUs ({total_gpus} GPUs)"
         )
-    gpu_nic = []
-    for gpu in range(total_gpus):
-        nics = nics_of[gpu // gps]
-        gpu_nic.append(nics[min((gpu % gps) // gpus_per_nic, len(nics) - 1)])
+    gpu_nic = list(graph.gpu_nic)
+    if not gpu_nic:
+        for gpu in range(total_gpus):
+            nics = nics_of[gpu // gps]
+            gpu_nic.append(nics[min((gpu % gps) // gpus_per_nic, len(nics) - 1)])
     instances = []
     for i in range(prefill_gpus // per_instance):
         base = i * per_instance
@@ -106,4 +131,4 @@ def build_layout(
     decode_first = prefill_servers * gps
     decode = tuple(range(decode_first, decode_first + decode_gpus))
     kv_hosts = tuple(h for s in range(servers - kv_store_servers, servers) for h in nics_of[s])
-    return Layout(gps, tuple(gpu_nic), tuple(instances), decode, kv_hosts)
+    return Layout(gps, tuple(gpu_nic), tuple(instances), decode, kv_hosts, tuple(graph.host_rail), graph.pxn)

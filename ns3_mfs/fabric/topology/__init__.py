@@ -18,6 +18,13 @@ Kinds (``kind = ...`` in the file), one module each in this package:
 * ``ring``: ``switches`` switches in a ring, ``hosts_per_switch`` NICs on
   each. Shortest-path routing around a ring of 5 or more switches creates a
   cyclic buffer dependency: the classic topology for PFC deadlock studies.
+* ``rail``: rail-optimised two tiers: NIC ``r`` of every server on rail
+  switch ``r``, every rail switch linked to every spine; optional NCCL PXN.
+* ``file``: any graph, given as nodes with roles and links (TOML or JSON),
+  with the GPU-to-NIC map.
+
+Kinds from installed packages join through the ``ns3_mfs.topologies``
+entry-point group (:mod:`ns3_mfs.registry`).
 
 A new kind is a frozen dataclass subclass of :class:`Topology` with a
 ``kind: Literal["name"] = "name"`` field, its parameters as ``spec(...)``
@@ -55,6 +62,14 @@ class Graph:
     links: tuple[Link, ...]
     host_server: tuple[int, ...]  #: server of each host
     gpus_per_server: int
+    #: host (NIC) of every GPU (GPU ``server * gpus_per_server + local``); empty: ``serving.gpus_per_nic`` decides
+    gpu_nic: tuple[int, ...] = ()
+    #: rail of every host (rail-optimised kinds; empty: no rails)
+    host_rail: tuple[int, ...] = ()
+    #: NCCL PXN: a cross-rail transfer first moves inside the source server to the GPU on the destination's rail
+    pxn: bool = False
+    #: names of the hosts (empty: ``nic<i>``)
+    host_names: tuple[str, ...] = ()
 
     @property
     def num_nodes(self) -> int:
@@ -65,7 +80,9 @@ class Graph:
         return max(self.host_server) + 1
 
     def node_name(self, node: int) -> str:
-        return f"nic{node}" if node < self.num_hosts else self.switch_names[node - self.num_hosts]
+        if node < self.num_hosts:
+            return self.host_names[node] if self.host_names else f"nic{node}"
+        return self.switch_names[node - self.num_hosts]
 
     @property
     def diameter_links(self) -> int:
@@ -125,8 +142,19 @@ def topology_from_dict(data: dict[str, Any], path: str = "topology") -> Topology
 
 
 def load_topology(path: str | Path) -> Topology:
-    """Read a topology TOML file (see ``topologies/`` for one of each kind)."""
-    data = load_toml(path)
+    """Read a topology TOML file, or a JSON file holding the same table (see ``topologies/``)."""
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        import json
+
+        from ...csvfile import read_text
+
+        try:
+            data = json.loads(read_text(p, "JSON"))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{p}: invalid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})") from None
+    else:
+        data = load_toml(p)
     return topology_from_dict(data, f"{path}: topology")
 
 
@@ -139,13 +167,17 @@ from .testbed import TestbedTopology  # noqa: E402
 from .leaf_spine import LeafSpineTopology  # noqa: E402
 from .fat_tree import FatTreeTopology  # noqa: E402
 from .ring import RingTopology  # noqa: E402
+from .rail import RailTopology  # noqa: E402
+from .file import FileTopology  # noqa: E402
 
 __all__ = [
     "REGISTRY",
     "FatTreeTopology",
+    "FileTopology",
     "Graph",
     "LeafSpineTopology",
     "Link",
+    "RailTopology",
     "RingTopology",
     "TestbedTopology",
     "Topology",

@@ -150,6 +150,31 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collective(args: argparse.Namespace) -> int:
+    from .experiment.collective import format_table, run_collective
+    from .fabric.topology import load_topology
+
+    sizes = [_size(x) for x in args.sizes.split(",") if x.strip()]
+    table = run_collective(load_topology(args.topology), args.collective.replace("alltoall", "all_to_all"),
+                           args.ranks, sizes, _fabric_config(args), gpus_per_nic=args.gpus_per_nic,
+                           intra_server_gbps=args.intra_server_gbps, seed=args.seed,
+                           out=Path(args.out) if args.out else None)
+    print(format_table(table))
+    if args.out:
+        print(f"results: {Path(args.out).resolve() / 'collective.csv'}", file=sys.stderr)
+    return 0
+
+
+def _size(text: str) -> int:
+    """``4096``, ``64K``, ``1M``, ``2G`` (powers of 1024, as nccl-tests' -b/-e) -> bytes."""
+    t = text.strip().upper().rstrip("B")
+    mult = {"K": 2**10, "M": 2**20, "G": 2**30}.get(t[-1:], 1)
+    try:
+        return int(float(t[:-1] if mult > 1 else t) * mult)
+    except ValueError:
+        raise ConfigError(f"--sizes: {text.strip()!r} is not a size (bytes, or with K, M, G)") from None
+
+
 def cmd_topology_show(args: argparse.Namespace) -> int:
     from .analysis.topology import format_show, plot_topology
     from .fabric.topology import load_topology
@@ -309,6 +334,22 @@ def parser() -> argparse.ArgumentParser:
     cs = cf_sub.add_parser("show", help="print the fully resolved run config (TOML; defaults filled in)")
     cs.add_argument("config", help="run config TOML")
     cs.set_defaults(func=cmd_config_show)
+
+    co = sub.add_parser("collective", help="run one collective on a topology at the given sizes (an nccl-tests "
+                        "table, to compare with compare-testbed --format nccl)")
+    co.add_argument("topology", help="topology TOML or JSON file")
+    co.add_argument("--collective", required=True,
+                    choices=("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "alltoall"))
+    co.add_argument("--ranks", type=int, required=True, help="ranks = GPUs 0..N-1 (numbered server by server)")
+    co.add_argument("--sizes", default="1M,4M,16M,64M", help="bytes per rank, comma-separated (K, M, G = 1024^n)")
+    co.add_argument("--gpus-per-nic", type=int, default=1,
+                    help="GPUs sharing a NIC when the topology gives no GPU-to-NIC map (default 1)")
+    co.add_argument("--intra-server-gbps", type=float, default=100.0,
+                    help="GPU-to-GPU bandwidth inside a server (Gbit/s; default 100)")
+    co.add_argument("--config", help="TOML file with a [fabric] table of FabricConfig settings")
+    co.add_argument("--seed", type=int, default=1, help="seed (ECMP hashing)")
+    co.add_argument("--out", help="directory for collective.csv")
+    co.set_defaults(func=cmd_collective, pfc=None, mtu=None, cc=None, dcqcn_profile=None)
 
     tp = sub.add_parser("topology", help="inspect topologies")
     tp_sub = tp.add_subparsers(dest="topology_command", required=True)

@@ -10,7 +10,7 @@ result. Units: size in bytes, time in microseconds, bandwidths in GB/s
 (10^9 bytes/s).
 
 nccl-tests' definitions (its PERFORMANCE.md), which ``ns3-mfs collective``
-follows: ``algbw = size / time``; ``busbw = algbw x factor`` with factor
+follows (:mod:`ns3_mfs.experiment.collective`): ``algbw = size / time``; ``busbw = algbw x factor`` with factor
 ``2(n-1)/n`` for all-reduce and ``(n-1)/n`` for all-gather, reduce-scatter
 and all-to-all, ``n`` the number of ranks. ``size`` is one rank's buffer:
 the whole gathered output (all-gather), the whole input (reduce-scatter,
@@ -37,16 +37,6 @@ from ..csvfile import read_text
 COLLECTIVES = {"all_reduce": "all_reduce", "all_gather": "all_gather", "reduce_scatter": "reduce_scatter",
                "alltoall": "all_to_all", "all_to_all": "all_to_all"}
 COLUMNS = ["size_bytes", "count", "time_us", "algbw_gbps", "busbw_gbps"]
-
-
-def bus_factor(collective: str, n: int) -> float:
-    """nccl-tests' busbw / algbw factor of a collective among ``n`` ranks."""
-    if collective == "all_reduce":
-        return 2 * (n - 1) / n
-    if collective in ("all_gather", "reduce_scatter", "all_to_all"):
-        return (n - 1) / n
-    raise ConfigError(f"collective: {collective!r} is not a collective; allowed: all_reduce, all_gather, "
-                      "reduce_scatter, all_to_all")
 
 
 def _header(line: str) -> Optional[list[str]]:

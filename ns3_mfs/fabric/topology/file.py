@@ -83,7 +83,7 @@ def build_graph(name: str, nodes: Sequence[Mapping[str, Any]], links: Sequence[M
         if not isinstance(node, Mapping):
             raise ConfigError(f"{where}: expected a table, got {node!r:.40}")
         role = node.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise ConfigError(f"{where}.role: {role!r} is not allowed; allowed: {', '.join(ROLES)}")
         _keys(node, {"name": True, "role": True, **ROLES[role]}, where)
         nm = node["name"]
@@ -114,7 +114,7 @@ def build_graph(name: str, nodes: Sequence[Mapping[str, Any]], links: Sequence[M
         _keys(link, LINK_KEYS, where)
         ends = []
         for end in ("a", "b"):
-            if link[end] not in index:
+            if not isinstance(link[end], str) or link[end] not in index:
                 raise ConfigError(f"{where}.{end}: {link[end]!r:.40} is not a node")
             ends.append(index[link[end]])
         a, b = ends

@@ -251,6 +251,10 @@ def cmd_compare_testbed(args: argparse.Namespace) -> int:
         return 0
     if fmt == "vllm":
         report = compare_vllm(args.measured, args.simdir, out, ttft_offset_s=offset)
+        missing = [m for m in ("ttft", "tpot", "itl", "e2e") if m not in report]
+        if missing:
+            print(f"compare-testbed: not compared: {', '.join(missing)} (the run simulated no decode, or the "
+                  "file has no such values; add a [serving.decode] table)", file=sys.stderr)
     else:
         report = compare_testbed(args.measured, args.simdir, parse_map(args.map), out, ttft_offset_s=offset)
     print(format_report(report))

@@ -100,6 +100,11 @@ class Registry(Generic[T]):
             self.load_plugins()
         return self._classes
 
+    @classes.setter
+    def classes(self, value: dict[str, T]) -> None:
+        """Replace the table (tests swap in a copy so that what they register stays in the test)."""
+        self._classes = value
+
     def load_plugins(self) -> None:
         """Load this registry's entry points (once); a broken one is a ConfigError naming it."""
         if self._loaded:

@@ -155,10 +155,26 @@ def cmd_collective(args: argparse.Namespace) -> int:
     from .fabric.topology import load_topology
 
     sizes = [_size(x) for x in args.sizes.split(",") if x.strip()]
-    table = run_collective(load_topology(args.topology), args.collective.replace("alltoall", "all_to_all"),
-                           args.ranks, sizes, _fabric_config(args), gpus_per_nic=args.gpus_per_nic,
+    topo = load_topology(args.topology)
+    layout, gpus, ranks = None, None, args.ranks
+    if args.layout:
+        from .experiment.run import load_run_config
+        from .serving.engine import ServingSetup
+
+        layout = ServingSetup(load_run_config(args.layout).serving, topo.graph()).layout
+        if not 0 <= args.instance < len(layout.prefill):
+            raise ConfigError(f"--instance: {args.instance} is not a prefill instance; allowed: "
+                              f"0..{len(layout.prefill) - 1}")
+        gpus = layout.prefill[args.instance].gpus
+        ranks = ranks or len(gpus)
+        if ranks != len(gpus):
+            raise ConfigError(f"--ranks: instance {args.instance} has {len(gpus)} GPUs, not {ranks}")
+    elif not ranks:
+        raise ConfigError("--ranks: required without --layout")
+    table = run_collective(topo, args.collective.replace("alltoall", "all_to_all"), ranks, sizes,
+                           _fabric_config(args), gpus_per_nic=args.gpus_per_nic,
                            intra_server_gbps=args.intra_server_gbps, seed=args.seed,
-                           out=Path(args.out) if args.out else None)
+                           out=Path(args.out) if args.out else None, layout=layout, gpus=gpus)
     print(format_table(table))
     if args.out:
         print(f"results: {Path(args.out).resolve() / 'collective.csv'}", file=sys.stderr)
@@ -344,7 +360,9 @@ def parser() -> argparse.ArgumentParser:
     co.add_argument("topology", help="topology TOML or JSON file")
     co.add_argument("--collective", required=True,
                     choices=("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "alltoall"))
-    co.add_argument("--ranks", type=int, required=True, help="ranks = GPUs 0..N-1 (numbered server by server)")
+    co.add_argument("--ranks", type=int, default=0, help="ranks = GPUs 0..N-1 (numbered server by server)")
+    co.add_argument("--layout", help="run config TOML: the ranks are the GPUs of one prefill instance of its layout")
+    co.add_argument("--instance", type=int, default=0, help="with --layout: the prefill instance (default 0)")
     co.add_argument("--sizes", default="1M,4M,16M,64M", help="bytes per rank, comma-separated (K, M, G = 1024^n)")
     co.add_argument("--gpus-per-nic", type=int, default=1,
                     help="GPUs sharing a NIC when the topology gives no GPU-to-NIC map (default 1)")

@@ -108,3 +108,23 @@ def test_a_measured_table_is_compared_size_by_size(simulated, tmp_path):
     other.write_text(NCCL.replace("nGpus 1", "nGpus 1\n# Collective test starting: all_gather_perf"))
     with pytest.raises(ConfigError, match="an all_gather result, but"):
         compare_nccl(other, simulated)
+
+
+def test_ranks_from_a_run_configs_layout(tmp_path):
+    from conftest import ROOT, TINY_RUN
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(TINY_RUN.format(topo=ROOT / "topologies/testbed.toml"))
+    topo = str(ROOT / "topologies/testbed.toml")
+    # instance 0 of the layout is GPUs 0..G-1 on NICs shared by serving.gpus_per_nic = 2 GPUs
+    a = run_cli("collective", topo, "--collective", "all_to_all", "--layout", str(cfg), "--sizes", "1M",
+                "--out", str(tmp_path / "a"))
+    assert a.returncode == 0, a.stderr
+    ranks = int(pd.read_csv(tmp_path / "a" / "collective.csv")["ranks"].iloc[0])
+    b = run_cli("collective", topo, "--collective", "all_to_all", "--ranks", str(ranks), "--gpus-per-nic", "2",
+                "--sizes", "1M", "--out", str(tmp_path / "b"))
+    assert b.returncode == 0, b.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "collective.csv"),
+                                  pd.read_csv(tmp_path / "b" / "collective.csv"))
+    bad = run_cli("collective", topo, "--collective", "all_to_all", "--layout", str(cfg), "--instance", "9")
+    assert bad.returncode == 2 and "--instance: 9 is not a prefill instance; allowed: 0..1" in bad.stderr

@@ -2,7 +2,9 @@
 
 Ranks ``0..n-1`` are GPUs ``0..n-1`` (numbered server by server) with the
 cluster layout's GPU-to-NIC map (the topology's own, or
-``gpus_per_nic``), so a measured nccl-tests run on the same GPUs compares
+``gpus_per_nic``), or the GPUs of one prefill instance of a run config's
+layout (``--layout RUNCONFIG --instance K``: the instance's GPUs in order, on
+that layout's NICs), so a measured nccl-tests run on the same GPUs compares
 directly (``compare-testbed --format nccl``). For each size ``S`` (one
 rank's buffer, as nccl-tests counts it) every rank starts at time 0:
 
@@ -31,7 +33,7 @@ import pandas as pd
 from ..config import ConfigError
 from ..fabric.network import FabricConfig, Network
 from ..fabric.topology import Topology
-from ..serving.cluster import build_layout
+from ..serving.cluster import Layout, build_layout
 from ..store import write_atomic
 
 COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")
@@ -52,8 +54,13 @@ def transfers(collective: str, n: int, size: int) -> list[tuple[int, int, int]]:
 
 def run_collective(topology: Topology, collective: str, ranks: int, sizes: Sequence[int],
                    config: Optional[FabricConfig] = None, gpus_per_nic: int = 1, intra_server_gbps: float = 100.0,
-                   seed: int = 1, out: Optional[Path] = None) -> pd.DataFrame:
-    """The table ``collective, ranks, size_bytes, count, time_us, algbw_gbps, busbw_gbps`` (see the module)."""
+                   seed: int = 1, out: Optional[Path] = None, layout: Optional[Layout] = None,
+                   gpus: Optional[Sequence[int]] = None) -> pd.DataFrame:
+    """The table ``collective, ranks, size_bytes, count, time_us, algbw_gbps, busbw_gbps`` (see the module).
+
+    ``layout`` and ``gpus`` (both or neither): rank i is ``gpus[i]`` of that
+    layout; else rank i is GPU i of a layout built with ``gpus_per_nic``.
+    """
     if collective not in COLLECTIVES:
         raise ConfigError(f"--collective: {collective!r} is not a collective; allowed: {', '.join(COLLECTIVES)}")
     if ranks < 2:
@@ -63,9 +70,13 @@ def run_collective(topology: Topology, collective: str, ranks: int, sizes: Seque
     bad = [s for s in sizes if s < 1 or s > 2**40]
     if not sizes or bad:
         raise ConfigError(f"--sizes: expected sizes in bytes in 1..2^40, got {bad[0] if bad else 'none'}")
-    graph = topology.graph()
-    layout = build_layout(graph, tp=1, ep=1, prefill_gpus=ranks, decode_gpus=0, kv_store_servers=0,
-                          gpus_per_nic=gpus_per_nic, path="--ranks")
+    if layout is None:
+        layout = build_layout(topology.graph(), tp=1, ep=1, prefill_gpus=ranks, decode_gpus=0, kv_store_servers=0,
+                              gpus_per_nic=gpus_per_nic, path="--ranks")
+        gpus = list(range(ranks))
+    elif gpus is None or len(gpus) != ranks:
+        raise ConfigError(f"--ranks: {ranks} ranks but {len(gpus or ())} GPUs given")
+    gpu_of = list(gpus)
     intra_bps = intra_server_gbps * 1e9
     rows = []
     for size in sizes:
@@ -87,7 +98,7 @@ def run_collective(topology: Topology, collective: str, ranks: int, sizes: Seque
                 net.start_flow(layout.gpu_nic[src], layout.gpu_nic[dst], nbytes, 3, on_done=finish)
 
             for src, dst, nbytes in transfers(collective, ranks, int(size)):
-                send(src, dst, nbytes)
+                send(gpu_of[src], gpu_of[dst], nbytes)
             net.run()
             if not net.drained:
                 raise ConfigError(f"{collective} of {size} bytes did not finish")

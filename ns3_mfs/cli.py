@@ -191,6 +191,21 @@ def _size(text: str) -> int:
         raise ConfigError(f"--sizes: {text.strip()!r} is not a size (bytes, or with K, M, G)") from None
 
 
+def cmd_topology_export(args: argparse.Namespace) -> int:
+    import tomli_w
+
+    from .fabric.topology import load_topology
+    from .fabric.topology.file import graph_to_table
+    from .store import write_atomic
+
+    table = graph_to_table(load_topology(args.topology).graph())
+    out = Path(args.out)
+    text = json.dumps(table, indent=1) + "\n" if out.suffix.lower() == ".json" else tomli_w.dumps(table)
+    write_atomic(out, text.encode())
+    print(f"{out}: kind = \"file\", {len(table['nodes'])} nodes, {len(table['links'])} links", file=sys.stderr)
+    return 0
+
+
 def cmd_topology_show(args: argparse.Namespace) -> int:
     from .analysis.topology import format_show, plot_topology
     from .fabric.topology import load_topology
@@ -381,6 +396,11 @@ def parser() -> argparse.ArgumentParser:
     ts.add_argument("--layout", help="run config TOML whose [serving] layout is placed on this topology")
     ts.add_argument("--plot", help="draw it to this file (PNG and PDF)")
     ts.set_defaults(func=cmd_topology_show)
+    te = tp_sub.add_parser("export", help="write any topology as a kind = \"file\" table (TOML, or JSON for "
+                           "a .json name) that builds the same graph, to edit")
+    te.add_argument("topology", help="topology TOML or JSON file")
+    te.add_argument("out", help="file to write (.toml or .json)")
+    te.set_defaults(func=cmd_topology_export)
 
     sw = sub.add_parser("sweep", help="run a grid of run configs (resumable; local processes or Ray)")
     sw.add_argument("sweep", help="sweep TOML: base = run config, [grid] / [zip] of dotted keys to lists")

@@ -189,3 +189,13 @@ def test_topology_show_prints_tiers_and_the_layout(rail_runs, tmp_path):
     assert (tmp_path / "t.png").exists() and (tmp_path / "t.pdf").exists()
     res = run_cli("topology", "show", str(ROOT / "topologies/leaf_spine.toml"))
     assert res.returncode == 0 and "tier 1: 4 switches" in res.stdout and "oversubscription 1.00:1" in res.stdout
+
+
+@pytest.mark.parametrize("name", ["leaf_spine.toml", "rail.toml", "fat_tree.toml"])
+def test_topology_export_writes_a_file_kind_with_the_same_graph(tmp_path, name):
+    src = ROOT / "topologies" / name
+    out = tmp_path / (name.replace(".toml", ".json") if name == "rail.toml" else name)
+    res = run_cli("topology", "export", str(src), str(out))
+    assert res.returncode == 0, res.stderr
+    exported = load_topology(out)
+    assert exported.kind == "file" and exported.graph() == load_topology(src).graph()

@@ -155,6 +155,81 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collective(args: argparse.Namespace) -> int:
+    from .experiment.collective import format_table, run_collective
+    from .fabric.topology import load_topology
+
+    sizes = [_size(x) for x in args.sizes.split(",") if x.strip()]
+    topo = load_topology(args.topology)
+    layout, gpus, ranks = None, None, args.ranks
+    if args.layout:
+        from .experiment.run import load_run_config
+        from .serving.engine import ServingSetup
+
+        layout = ServingSetup(load_run_config(args.layout).serving, topo.graph()).layout
+        if not 0 <= args.instance < len(layout.prefill):
+            raise ConfigError(f"--instance: {args.instance} is not a prefill instance; allowed: "
+                              f"0..{len(layout.prefill) - 1}")
+        gpus = layout.prefill[args.instance].gpus
+        ranks = ranks or len(gpus)
+        if ranks != len(gpus):
+            raise ConfigError(f"--ranks: instance {args.instance} has {len(gpus)} GPUs, not {ranks}")
+    elif not ranks:
+        raise ConfigError("--ranks: required without --layout")
+    table = run_collective(topo, args.collective.replace("alltoall", "all_to_all"), ranks, sizes,
+                           _fabric_config(args), gpus_per_nic=args.gpus_per_nic,
+                           intra_server_gbps=args.intra_server_gbps, seed=args.seed,
+                           out=Path(args.out) if args.out else None, layout=layout, gpus=gpus)
+    print(format_table(table))
+    if args.out:
+        print(f"results: {Path(args.out).resolve() / 'collective.csv'}", file=sys.stderr)
+    return 0
+
+
+def _size(text: str) -> int:
+    """``4096``, ``64K``, ``1M``, ``2G`` (powers of 1024, as nccl-tests' -b/-e) -> bytes."""
+    t = text.strip().upper().rstrip("B")
+    mult = {"K": 2**10, "M": 2**20, "G": 2**30}.get(t[-1:], 1)
+    try:
+        return int(float(t[:-1] if mult > 1 else t) * mult)
+    except ValueError:
+        raise ConfigError(f"--sizes: {text.strip()!r} is not a size (bytes, or with K, M, G)") from None
+
+
+def cmd_topology_export(args: argparse.Namespace) -> int:
+    import tomli_w
+
+    from .fabric.topology import load_topology
+    from .fabric.topology.file import graph_to_table
+    from .store import write_atomic
+
+    table = graph_to_table(load_topology(args.topology).graph())
+    out = Path(args.out)
+    text = json.dumps(table, indent=1) + "\n" if out.suffix.lower() == ".json" else tomli_w.dumps(table)
+    write_atomic(out, text.encode())
+    print(f"{out}: kind = \"file\", {len(table['nodes'])} nodes, {len(table['links'])} links", file=sys.stderr)
+    return 0
+
+
+def cmd_topology_show(args: argparse.Namespace) -> int:
+    from .analysis.topology import format_show, plot_topology
+    from .fabric.topology import load_topology
+
+    graph = load_topology(args.topology).graph()
+    layout = None
+    if args.layout:
+        from .experiment.run import load_run_config
+        from .serving.engine import ServingSetup
+
+        layout = ServingSetup(load_run_config(args.layout).serving, graph).layout
+    print(format_show(graph, layout))
+    if args.plot:
+        out = Path(args.plot)
+        for p in plot_topology(graph, out.with_suffix("") if out.suffix in (".png", ".pdf") else out, layout):
+            print(p, file=sys.stderr)
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .experiment.sweep import load_sweep, run_sweep
 
@@ -203,10 +278,29 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_compare_testbed(args: argparse.Namespace) -> int:
-    from .analysis.testbed import compare_testbed, format_report, parse_map
+    from .analysis.testbed import compare_testbed, compare_vllm, detect_format, format_report, parse_map
 
     out = Path(args.out) if args.out else Path(args.simdir) / "testbed"
-    report = compare_testbed(args.measured, args.simdir, parse_map(args.map), out)
+    fmt = detect_format(args.measured) if args.format == "auto" else args.format
+    offset = args.ttft_offset_ms * 1e-3
+    if not (0 <= args.ttft_offset_ms < 1e7):
+        raise ConfigError(f"--ttft-offset-ms: must be >= 0, got {args.ttft_offset_ms:g}")
+    if fmt != "csv" and args.map:
+        raise ConfigError(f"--map: only for --format csv (this file is {fmt})")
+    if fmt == "nccl":
+        from .analysis.nccl import compare_nccl, format_nccl
+
+        print(format_nccl(compare_nccl(args.measured, args.simdir, out)))
+        print(f"report: {out.resolve() / 'nccl_report.json'}", file=sys.stderr)
+        return 0
+    if fmt == "vllm":
+        report = compare_vllm(args.measured, args.simdir, out, ttft_offset_s=offset)
+        missing = [m for m in ("ttft", "tpot", "itl", "e2e") if m not in report]
+        if missing:
+            print(f"compare-testbed: not compared: {', '.join(missing)} (the run simulated no decode, or the "
+                  "file has no such values; add a [serving.decode] table)", file=sys.stderr)
+    else:
+        report = compare_testbed(args.measured, args.simdir, parse_map(args.map), out, ttft_offset_s=offset)
     print(format_report(report))
     print(f"report: {out.resolve() / 'testbed_report.json'}", file=sys.stderr)
     return 0
@@ -293,6 +387,38 @@ def parser() -> argparse.ArgumentParser:
     cs.add_argument("config", help="run config TOML")
     cs.set_defaults(func=cmd_config_show)
 
+    co = sub.add_parser("collective", help="run one collective on a topology at the given sizes (an nccl-tests "
+                        "table, to compare with compare-testbed --format nccl)")
+    co.add_argument("topology", help="topology TOML or JSON file")
+    co.add_argument("--collective", required=True,
+                    choices=("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "alltoall"))
+    co.add_argument("--ranks", type=int, default=0, help="ranks = GPUs 0..N-1 (numbered server by server)")
+    co.add_argument("--layout", help="run config TOML: the ranks are the GPUs of one prefill instance of its layout")
+    co.add_argument("--instance", type=int, default=0, help="with --layout: the prefill instance (default 0)")
+    co.add_argument("--sizes", default="1M,4M,16M,64M", help="bytes per rank, comma-separated (K, M, G = 1024^n)")
+    co.add_argument("--gpus-per-nic", type=int, default=1,
+                    help="GPUs sharing a NIC when the topology gives no GPU-to-NIC map (default 1)")
+    co.add_argument("--intra-server-gbps", type=float, default=100.0,
+                    help="GPU-to-GPU bandwidth inside a server (Gbit/s; default 100)")
+    co.add_argument("--config", help="TOML file with a [fabric] table of FabricConfig settings")
+    co.add_argument("--seed", type=int, default=1, help="seed (ECMP hashing)")
+    co.add_argument("--out", help="directory for collective.csv")
+    co.set_defaults(func=cmd_collective, pfc=None, mtu=None, cc=None, dcqcn_profile=None)
+
+    tp = sub.add_parser("topology", help="inspect topologies")
+    tp_sub = tp.add_subparsers(dest="topology_command", required=True)
+    ts = tp_sub.add_parser("show", help="switches, ports and oversubscription per tier; with --layout, which GPU "
+                           "of which instance sits on which NIC and switch")
+    ts.add_argument("topology", help="topology TOML or JSON file")
+    ts.add_argument("--layout", help="run config TOML whose [serving] layout is placed on this topology")
+    ts.add_argument("--plot", help="draw it to this file (PNG and PDF)")
+    ts.set_defaults(func=cmd_topology_show)
+    te = tp_sub.add_parser("export", help="write any topology as a kind = \"file\" table (TOML, or JSON for "
+                           "a .json name) that builds the same graph, to edit")
+    te.add_argument("topology", help="topology TOML or JSON file")
+    te.add_argument("out", help="file to write (.toml or .json)")
+    te.set_defaults(func=cmd_topology_export)
+
     sw = sub.add_parser("sweep", help="run a grid of run configs (resumable; local processes or Ray)")
     sw.add_argument("sweep", help="sweep TOML: base = run config, [grid] / [zip] of dotted keys to lists")
     sw.add_argument("--out", required=True, help="sweep directory (points in DIR/runs/<hash>/)")
@@ -327,9 +453,16 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", help="output file (default: DIR/trace.json)")
     tr.set_defaults(func=cmd_trace)
 
-    ct = sub.add_parser("compare-testbed", help="compare measured TTFT/CCT (CSV) with a simulated run")
-    ct.add_argument("measured", help="CSV with request_id, ttft_s (and/or kind, cct_s) columns")
-    ct.add_argument("simdir", help="result directory of a serving run")
+    ct = sub.add_parser("compare-testbed", help="compare testbed measurements (CSV, vLLM JSON, nccl-tests) with "
+                        "a simulated run")
+    ct.add_argument("measured", help="CSV with request_id, ttft_s (and/or kind, cct_s) columns, a vLLM "
+                    "benchmark_serving.py --save-result JSON, or nccl-tests output")
+    ct.add_argument("simdir", help="result directory of a serving run (nccl: of ns3-mfs collective)")
+    ct.add_argument("--format", choices=("auto", "csv", "vllm", "nccl"), default="auto",
+                    help="input format (default: detected from the content)")
+    ct.add_argument("--ttft-offset-ms", type=float, default=0.0,
+                    help="client-side time subtracted from measured TTFT and E2E (HTTP, tokenisation, "
+                    "scheduling; default 0)")
     ct.add_argument("--map", help="column renames measured_col=canonical,... (canonical: request_id, ttft_s, "
                     "ttft_ms, kind, cct_s, cct_ms)")
     ct.add_argument("--out", help="report directory (default: SIMDIR/testbed)")

@@ -14,7 +14,10 @@ reused. Three parts, each a SHA-256:
   covered by the code key;
 * ``code``: the package version, the native library's build key (C++ sources,
   ns-3 version, compiler, flags) and a hash of every Python source and data
-  file of the package, so any code change makes a new identity.
+  file of the package, so any code change makes a new identity; with
+  plugins installed (packages providing ``ns3_mfs.*`` entry points, see
+  :mod:`ns3_mfs.registry`), also ``plugins``: each such distribution's name,
+  version and a hash of its files.
 
 ``key`` hashes the three together; two runs with the same key were made from
 the same inputs by the same code.
@@ -113,7 +116,13 @@ def code_identity() -> dict[str, str]:
         native = _build.build_key(_build.compiler()[1])
     except _build.BuildError as exc:  # no compiler: still a stable key for this machine's code
         native = "unbuildable:" + sha256_text(str(exc))[:16]
-    return {"version": package_version(), "native_build_key": native, "python_sha256": python_sources_sha256()}
+    from .registry import plugin_distributions
+
+    code = {"version": package_version(), "native_build_key": native, "python_sha256": python_sources_sha256()}
+    plugins = plugin_distributions()
+    if plugins:
+        code["plugins"] = canonical_json(plugins)
+    return code
 
 
 def config_sha256(config: Mapping[str, Any]) -> str:
@@ -147,7 +156,7 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list
             out.append(f"input {key}")
     rec_code, cur_code = recorded.get("code") or {}, current.get("code") or {}
     for part, word in (("version", "package version"), ("native_build_key", "native code"),
-                       ("python_sha256", "Python code")):
+                       ("python_sha256", "Python code"), ("plugins", "plugins")):
         if rec_code.get(part) != cur_code.get(part):
             out.append(word)
     return out or ["identity"]

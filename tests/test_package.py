@@ -68,7 +68,7 @@ def test_build_into_a_fresh_cache_is_atomic_and_reused(monkeypatch, tmp_path):
 
 def test_shipped_topologies_load(root):
     kinds = {load_topology(p).kind for p in (root / "topologies").glob("*.toml")}
-    assert kinds == {"testbed", "leaf_spine", "fat_tree"}
+    assert kinds == {"testbed", "leaf_spine", "fat_tree", "rail", "file"}
     ls = load_topology(root / "topologies/leaf_spine.toml")
     assert ls.oversubscription == 1.0
 

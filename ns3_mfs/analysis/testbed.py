@@ -21,6 +21,22 @@ and simulated median, p90 and p99 and their relative errors
 ``(sim - measured) / measured``; the median, p90 and p99 of the paired
 ``|relative error|``; and the two-sample Kolmogorov-Smirnov distance
 ``max |F_sim - F_measured|`` of the full samples.
+
+Other formats (``--format``, detected by content when ``auto``):
+
+* ``vllm``: a vLLM ``benchmark_serving.py --save-result`` JSON
+  (:mod:`ns3_mfs.serving.vllm_bench`): TTFT, TPOT, ITL and E2E. Per-request
+  metrics are paired with the run's requests by order when the prompts match
+  (same number of requests, same input and output lengths in the same order,
+  as a ``kind = "vllm"`` workload replays them), else by rank. ITL is
+  compared as a distribution: every measured inter-token gap against every
+  simulated one (a decode step's duration, once per token it made).
+* ``nccl``: an nccl-tests table against an ``ns3-mfs collective`` result
+  directory (:func:`compare_nccl`).
+
+``ttft_offset_s`` (``--ttft-offset-ms``) is subtracted from measured TTFT
+and E2E: the client-side time the model does not simulate (HTTP, request
+parsing, tokenisation, scheduling before the first prefill).
 """
 
 from __future__ import annotations
@@ -78,7 +94,7 @@ def align(sim: pd.Series, meas: pd.Series, by_id: bool) -> tuple[np.ndarray, np.
     return np.quantile(s, q), np.quantile(m, q)
 
 
-def compare_samples(sim: pd.Series, meas: pd.Series, by_id: bool) -> dict[str, Any]:
+def compare_samples(sim: pd.Series, meas: pd.Series, by_id: bool, label: str = "request_id") -> dict[str, Any]:
     """The report of one metric (see the module docstring)."""
     s_all, m_all = sim.dropna().to_numpy(float), meas.dropna().to_numpy(float)
     ps, pm = align(sim.dropna(), meas.dropna(), by_id)
@@ -86,7 +102,7 @@ def compare_samples(sim: pd.Series, meas: pd.Series, by_id: bool) -> dict[str, A
         raise ConfigError("no request_id is both in the measured CSV and in the simulation")
     rel = (ps - pm) / pm
     out: dict[str, Any] = {"n_sim": int(len(s_all)), "n_measured": int(len(m_all)), "n_paired": int(len(ps)),
-                           "aligned_by": "request_id" if by_id else "rank"}
+                           "aligned_by": label if by_id else "rank"}
     for q in QUANTILES:
         tag = f"p{round(q * 100)}"
         qs, qm = float(np.quantile(s_all, q)), float(np.quantile(m_all, q))
@@ -121,6 +137,12 @@ def parse_map(text: Optional[str]) -> dict[str, str]:
     return out
 
 
+def _short_columns(columns: Any, limit: int = 100) -> str:
+    """Column names for an error line: never more than ``limit`` characters (a foreign file is not echoed)."""
+    text = ", ".join(str(c)[:30] for c in columns)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def load_measured(path: str | Path, mapping: Optional[dict[str, str]] = None) -> pd.DataFrame:
     """The measured CSV with canonical column names (``ttft_s``, ``cct_s`` in seconds)."""
     p = Path(path)
@@ -131,14 +153,14 @@ def load_measured(path: str | Path, mapping: Optional[dict[str, str]] = None) ->
     mapping = mapping or {}
     missing = [src for src in mapping if src not in df.columns]
     if missing:
-        raise ConfigError(f"--map: {missing[0]!r} is not a column of {p}; columns: {', '.join(df.columns)}")
+        raise ConfigError(f"--map: {missing[0]!r} is not a column of {p.name}; columns: {_short_columns(df.columns)}")
     df = df.rename(columns=mapping)
     for unit in ("ttft", "cct"):
         if f"{unit}_ms" in df.columns:
             df[f"{unit}_s"] = pd.to_numeric(df[f"{unit}_ms"], errors="coerce") / 1e3
     if "ttft_s" not in df.columns and "cct_s" not in df.columns:
-        raise ConfigError(f"{p}: needs a ttft_s or cct_s column (or --map yours to them); columns: "
-                          f"{', '.join(df.columns)}")
+        raise ConfigError(f"{p.name}: needs a ttft_s or cct_s column (or --map yours to them); columns: "
+                          f"{_short_columns(df.columns)}")
     for col in ("ttft_s", "cct_s"):
         if col in df.columns:
             vals = pd.to_numeric(df[col], errors="coerce")
@@ -173,10 +195,14 @@ def _sim_tables(simdir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def compare_testbed(measured: str | Path, simdir: str | Path, mapping: Optional[dict[str, str]] = None,
-                    out: Optional[str | Path] = None) -> dict[str, dict[str, Any]]:
+                    out: Optional[str | Path] = None, ttft_offset_s: float = 0.0) -> dict[str, dict[str, Any]]:
     """Compare a measured CSV with a simulated run; writes the report and CDF plots to ``out``."""
     simdir = Path(simdir)
     meas = load_measured(measured, mapping)
+    if ttft_offset_s and "ttft_s" in meas.columns:
+        meas["ttft_s"] = meas["ttft_s"] - ttft_offset_s
+        if (meas["ttft_s"] <= 0).any():
+            raise ConfigError(f"--ttft-offset-ms: {ttft_offset_s * 1e3:g} ms is not below every measured TTFT")
     req, coll = _sim_tables(simdir)
     report: dict[str, dict[str, Any]] = {}
     overlays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -211,8 +237,71 @@ def compare_testbed(measured: str | Path, simdir: str | Path, mapping: Optional[
     return report
 
 
+def detect_format(path: str | Path) -> str:
+    """``vllm`` (a JSON object), ``nccl`` (an nccl-tests table) or ``csv``, by the file's content."""
+    from ..csvfile import read_text
+    from ..serving.vllm_bench import looks_like_vllm
+    from .nccl import looks_like_nccl
+
+    text = read_text(path, "measurement")
+    if looks_like_vllm(text):
+        return "vllm"
+    return "nccl" if looks_like_nccl(text) else "csv"
+
+
+def _sim_itls(simdir: Path) -> np.ndarray:
+    """Simulated inter-token gaps: each decode step's duration, once per token (request) it made."""
+    f = simdir / "decode_steps.parquet"
+    steps = pd.read_parquet(f) if f.exists() else pd.DataFrame()
+    if "batch" not in steps.columns or not len(steps):
+        return np.zeros(0)
+    return np.repeat((steps["end_s"] - steps["start_s"]).to_numpy(float), steps["batch"].to_numpy(int))
+
+
+def compare_vllm(measured: str | Path, simdir: str | Path, out: Optional[str | Path] = None,
+                 ttft_offset_s: float = 0.0) -> dict[str, dict[str, Any]]:
+    """Compare a vLLM benchmark result JSON with a simulated run: TTFT, TPOT, ITL, E2E."""
+    from ..serving.vllm_bench import load_vllm
+
+    simdir = Path(simdir)
+    res = load_vllm(measured)
+    req, _ = _sim_tables(simdir)
+    req = req.sort_values("request_id").reset_index(drop=True)
+    n = len(res)
+    by_order = (len(req) == n and "input_tokens" in req.columns
+                and np.array_equal(req["input_tokens"].to_numpy(np.int64), res.input_lens)
+                and np.array_equal(req["output_tokens"].to_numpy(np.int64), res.output_lens))
+    offset = float(ttft_offset_s)
+    meas = {"ttft": res.ttft_s - offset, "tpot": res.tpot_s, "e2e": res.e2e_s - offset}
+    if offset and np.nanmin(meas["ttft"]) <= 0:
+        raise ConfigError(f"--ttft-offset-ms: {offset * 1e3:g} ms is not below every measured TTFT "
+                          f"(smallest {np.nanmin(res.ttft_s) * 1e3:g} ms)")
+    report: dict[str, dict[str, Any]] = {}
+    overlays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, col in (("ttft", "ttft_s"), ("tpot", "tpot_s"), ("e2e", "e2e_s")):
+        if col not in req.columns or not req[col].notna().any():
+            if name == "ttft":
+                raise ConfigError(f"{simdir}: the run has no TTFT")
+            continue  # no decode simulated: reported as not compared
+        m = pd.Series(meas[name]).dropna()
+        if not len(m):
+            continue  # e.g. TPOT when every request made one token
+        sim = req[col].reset_index(drop=True)
+        report[name] = compare_samples(sim, m, by_order, label="order")
+        overlays[name] = (sim.dropna().to_numpy(float), m.to_numpy(float))
+    sim_itl, meas_itl = _sim_itls(simdir), res.itl_samples_s
+    if len(sim_itl) and len(meas_itl):
+        report["itl"] = compare_samples(pd.Series(sim_itl), pd.Series(meas_itl), by_id=False)
+        overlays["itl"] = (sim_itl, meas_itl)
+    if out is not None:
+        write_report(Path(out), report, overlays, {"measured": str(Path(measured).resolve()),
+                                                   "simulated": str(simdir.resolve()), "format": "vllm",
+                                                   "ttft_offset_s": offset})
+    return report
+
+
 def write_report(out: Path, report: dict[str, dict[str, Any]], overlays: dict[str, tuple[np.ndarray, np.ndarray]],
-                 sources: dict[str, str]) -> list[Path]:
+                 sources: dict[str, Any]) -> list[Path]:
     """``testbed_report.json`` / ``.csv`` and one CDF overlay (PNG, PDF) per metric."""
     from . import style as st
     from .plots import _write, ecdf_figure
@@ -227,10 +316,11 @@ def write_report(out: Path, report: dict[str, dict[str, Any]], overlays: dict[st
     paths = [out / "testbed_report.json", out / "testbed_report.csv"]
     sty = st.STYLES["screen"]
     for name, (sim, meas) in overlays.items():
-        what = "TTFT" if name == "ttft" else f"{name[4:].replace('_', '-')} CCT"
+        what = (name.upper() if name in ("ttft", "tpot", "itl", "e2e") else
+                f"{name[4:].replace('_', '-')} CCT" if name.startswith("cct_") else name)
         with st.use(sty):
-            fig = ecdf_figure({"simulated": sim, "measured": meas}, "ttft_s" if name == "ttft" else "cct_s", sty,
-                              title=f"KS distance {report[name]['ks_distance']:.3f}", what=what)
+            fig = ecdf_figure({"simulated": sim, "measured": meas}, "cct_s" if name.startswith("cct_") else "ttft_s",
+                              sty, title=f"KS distance {report[name]['ks_distance']:.3f}", what=what)
             paths += _write(fig, sty, out, f"{name}_cdf_overlay")
     return paths
 

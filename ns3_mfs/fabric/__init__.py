@@ -4,8 +4,10 @@ from .network import FabricConfig, Flow, Network
 from .result import FabricResult
 from .topology import (
     FatTreeTopology,
+    FileTopology,
     Graph,
     LeafSpineTopology,
+    RailTopology,
     RingTopology,
     TestbedTopology,
     Topology,
@@ -17,10 +19,12 @@ __all__ = [
     "FabricConfig",
     "FabricResult",
     "FatTreeTopology",
+    "FileTopology",
     "Flow",
     "Graph",
     "LeafSpineTopology",
     "Network",
+    "RailTopology",
     "RingTopology",
     "TestbedTopology",
     "Topology",

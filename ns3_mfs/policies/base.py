@@ -165,7 +165,7 @@ class Policy:
         self.log.append((self.transport.now, fid, info.stage, cls, reason))
 
 
-REGISTRY: Registry[type[Policy]] = Registry("policy")
+REGISTRY: Registry[type[Policy]] = Registry("policy", group="ns3_mfs.policies")
 register = REGISTRY.register
 
 

@@ -8,7 +8,13 @@ the topology (``[topology.host]``) every GPU is a fabric host of its own,
 wired to its NIC as the topology says, and a dedicated KV store serves
 from its servers' host memory. Prefill instances take
 the first servers, decode instances the next ones, and the KV store the last
-``kv_store_servers`` servers.
+``kv_store_servers`` servers. A topology that gives its own GPU-to-NIC map
+(``Graph.gpu_nic``: the ``rail`` and ``file`` kinds) overrides
+``gpus_per_nic``.
+
+With PXN (``Graph.pxn``), :meth:`Layout.pxn_proxy` names the GPU of the
+source's server on the destination NIC's rail, through which a cross-rail
+transfer leaves.
 
 A prefill instance has ``G = max(tp, ep)`` GPUs (the Megatron/vLLM
 convention: DBRX TP2/EP16 is 16 GPUs), or ``tp x ep`` with
@@ -54,6 +60,24 @@ class Layout:
     kv_store_hosts: tuple[int, ...]
     #: GPUs are fabric hosts (the topology's host path): copies inside a server are fabric flows too
     host_path: bool = False
+    host_rail: tuple[int, ...] = ()    #: rail of every host (rail-optimised topologies)
+    pxn: bool = False                  #: NCCL PXN: cross-rail transfers leave via the GPU on the destination's rail
+
+    def pxn_proxy(self, src_gpu: int, dst_gpu: int) -> int:
+        """The GPU a transfer src -> dst leaves the source server from: ``src_gpu`` itself unless PXN applies.
+
+        PXN applies between servers when the two GPUs' NICs are on different
+        rails: then the first GPU of the source server whose NIC is on the
+        destination NIC's rail (``src_gpu`` if there is none).
+        """
+        if not self.pxn or self.same_server(src_gpu, dst_gpu):
+            return src_gpu
+        want = self.host_rail[self.gpu_nic[dst_gpu]]
+        if self.host_rail[self.gpu_nic[src_gpu]] == want:
+            return src_gpu
+        first = self.server_of(src_gpu) * self.gpus_per_server
+        return next((g for g in range(first, first + self.gpus_per_server)
+                     if self.host_rail[self.gpu_nic[g]] == want), src_gpu)
 
     def server_of(self, gpu: int) -> int:
         return gpu // self.gpus_per_server
@@ -108,13 +132,14 @@ def build_layout(
             f"{gps} GPUs ({total_gpus} GPUs)"
         )
     if graph.host_path:  # GPUs are fabric hosts; the topology's host path says which NIC each one uses
-        if gpus_per_nic != graph.gpus_per_nic:
+        if graph.gpus_per_nic and gpus_per_nic != graph.gpus_per_nic:
             raise ConfigError(
                 f"{path}.gpus_per_nic: {gpus_per_nic}, but the topology's host path puts {graph.gpus_per_nic} "
                 f"GPU(s) on each NIC ({gps} GPUs per server); set gpus_per_nic = {graph.gpus_per_nic}")
         gpu_nic = list(graph.gpu_host)
     else:
-        gpu_nic = []
+        gpu_nic = list(graph.gpu_nic)  # the topology's own GPU-to-NIC map (rail, file), else gpus_per_nic
+    if not gpu_nic:
         for gpu in range(total_gpus):
             nics = nics_of[gpu // gps]
             gpu_nic.append(nics[min((gpu % gps) // gpus_per_nic, len(nics) - 1)])
@@ -130,4 +155,5 @@ def build_layout(
         kv_hosts = tuple(h for s in store for h in graph.mem_hosts[s])
     else:
         kv_hosts = tuple(h for s in store for h in nics_of[s])
-    return Layout(gps, tuple(gpu_nic), tuple(instances), decode, kv_hosts, graph.host_path)
+    return Layout(gps, tuple(gpu_nic), tuple(instances), decode, kv_hosts, graph.host_path, tuple(graph.host_rail),
+                  graph.pxn)

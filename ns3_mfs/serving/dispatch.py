@@ -61,7 +61,7 @@ class Dispatcher:
         return inst
 
 
-REGISTRY: Registry[type[Dispatcher]] = Registry("dispatcher")
+REGISTRY: Registry[type[Dispatcher]] = Registry("dispatcher", group="ns3_mfs.dispatchers")
 register = REGISTRY.register
 
 

@@ -669,14 +669,21 @@ class WorkloadConfig:
       at 0, then either rescaled to exactly ``rate_per_s`` or stretched by
       ``time_scale`` (not both). ``input``/``output``, if given, replace the
       trace's lengths (a replaced input drops the prefix blocks).
+    * ``kind = "vllm"``: replay the prompts of a vLLM benchmark result JSON
+      (``trace``; :mod:`.vllm_bench`): its ``input_lens`` and ``output_lens``
+      in order (the first ``num_requests`` if given), arrivals drawn with
+      ``seed`` from its ``request_rate`` (or ``rate_per_s``) and
+      ``burstiness`` (gamma gaps of shape burstiness, vLLM's own arrival
+      model; rate ``inf`` = all at time 0), since the file records no send
+      times.
     """
 
-    kind: Literal["poisson", "gamma", "trace", "sessions"] = spec("poisson", doc="arrival source")
+    kind: Literal["poisson", "gamma", "trace", "sessions", "vllm"] = spec("poisson", doc="arrival source")
     rate_per_s: Optional[float] = spec(None, gt=0.0, doc="mean arrival rate (req/s); trace: target rate")
     cv: float = spec(1.0, gt=0.0, max=50.0, doc="gamma: coefficient of variation of inter-arrival gaps")
     num_requests: Optional[int] = spec(None, min=1, doc="number of requests")
     duration_s: Optional[float] = spec(None, gt=0.0, doc="arrivals before this time (s)")
-    trace: Optional[str] = spec(None, doc="trace: Mooncake JSONL or Azure CSV file")
+    trace: Optional[str] = spec(None, doc="trace: Mooncake JSONL or Azure CSV file; vllm: benchmark result JSON")
     start_s: float = spec(0.0, min=0.0, doc="trace: where in the trace to start (s)")
     time_scale: Optional[float] = spec(None, gt=0.0, doc="trace: multiply inter-arrival times by this")
     input: Optional[LengthDist] = spec(None, doc="prompt length distribution")
@@ -695,6 +702,20 @@ class WorkloadConfig:
 
         if self.sessions is not None and self.kind != "sessions":
             refuse("sessions", "only used when kind = 'sessions'")
+        if self.kind == "vllm":
+            if self.trace is None or not self.trace.strip():
+                refuse("trace", "a vLLM benchmark result JSON path is required when kind = 'vllm'")
+            for name, why in (("input", "lengths come from the file's input_lens"),
+                              ("output", "lengths come from the file's output_lens"),
+                              ("time_scale", "arrivals come from request_rate and burstiness"),
+                              ("duration_s", "give num_requests to replay the first N prompts")):
+                if getattr(self, name) is not None:
+                    refuse(name, f"not used when kind = 'vllm' ({why})")
+            if self.start_s != 0.0:
+                refuse("start_s", "only used when kind = 'trace'")
+            if self.cv != 1.0:
+                refuse("cv", "not used when kind = 'vllm' (the file's burstiness sets the gaps)")
+            return
         if self.kind in ("poisson", "gamma", "sessions"):
             if self.rate_per_s is None:
                 refuse("rate_per_s", f"required when kind = {self.kind!r}")
@@ -728,6 +749,22 @@ class WorkloadConfig:
                 dist.validate(prefix + name)
 
 
+def vllm_requests(cfg: WorkloadConfig, rng: np.random.Generator) -> list[Request]:
+    """The prompts of a vLLM benchmark result, in order, with arrivals from its rate and burstiness."""
+    from .vllm_bench import load_vllm
+
+    res = load_vllm(cfg.trace, "workload.trace")
+    n = len(res) if cfg.num_requests is None else min(cfg.num_requests, len(res))
+    rate = cfg.rate_per_s if cfg.rate_per_s is not None else res.request_rate
+    if math.isinf(rate):
+        t = np.zeros(n)
+    else:  # vLLM: gamma gaps with shape = burstiness and mean 1 / rate; the first request at once
+        shape = res.burstiness
+        t = np.concatenate([[0.0], np.cumsum(rng.gamma(shape, 1.0 / (rate * shape), n - 1))])
+    return [Request(i, float(a), max(1, int(x)), max(1, int(y)))
+            for i, (a, x, y) in enumerate(zip(t.tolist(), res.input_lens[:n], res.output_lens[:n]))]
+
+
 def generate(cfg: WorkloadConfig, seed: Optional[int] = None) -> list[Request]:
     """The requests of a workload, sorted by arrival, ids 0..n-1.
 
@@ -740,6 +777,8 @@ def generate(cfg: WorkloadConfig, seed: Optional[int] = None) -> list[Request]:
     if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
         raise ConfigError(f"seed: expected an integer >= 0, got {s!r}")
     g_arr, g_in, g_out = (np.random.default_rng(c) for c in np.random.SeedSequence(int(s)).spawn(3))
+    if cfg.kind == "vllm":
+        return vllm_requests(cfg, g_arr)
     if cfg.kind == "trace":
         reqs = load_trace(cfg.trace)
         if cfg.duration_s is not None or cfg.num_requests is not None:

@@ -8,6 +8,13 @@ are started by the flow policy (which classifies them); transfers between
 GPUs of one server do not enter the network: they take
 ``bytes * 8 / intra_server_bps`` on the clock and are recorded with
 ``path = "intra_server"``.
+
+PXN (rail-optimised topologies with ``pxn = true``) is applied here, where
+a flow's source NIC is chosen: a GPU-to-GPU transfer between servers whose
+NICs are on different rails first copies to the source server's GPU on the
+destination's rail (an ``intra_server`` record, same stage, layer and
+request, ``dst_gpu`` = that GPU), then starts its network flow from that
+GPU's NIC (``src_gpu`` = that GPU), so it crosses one rail switch.
 """
 
 from __future__ import annotations
@@ -82,6 +89,14 @@ class Transfers:
             rec.path = INTRA_SERVER
             rec.start_s, rec.end_s = self.intra.copy(nbytes, on_done)
             self.recorder.flow(rec)
+            return
+        if kind == "gpu" and dst_host is None and (proxy := self.layout.pxn_proxy(where, dst_gpu)) != where:
+            hop = FlowRecord(stage, layer, request, batch, collective, where, proxy, nbytes, self.clock.now,
+                             path=INTRA_SERVER)
+            hop.start_s, hop.end_s = self.intra.copy(nbytes, lambda: self.send(
+                ("gpu", proxy), dst_gpu, nbytes, stage, layer, request, batch, collective, on_done, instance,
+                deadline_s, extra))
+            self.recorder.flow(hop)
             return
         src_host = self.layout.gpu_nic[where] if kind == "gpu" else where
         info = FlowInfo(src_host, self.layout.gpu_nic[dst_gpu] if dst_host is None else dst_host, int(nbytes),

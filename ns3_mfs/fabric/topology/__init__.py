@@ -18,6 +18,13 @@ Kinds (``kind = ...`` in the file), one module each in this package:
 * ``ring``: ``switches`` switches in a ring, ``hosts_per_switch`` NICs on
   each. Shortest-path routing around a ring of 5 or more switches creates a
   cyclic buffer dependency: the classic topology for PFC deadlock studies.
+* ``rail``: rail-optimised two tiers: NIC ``r`` of every server on rail
+  switch ``r``, every rail switch linked to every spine; optional NCCL PXN.
+* ``file``: any graph, given as nodes with roles and links (TOML or JSON),
+  with the GPU-to-NIC map.
+
+Kinds from installed packages join through the ``ns3_mfs.topologies``
+entry-point group (:mod:`ns3_mfs.registry`).
 
 Every kind takes a ``[topology.host]`` table (:mod:`.host_path`): with
 ``model = "pcie"`` or ``"nvswitch"`` each server's GPUs, PCIe switches,
@@ -61,9 +68,16 @@ class Graph:
     links: tuple[Link, ...]
     host_server: tuple[int, ...]  #: server of each host
     gpus_per_server: int
-    #: with a host path (:mod:`.host_path`): each host's name, the host of every GPU (server by server), each
-    #: server's host-memory hosts, and the GPUs sharing a NIC; empty (0) when hosts are NIC ports
+    #: names of the hosts (empty: ``nic<i>``)
     host_names: tuple[str, ...] = ()
+    #: host (NIC) of every GPU (GPU ``server * gpus_per_server + local``); empty: ``serving.gpus_per_nic`` decides
+    gpu_nic: tuple[int, ...] = ()
+    #: rail of every host (rail-optimised kinds; empty: no rails)
+    host_rail: tuple[int, ...] = ()
+    #: NCCL PXN: a cross-rail transfer first moves inside the source server to the GPU on the destination's rail
+    pxn: bool = False
+    #: with a host path (:mod:`.host_path`): the host of every GPU (server by server), each server's host-memory
+    #: hosts, and the GPUs sharing a NIC; empty (0) when hosts are NIC ports
     gpu_host: tuple[int, ...] = ()
     mem_hosts: tuple[tuple[int, ...], ...] = ()
     gpus_per_nic: int = 0
@@ -134,7 +148,7 @@ class Topology:
 
 
 #: Topology kinds by their ``kind`` value.
-REGISTRY: Registry[type[Topology]] = Registry("topology kind", key="kind")
+REGISTRY: Registry[type[Topology]] = Registry("topology kind", key="kind", group="ns3_mfs.topologies")
 register = REGISTRY.register
 
 
@@ -151,8 +165,19 @@ def topology_from_dict(data: dict[str, Any], path: str = "topology") -> Topology
 
 
 def load_topology(path: str | Path) -> Topology:
-    """Read a topology TOML file (see ``topologies/`` for one of each kind)."""
-    data = load_toml(path)
+    """Read a topology TOML file, or a JSON file holding the same table (see ``topologies/``)."""
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        import json
+
+        from ...csvfile import read_text
+
+        try:
+            data = json.loads(read_text(p, "JSON"))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{p}: invalid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})") from None
+    else:
+        data = load_toml(p)
     return topology_from_dict(data, f"{path}: topology")
 
 
@@ -165,14 +190,18 @@ from .testbed import TestbedTopology  # noqa: E402
 from .leaf_spine import LeafSpineTopology  # noqa: E402
 from .fat_tree import FatTreeTopology  # noqa: E402
 from .ring import RingTopology  # noqa: E402
+from .rail import RailTopology  # noqa: E402
+from .file import FileTopology  # noqa: E402
 
 __all__ = [
     "REGISTRY",
     "FatTreeTopology",
+    "FileTopology",
     "Graph",
     "HostPath",
     "LeafSpineTopology",
     "Link",
+    "RailTopology",
     "RingTopology",
     "TestbedTopology",
     "Topology",

@@ -124,12 +124,20 @@ def expand(graph: "Graph", host: HostPath, path: str = "topology.host") -> "Grap
     nics_of: list[list[int]] = [[] for _ in range(servers)]
     for h, s in enumerate(graph.host_server):
         nics_of[s].append(h)
-    nics = len(nics_of[0])
-    if any(len(n) != nics for n in nics_of):
-        raise ConfigError(f"{path}.model: the host path needs the same number of NICs on every server")
-    if gps % nics:
-        raise ConfigError(f"{path}.model: {gps} GPUs per server cannot be shared evenly by {nics} NICs")
-    per_nic = gps // nics
+    if graph.pxn:
+        raise ConfigError(f"{path}.model: PXN (pxn = true) is not modelled with a host path; set one of them off")
+    if graph.gpu_nic:  # the topology's own GPU-to-NIC map
+        nic_of_gpu = list(graph.gpu_nic)
+        per_nic = 0
+    else:  # the NICs of a server share its GPUs evenly
+        nics = len(nics_of[0])
+        if any(len(n) != nics for n in nics_of):
+            raise ConfigError(f"{path}.model: the host path needs the same number of NICs on every server (or a "
+                              "GPU-to-NIC map)")
+        if gps % nics:
+            raise ConfigError(f"{path}.model: {gps} GPUs per server cannot be shared evenly by {nics} NICs")
+        per_nic = gps // nics
+        nic_of_gpu = [nics_of[s][g // per_nic] for s in range(servers) for g in range(gps)]
     sockets = host.sockets
     d = host.delay_ns * 1e-9
     gpu_bps, up_bps = host.gpu_link_gbps() * 1e9, host.uplink_gbps() * 1e9
@@ -175,13 +183,13 @@ def expand(graph: "Graph", host: HostPath, path: str = "topology.host") -> "Grap
             links.append(Link(mem_hosts[s][k], mem_nodes[k] if mem_nodes else cpus[k], mem_bps, d))
         nvs = add_switch(f"s{s}.nvswitch") if host.model == "nvswitch" else None
         for j, nic in enumerate(nics_of[s]):
-            socket = j * sockets // nics
+            socket = j * sockets // len(nics_of[s])
             psw = add_switch(f"s{s}.psw{j}")
             links.append(Link(psw, cpus[socket], up_bps, d))
             psw_of_nic[nic] = nic_node = add_switch(f"s{s}.nic{j}")
             # The NIC's PCIe link: to its PCIe switch, or (no GPUDirect) to host memory, where RDMA is staged.
             links.append(Link(mem_nodes[socket] if mem_nodes else psw, nic_node, up_bps, d))
-            for g in range(j * per_nic, (j + 1) * per_nic):
+            for g in (g for g in range(gps) if nic_of_gpu[s * gps + g] == nic):
                 gpu = gpu_host[s * gps + g]
                 if nvs is None:
                     links.append(Link(gpu, psw, gpu_bps, d))

@@ -26,7 +26,7 @@ class DecodeBatching:
         raise NotImplementedError
 
 
-REGISTRY: Registry[type[DecodeBatching]] = Registry("decode batching policy")
+REGISTRY: Registry[type[DecodeBatching]] = Registry("decode batching policy", group="ns3_mfs.decode_batching")
 register = REGISTRY.register
 
 from . import continuous, kairos_slack  # noqa: E402  (the built-in policies register themselves)

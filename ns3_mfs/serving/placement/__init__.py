@@ -52,7 +52,7 @@ class Placement:
         raise NotImplementedError
 
 
-REGISTRY: Registry[type[Placement]] = Registry("placement")
+REGISTRY: Registry[type[Placement]] = Registry("placement", group="ns3_mfs.placements")
 register = REGISTRY.register
 
 

@@ -63,7 +63,7 @@ class QueuePolicy:
         self.log.append((ctx.now, ctx.instance, st.req.id, float(score), note))
 
 
-REGISTRY: Registry[type[QueuePolicy]] = Registry("queue policy")
+REGISTRY: Registry[type[QueuePolicy]] = Registry("queue policy", group="ns3_mfs.queue_policies")
 register = REGISTRY.register
 
 

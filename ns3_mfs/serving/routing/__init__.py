@@ -79,7 +79,7 @@ class ExpertRouting(RoutingModel):
         return None
 
 
-REGISTRY: Registry[type[RoutingModel]] = Registry("routing model")
+REGISTRY: Registry[type[RoutingModel]] = Registry("routing model", group="ns3_mfs.routing")
 register = REGISTRY.register
 
 

@@ -59,7 +59,8 @@ SwitchBufferManager::GetTypeId()
                           MakeUintegerAccessor(&SwitchBufferManager::m_staticXoff),
                           MakeUintegerChecker<uint64_t>(1))
             .AddAttribute("HeadroomFactor",
-                          "PFC headroom per queue = factor x rate x one-way delay (+2 MTU).",
+                          "PFC headroom per queue = factor x rate x one-way delay (+2 MTU), at least a round trip at "
+                          "line rate plus three maximum frames.",
                           DoubleValue(3.0),
                           MakeDoubleAccessor(&SwitchBufferManager::m_headroomFactor),
                           MakeDoubleChecker<double>(0.0))
@@ -119,11 +120,17 @@ SwitchBufferManager::Setup(const std::vector<uint64_t>& portBps,
     m_pauseTime.assign(ports, Time(0));
     uint64_t reserved = m_reservePerQueue * ports * numClasses;
     uint64_t headroom = 0;
+    // The worst case after XOFF: a round trip of data at line rate, plus three maximum frames (the one
+    // arriving when XOFF is decided, the one the upstream port is sending when the PAUSE reaches it, and the
+    // one this port is sending, which the PAUSE waits behind). On short links (inside a server) this bound
+    // exceeds factor x rate x delay + 2 MTU.
     for (uint32_t p = 0; p < ports; ++p)
     {
         double bytesPerSec = portBps[p] / 8.0;
+        double delay = portDelay[p].GetSeconds();
         m_headroom[p] = static_cast<uint64_t>(
-            std::ceil(m_headroomFactor * bytesPerSec * portDelay[p].GetSeconds()) + 2.0 * mtuBytes);
+            std::ceil(std::max(m_headroomFactor * bytesPerSec * delay + 2.0 * mtuBytes,
+                               2.0 * bytesPerSec * delay + 3.0 * mtuBytes)));
         m_pauseTime[p] = PicoSeconds(
             static_cast<int64_t>(std::llround(m_pauseQuanta * 512.0 * 1e12 / portBps[p])));
         if (m_pfcEnabled)

@@ -92,6 +92,19 @@ class BufferRegionsTestCase : public BufferTestCase
         NS_TEST_ASSERT_MSG_EQ(mmu->GetSharedCapacity(),
                               4000000 - 4096ull * kPorts * kClasses - headroom * kPorts * kClasses,
                               "shared pool");
+        // A 150 ns link (inside a server): a round trip plus three frames exceeds 3 x rate x delay + 2 frames.
+        auto shortLink = CreateObject<SwitchBufferManager>();
+        shortLink->SetAttribute("BufferSize", UintegerValue(4000000));
+        NS_TEST_ASSERT_MSG_EQ(shortLink->Setup(std::vector<uint64_t>(kPorts, kBps),
+                                               std::vector<Time>(kPorts, NanoSeconds(150)),
+                                               kClasses,
+                                               kMtu,
+                                               [](uint32_t, uint8_t, uint16_t) {}),
+                              "",
+                              "setup with short links");
+        NS_TEST_ASSERT_MSG_EQ(shortLink->GetHeadroom(0),
+                              static_cast<uint64_t>(std::ceil(2.0 * kBps / 8.0 * 150e-9 + 3.0 * kMtu)),
+                              "short link: a round trip plus three frames");
         auto small = CreateObject<SwitchBufferManager>();
         small->SetAttribute("BufferSize", UintegerValue(100000));
         NS_TEST_ASSERT_MSG_NE(SetUp(small), "", "a buffer smaller than reserves + headroom is refused");

@@ -181,8 +181,14 @@ RmlqQueueDisc::DoEnqueue(Ptr<QueueDiscItem> item)
     {
         m_bandBytes[band] += item->GetSize();
         m_bandPackets[band]++;
-        m_bandEnqueueTrace(band, item);
-        m_bandBytesTrace(band, m_bandBytes[band]);
+        if (!m_bandEnqueueTrace.IsEmpty())
+        {
+            m_bandEnqueueTrace(band, item);
+        }
+        if (!m_bandBytesTrace.IsEmpty())
+        {
+            m_bandBytesTrace(band, m_bandBytes[band]);
+        }
     }
     return ok;
 }
@@ -205,14 +211,23 @@ RmlqQueueDisc::DoDequeue()
             if ((p >= 1.0 || m_uniform->GetValue() < p) && item->Mark())
             {
                 m_ecnMarks++;
-                m_ecnMarkTrace(b, item);
+                if (!m_ecnMarkTrace.IsEmpty())
+                {
+                    m_ecnMarkTrace(b, item);
+                }
             }
         }
         m_bandBytes[b] -= item->GetSize();
         m_bandPackets[b]--;
         m_bandDequeued[b]++;
-        m_bandDequeueTrace(b, item);
-        m_bandBytesTrace(b, m_bandBytes[b]);
+        if (!m_bandDequeueTrace.IsEmpty())
+        {
+            m_bandDequeueTrace(b, item);
+        }
+        if (!m_bandBytesTrace.IsEmpty())
+        {
+            m_bandBytesTrace(b, m_bandBytes[b]);
+        }
         return item;
     }
     return nullptr;

@@ -215,7 +215,7 @@ RoceNetDevice::IsBusy() const
 bool
 RoceNetDevice::IsIdle() const
 {
-    return !m_busy && m_ctrl.empty() && (!m_qdisc || m_qdisc->GetNPackets() == 0) &&
+    return !m_busy && m_ctrl.empty() && (!m_qdisc || m_qdisc->GetQueuedPackets() == 0) &&
            Simulator::Now().GetPicoSeconds() > m_lastArrivalPs;
 }
 
@@ -252,8 +252,8 @@ RoceNetDevice::GetPausedSincePs(uint8_t cls) const
 void
 RoceNetDevice::Enqueue(Ptr<RoceQueueItem> item)
 {
-    m_qdisc->Enqueue(item);
-    uint64_t q = m_qdisc->GetNBytes();
+    m_qdisc->EnqueueDirect(std::move(item));
+    uint64_t q = m_qdisc->GetQueuedBytes();
     if (q > m_stats.maxQueueBytes)
     {
         m_stats.maxQueueBytes = q;
@@ -288,10 +288,10 @@ RoceNetDevice::TransmitNext()
         Ptr<RoceQueueItem> pulled = m_owner->PortPull(m_port, m_pausedMask);
         if (pulled)
         {
-            m_qdisc->Enqueue(pulled);
+            m_qdisc->EnqueueDirect(std::move(pulled));
         }
     }
-    Ptr<QueueDiscItem> item = m_qdisc->Dequeue();
+    Ptr<QueueDiscItem> item = m_qdisc->DequeueDirect();
     if (!item)
     {
         return;

@@ -4,23 +4,11 @@
  */
 #include "roce-link-event.h"
 
+#include "mfs-free-list.h"
 #include "roce-net-device.h"
-
-#include <new>
 
 namespace ns3
 {
-
-namespace
-{
-/** A free block of RoceRxEvent storage. */
-struct FreeBlock
-{
-    FreeBlock* next; //!< next free block
-};
-
-FreeBlock* g_rxFree = nullptr; //!< free list of RoceRxEvent storage (ns-3 runs events on one thread)
-} // namespace
 
 RoceRxEvent::RoceRxEvent(RoceNetDevice* dev, Ptr<RoceQueueItem> item)
     : m_dev(dev),
@@ -33,25 +21,13 @@ RoceRxEvent::~RoceRxEvent() = default;
 void*
 RoceRxEvent::operator new(std::size_t size)
 {
-    if (size == sizeof(RoceRxEvent) && g_rxFree)
-    {
-        FreeBlock* b = g_rxFree;
-        g_rxFree = b->next;
-        return b;
-    }
-    return ::operator new(size < sizeof(RoceRxEvent) ? sizeof(RoceRxEvent) : size);
+    return MfsFreeList<RoceRxEvent>::Allocate(size);
 }
 
 void
 RoceRxEvent::operator delete(void* p)
 {
-    if (!p)
-    {
-        return;
-    }
-    auto b = static_cast<FreeBlock*>(p);
-    b->next = g_rxFree;
-    g_rxFree = b;
+    MfsFreeList<RoceRxEvent>::Release(p);
 }
 
 void

@@ -65,9 +65,14 @@ def workload(key: str, extra: dict, t_spawn: float, fct_out: str | None) -> dict
         for h in range(1, n + 1):
             net.start_flow(h, 0, size)
     startup = time.time() - t_spawn
+    callgrind = os.environ.get("MFS_BENCH_CALLGRIND")  # under valgrind --instr-atstart=no: count the loop only
+    if callgrind:
+        subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], capture_output=True)
     c0 = time.process_time()
     net.run()
     cpu = time.process_time() - c0
+    if callgrind:
+        subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], capture_output=True)
     s = net.summary()
     if fct_out:
         f = net.flows()
@@ -148,7 +153,8 @@ def main() -> None:
     ap.add_argument("--fct-out", help=argparse.SUPPRESS)
     ap.add_argument("--extra", default=json.dumps(DEFAULT_EXTRA), help="JSON of FabricConfig fields")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per workload (median reported)")
-    ap.add_argument("--baseline", default="9e14ab3", help="baseline commit ('none': this tree only)")
+    ap.add_argument("--baseline", default="9e14ab3",
+                    help="baseline commit, or a source tree holding ns3_mfs/ ('none': this tree only)")
     ap.add_argument("--only", nargs="*", choices=list(WORKLOADS), help="workloads to run")
     ap.add_argument("--dump-fct", metavar="DIR", help="write this tree's per-flow FCTs into DIR and stop")
     ap.add_argument("--check-fct", metavar="DIR", help="compare this tree's per-flow FCTs with DIR's and stop")
@@ -178,7 +184,9 @@ def main() -> None:
             sys.exit(0 if worst_all <= 1e-3 else 1)
         return
     versions = [("this", REPO)]
-    if args.baseline != "none":
+    if os.path.isdir(args.baseline):  # a source tree (holding ns3_mfs/) instead of a commit
+        versions.insert(0, (Path(args.baseline).name, Path(args.baseline).resolve()))
+    elif args.baseline != "none":
         versions.insert(0, (args.baseline, baseline_root(args.baseline)))
     cols = ("loop_cpu_s", "data_hops", "ctrl_hops", "events_per_hop", "ns_per_event", "peak_rss_mb", "startup_s")
     table = []

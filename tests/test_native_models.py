@@ -15,7 +15,7 @@ import pytest
 
 from ns3_mfs import _build
 
-SUITES = ["rdma-nic", "rmlq-queue-disc", "switch-buffer-manager"]
+SUITES = ["quad-heap-scheduler", "rdma-nic", "rmlq-queue-disc", "switch-buffer-manager"]
 
 
 @pytest.fixture(scope="module")

@@ -120,8 +120,9 @@ class FabricConfig:
     dcqcn_clamp_target_after_timer: Optional[bool] = spec(
         None, doc="without clamp_target_rate: clamp at a cut only after a timer increase"
     )
-    scheduler: Literal["PriorityQueueScheduler", "MapScheduler", "CalendarScheduler", "ListScheduler"] = spec(
-        "PriorityQueueScheduler", doc="ns-3 event scheduler (results do not depend on it)"
+    scheduler: Literal["QuadHeapScheduler", "PriorityQueueScheduler", "MapScheduler", "CalendarScheduler",
+                       "ListScheduler"] = spec(
+        "QuadHeapScheduler", doc="ns-3 event scheduler (results do not depend on it)"
     )
     # Run safety (ns3_mfs.fabric.safety)
     pfc_watch_interval_us: float = spec(1000.0, min=0.0, doc="PFC deadlock / pause-storm check period (us); 0 = off")

@@ -230,7 +230,7 @@ Fabric::Fabric()
     }
     Simulator::Destroy();
     m = std::make_unique<Impl>();
-    SetScheduler("PriorityQueueScheduler");
+    SetScheduler("QuadHeapScheduler");
 }
 
 Fabric::~Fabric()
@@ -242,11 +242,12 @@ Fabric::~Fabric()
 void
 Fabric::SetScheduler(const std::string& name)
 {
-    static const char* allowed[] = {"PriorityQueueScheduler", "MapScheduler", "CalendarScheduler", "ListScheduler"};
+    static const char* allowed[] = {"QuadHeapScheduler", "PriorityQueueScheduler", "MapScheduler",
+                                    "CalendarScheduler", "ListScheduler"};
     if (std::find(std::begin(allowed), std::end(allowed), name) == std::end(allowed))
     {
         throw std::invalid_argument("unknown scheduler '" + name +
-                                    "'; allowed: PriorityQueueScheduler, MapScheduler, "
+                                    "'; allowed: QuadHeapScheduler, PriorityQueueScheduler, MapScheduler, "
                                     "CalendarScheduler, ListScheduler");
     }
     if (!m->fabric.GetNodes().empty())

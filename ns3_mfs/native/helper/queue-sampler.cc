@@ -64,7 +64,7 @@ QueueSampler::DoRound()
         for (uint32_t p = 0; p < ports.size(); ++p)
         {
             Ptr<RmlqQueueDisc> q = ports[p]->GetQueueDisc();
-            if (q->GetNPackets() == 0)
+            if (q->GetQueuedPackets() == 0)
             {
                 continue;
             }

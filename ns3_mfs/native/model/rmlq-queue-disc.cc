@@ -7,6 +7,7 @@
 #include "ns3/boolean.h"
 #include "ns3/double.h"
 #include "ns3/drop-tail-queue.h"
+#include "ns3/abort.h"
 #include "ns3/log.h"
 #include "ns3/socket.h"
 #include "ns3/uinteger.h"
@@ -191,47 +192,134 @@ RmlqQueueDisc::BandOf(Ptr<const QueueDiscItem> item) const
 bool
 RmlqQueueDisc::DoEnqueue(Ptr<QueueDiscItem> item)
 {
+    NS_ABORT_MSG_IF(m_direct, "RmlqQueueDisc: QueueDisc::Enqueue after EnqueueDirect (one way only)");
     uint32_t band = BandOf(item);
+    uint32_t size = item->GetSize();
     bool ok = m_bands[band]->Enqueue(item);
     if (ok)
     {
-        m_bandBytes[band] += item->GetSize();
+        m_bandBytes[band] += size;
         m_bandPackets[band]++;
-        m_bandEnqueueTrace(band, item);
-        m_bandBytesTrace(band, m_bandBytes[band]);
+        m_queuedPackets++;
+        m_queuedBytes += size;
+        if (!m_bandEnqueueTrace.IsEmpty())
+        {
+            m_bandEnqueueTrace(band, item);
+        }
+        if (!m_bandBytesTrace.IsEmpty())
+        {
+            m_bandBytesTrace(band, m_bandBytes[band]);
+        }
     }
     return ok;
+}
+
+void
+RmlqQueueDisc::EnqueueDirect(Ptr<QueueDiscItem> item)
+{
+    if (!m_direct)
+    {
+        NS_ABORT_MSG_IF(GetNPackets() > 0, "RmlqQueueDisc: EnqueueDirect after QueueDisc::Enqueue (one way only)");
+        m_direct = true;
+    }
+    uint32_t band = BandOf(item);
+    uint32_t size = item->GetSize();
+    m_bandBytes[band] += size;
+    m_bandPackets[band]++;
+    m_queuedPackets++;
+    m_queuedBytes += size;
+    if (!m_bandEnqueueTrace.IsEmpty())
+    {
+        m_bandEnqueueTrace(band, item);
+    }
+    if (!m_bandBytesTrace.IsEmpty())
+    {
+        m_bandBytesTrace(band, m_bandBytes[band]);
+    }
+    m_rings[band].push_back(std::move(item));
+}
+
+Ptr<QueueDiscItem>
+RmlqQueueDisc::TakeFrom(uint32_t b, bool direct)
+{
+    Ptr<QueueDiscItem> item;
+    if (direct)
+    {
+        item = std::move(m_rings[b].front());
+        m_rings[b].pop_front();
+    }
+    else
+    {
+        item = m_bands[b]->Dequeue();
+    }
+    if (m_ecn && ((m_ecnBandMask >> b) & 1) && m_bandBytes[b] > m_kmin)
+    {
+        double p = MarkProbability(m_bandBytes[b]);
+        // item->Mark() directly: QueueDisc::Mark keeps string-keyed statistics
+        // maps, too slow for a per-packet path; EcnMark is the trace instead.
+        if ((p >= 1.0 || m_uniform->GetValue() < p) && item->Mark())
+        {
+            m_ecnMarks++;
+            if (!m_ecnMarkTrace.IsEmpty())
+            {
+                m_ecnMarkTrace(b, item);
+            }
+        }
+    }
+    uint32_t size = item->GetSize();
+    m_bandBytes[b] -= size;
+    m_bandPackets[b]--;
+    m_bandDequeued[b]++;
+    m_queuedPackets--;
+    m_queuedBytes -= size;
+    if (!m_bandDequeueTrace.IsEmpty())
+    {
+        m_bandDequeueTrace(b, item);
+    }
+    if (!m_bandBytesTrace.IsEmpty())
+    {
+        m_bandBytesTrace(b, m_bandBytes[b]);
+    }
+    return item;
 }
 
 Ptr<QueueDiscItem>
 RmlqQueueDisc::DoDequeue()
 {
+    NS_ABORT_MSG_IF(m_direct, "RmlqQueueDisc: QueueDisc::Dequeue after EnqueueDirect (one way only)");
     for (uint32_t b = 0; b < m_numBands; ++b)
     {
-        if (!m_bandPackets[b] || ((m_pausedMask >> b) & 1))
+        if (m_bandPackets[b] && !((m_pausedMask >> b) & 1))
         {
-            continue;
+            return TakeFrom(b, false);
         }
-        Ptr<QueueDiscItem> item = m_bands[b]->Dequeue();
-        if (m_ecn && ((m_ecnBandMask >> b) & 1) && m_bandBytes[b] > m_kmin)
-        {
-            double p = MarkProbability(m_bandBytes[b]);
-            // item->Mark() directly: QueueDisc::Mark keeps string-keyed statistics
-            // maps, too slow for a per-packet path; EcnMark is the trace instead.
-            if ((p >= 1.0 || m_uniform->GetValue() < p) && item->Mark())
-            {
-                m_ecnMarks++;
-                m_ecnMarkTrace(b, item);
-            }
-        }
-        m_bandBytes[b] -= item->GetSize();
-        m_bandPackets[b]--;
-        m_bandDequeued[b]++;
-        m_bandDequeueTrace(b, item);
-        m_bandBytesTrace(b, m_bandBytes[b]);
-        return item;
     }
     return nullptr;
+}
+
+Ptr<QueueDiscItem>
+RmlqQueueDisc::DequeueDirect()
+{
+    for (uint32_t b = 0; b < m_numBands; ++b)
+    {
+        if (m_bandPackets[b] && !((m_pausedMask >> b) & 1))
+        {
+            return TakeFrom(b, true);
+        }
+    }
+    return nullptr;
+}
+
+uint32_t
+RmlqQueueDisc::GetQueuedPackets() const
+{
+    return m_queuedPackets;
+}
+
+uint64_t
+RmlqQueueDisc::GetQueuedBytes() const
+{
+    return m_queuedBytes;
 }
 
 Ptr<const QueueDiscItem>
@@ -241,7 +329,7 @@ RmlqQueueDisc::DoPeek()
     {
         if (m_bandPackets[b] && !((m_pausedMask >> b) & 1))
         {
-            return m_bands[b]->Peek();
+            return m_direct ? Ptr<const QueueDiscItem>(m_rings[b].front()) : m_bands[b]->Peek();
         }
     }
     return nullptr;
@@ -285,6 +373,7 @@ RmlqQueueDisc::InitializeParams()
     m_bandPackets.assign(m_numBands, 0);
     m_bandDequeued.assign(m_numBands, 0);
     m_bands.clear();
+    m_rings.assign(m_numBands, {});
     for (uint32_t b = 0; b < m_numBands; ++b)
     {
         m_bands.push_back(PeekPointer(GetInternalQueue(b)));

@@ -9,6 +9,7 @@
 #include "ns3/random-variable-stream.h"
 #include "ns3/traced-callback.h"
 
+#include <deque>
 #include <vector>
 
 namespace ns3
@@ -49,6 +50,19 @@ namespace ns3
  * Trace sources: the QueueDisc ones (Enqueue, Dequeue, Drop, Mark, ...) plus
  * BandEnqueue and BandDequeue (band, item), BandBytes (band, bytes queued
  * in that band after the change) and EcnMark (band, item).
+ *
+ * Two ways in. A plain ns-3 program uses the QueueDisc interface
+ * (TrafficControlHelper, QueueDisc::Enqueue/Dequeue): frames go through the
+ * internal queues and every QueueDisc statistic and trace source works.
+ * The fabric's own ports (RoceNetDevice) use EnqueueDirect/DequeueDirect
+ * instead: frames wait in per-band rings of this class, with the same
+ * band order, pause handling, ECN marking, band counters and band trace
+ * sources (BandEnqueue, BandDequeue, BandBytes, EcnMark), but without the
+ * QueueDisc base class's per-packet work (a list node per frame, traced
+ * counters, statistics maps, log checks): for those frames the base class's
+ * Enqueue/Dequeue/Drop traces, PacketsInQueue/BytesInQueue and GetStats()
+ * stay at zero. GetQueuedPackets/GetQueuedBytes count both ways. One queue
+ * disc takes frames one way only (mixing aborts).
  */
 class RmlqQueueDisc : public QueueDisc
 {
@@ -133,7 +147,34 @@ class RmlqQueueDisc : public QueueDisc
      */
     uint32_t BandOf(Ptr<const QueueDiscItem> item) const;
 
+    /**
+     * Fabric fast path: queue a frame in its band, bypassing the QueueDisc
+     * base class (see the class description). Never drops.
+     * @param item the frame
+     */
+    void EnqueueDirect(Ptr<QueueDiscItem> item);
+
+    /**
+     * Fabric fast path: the next frame by band order (paused bands skipped,
+     * ECN marking as in Dequeue), or nullptr.
+     * @return the frame
+     */
+    Ptr<QueueDiscItem> DequeueDirect();
+
+    /** @return frames queued, whichever way they came in */
+    uint32_t GetQueuedPackets() const;
+
+    /** @return bytes queued, whichever way they came in */
+    uint64_t GetQueuedBytes() const;
+
   private:
+    /**
+     * Take the head of band @p b (non-empty), mark it, count it, trace it.
+     * @param b the band
+     * @param direct take it from the ring (fast path) or the internal queue
+     * @return the frame
+     */
+    Ptr<QueueDiscItem> TakeFrom(uint32_t b, bool direct);
     // QueueDisc hooks (see ns3::QueueDisc)
     bool DoEnqueue(Ptr<QueueDiscItem> item) override;
     Ptr<QueueDiscItem> DoDequeue() override;
@@ -155,6 +196,10 @@ class RmlqQueueDisc : public QueueDisc
     std::vector<uint32_t> m_bandPackets; //!< packets per band
     std::vector<uint64_t> m_bandDequeued; //!< packets dequeued per band
     std::vector<InternalQueue*> m_bands; //!< the internal queues (owned by QueueDisc)
+    std::vector<std::deque<Ptr<QueueDiscItem>>> m_rings; //!< per-band frames of the fast path
+    bool m_direct{false};                //!< the fast path has been used
+    uint32_t m_queuedPackets{0};         //!< frames queued (both ways)
+    uint64_t m_queuedBytes{0};           //!< bytes queued (both ways)
 
     TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandEnqueueTrace; //!< packet entered a band
     TracedCallback<uint32_t, Ptr<const QueueDiscItem>> m_bandDequeueTrace; //!< packet left a band

@@ -4,6 +4,8 @@
  */
 #include "roce-header.h"
 
+#include <array>
+
 namespace ns3
 {
 
@@ -46,31 +48,39 @@ RoceHeader::GetSerializedSize() const
 void
 RoceHeader::Serialize(Buffer::Iterator it) const
 {
-    uint32_t used = 0;
-    it.WriteU8(static_cast<uint8_t>(type));
-    used += 1;
+    // The bytes are laid out in a local array and written with one
+    // Buffer::Iterator::Write: writing them one field (and one padding byte)
+    // at a time through the iterator's checked accessors cost about a tenth
+    // of a packet-hop. The wire bytes are the same as field-by-field writes.
+    static_assert(kDataOverhead <= kCnpBytes && kAckBytes <= kCnpBytes && kPauseBytes <= kCnpBytes);
+    std::array<uint8_t, kCnpBytes> b{};
+    uint32_t n = 0;
+    auto put = [&b, &n](uint64_t v, uint32_t bytes) {
+        for (uint32_t k = bytes; k-- > 0;)
+        {
+            b[n++] = static_cast<uint8_t>(v >> (8 * k)); // network byte order
+        }
+    };
+    put(static_cast<uint8_t>(type), 1);
     if (type == RoceFrameType::PAUSE)
     {
-        it.WriteU8(pauseClassEnable);
-        used += 1;
+        put(pauseClassEnable, 1);
         for (uint16_t q : pauseQuanta)
         {
-            it.WriteHtonU16(q);
-            used += 2;
+            put(q, 2);
         }
     }
     else
     {
-        it.WriteU8(cls);
-        it.WriteU8(ecn);
-        it.WriteHtonU32(src);
-        it.WriteHtonU32(dst);
-        it.WriteHtonU32(flow);
-        it.WriteHtonU64(psn);
-        it.WriteHtonU32(payload);
-        used += 2 + 4 + 4 + 4 + 8 + 4;
+        put(cls, 1);
+        put(ecn, 1);
+        put(src, 4);
+        put(dst, 4);
+        put(flow, 4);
+        put(psn, 8);
+        put(payload, 4);
     }
-    it.WriteU8(0, GetSerializedSize() - used);
+    it.Write(b.data(), GetSerializedSize());
 }
 
 uint32_t

@@ -4,6 +4,8 @@
  */
 #include "roce-net-device.h"
 
+#include "roce-link-event.h"
+
 #include <algorithm>
 
 #include "ns3/abort.h"
@@ -63,7 +65,7 @@ void
 RoceChannel::Transmit(Ptr<RoceQueueItem> item, const RoceNetDevice* src, Time txTime)
 {
     RoceNetDevice* peer = PeekPointer(m_dev[m_dev[0] == src ? 1 : 0]);
-    Simulator::Schedule(txTime + m_delay, &RoceNetDevice::Receive, peer, item);
+    Simulator::Schedule(txTime + m_delay, Ptr<EventImpl>(new RoceRxEvent(peer, std::move(item)), false));
 }
 
 Ptr<RoceNetDevice>
@@ -130,7 +132,8 @@ RoceNetDevice::GetTypeId()
 }
 
 RoceNetDevice::RoceNetDevice()
-    : m_mtu(4096)
+    : m_mtu(4096),
+      m_txDoneEvent(Create<RoceTxDoneEvent>(this))
 {
     m_pausedSincePs.fill(-1);
 }
@@ -145,6 +148,7 @@ RoceNetDevice::DoDispose()
     m_qdisc = nullptr;
     m_ctrl.clear();
     m_owner = nullptr;
+    m_txDoneEvent->Detach();
     NetDevice::DoDispose();
 }
 
@@ -211,7 +215,7 @@ RoceNetDevice::IsBusy() const
 bool
 RoceNetDevice::IsIdle() const
 {
-    return !m_busy && m_ctrl.empty() && (!m_qdisc || m_qdisc->GetNPackets() == 0) &&
+    return !m_busy && m_ctrl.empty() && (!m_qdisc || m_qdisc->GetQueuedPackets() == 0) &&
            Simulator::Now().GetPicoSeconds() > m_lastArrivalPs;
 }
 
@@ -248,8 +252,8 @@ RoceNetDevice::GetPausedSincePs(uint8_t cls) const
 void
 RoceNetDevice::Enqueue(Ptr<RoceQueueItem> item)
 {
-    m_qdisc->Enqueue(item);
-    uint64_t q = m_qdisc->GetNBytes();
+    m_qdisc->EnqueueDirect(std::move(item));
+    uint64_t q = m_qdisc->GetQueuedBytes();
     if (q > m_stats.maxQueueBytes)
     {
         m_stats.maxQueueBytes = q;
@@ -284,10 +288,10 @@ RoceNetDevice::TransmitNext()
         Ptr<RoceQueueItem> pulled = m_owner->PortPull(m_port, m_pausedMask);
         if (pulled)
         {
-            m_qdisc->Enqueue(pulled);
+            m_qdisc->EnqueueDirect(std::move(pulled));
         }
     }
-    Ptr<QueueDiscItem> item = m_qdisc->Dequeue();
+    Ptr<QueueDiscItem> item = m_qdisc->DequeueDirect();
     if (!item)
     {
         return;
@@ -311,10 +315,13 @@ RoceNetDevice::StartTx(Ptr<RoceQueueItem> item)
     {
         m_stats.txDataFrames++;
     }
-    m_phyTxBeginTrace(item);
+    if (!m_phyTxBeginTrace.IsEmpty())
+    {
+        m_phyTxBeginTrace(item);
+    }
     m_lastArrivalPs = (Simulator::Now() + tx + m_channel->GetDelay()).GetPicoSeconds();
-    Simulator::Schedule(tx, &RoceNetDevice::TxComplete, this);
-    m_channel->Transmit(item, this, tx);
+    Simulator::Schedule(tx, Ptr<EventImpl>(m_txDoneEvent));
+    m_channel->Transmit(std::move(item), this, tx);
 }
 
 void
@@ -348,8 +355,11 @@ RoceNetDevice::Receive(Ptr<RoceQueueItem> item)
     const RoceHeader& h = item->Hdr();
     if (h.type != RoceFrameType::PAUSE)
     {
-        m_macRxTrace(item);
-        m_owner->PortReceive(m_port, item);
+        if (!m_macRxTrace.IsEmpty())
+        {
+            m_macRxTrace(item);
+        }
+        m_owner->PortReceive(m_port, std::move(item));
         return;
     }
     for (uint8_t c = 0; c < RoceHeader::kNumClasses; ++c)

@@ -6,6 +6,7 @@
 #define NS3_MFS_ROCE_NET_DEVICE_H
 
 #include "rmlq-queue-disc.h"
+#include "roce-link-event.h"
 #include "roce-queue-item.h"
 
 #include "ns3/channel.h"
@@ -25,6 +26,7 @@ namespace ns3
 {
 
 class RoceNetDevice;
+class RoceTxDoneEvent;
 
 /**
  * @ingroup ns3mfs
@@ -276,6 +278,8 @@ class RoceNetDevice : public NetDevice
     void DoDispose() override;
 
   private:
+    friend class RoceTxDoneEvent; //!< calls TxComplete
+
     /** Start the next frame: control frames first, then the queue disc, then the owner. */
     void TransmitNext();
     /** Serialisation of the current frame ended. */
@@ -316,6 +320,7 @@ class RoceNetDevice : public NetDevice
     uint8_t m_pausedMask{0};      //!< classes paused by the peer
     std::array<EventId, RoceHeader::kNumClasses> m_pauseExpiry; //!< pause timers
     std::array<int64_t, RoceHeader::kNumClasses> m_pausedSincePs; //!< start of the current pause, or -1
+    Ptr<RoceTxDoneEvent> m_txDoneEvent; //!< end of serialisation, scheduled again for every frame
 
     TracedCallback<Ptr<const QueueDiscItem>> m_phyTxBeginTrace; //!< frame starts on the wire
     TracedCallback<Ptr<const QueueDiscItem>> m_macRxTrace;      //!< frame received

@@ -4,6 +4,8 @@
  */
 #include "roce-queue-item.h"
 
+#include "mfs-free-list.h"
+
 #include "ns3/packet.h"
 
 namespace ns3
@@ -19,6 +21,18 @@ RoceQueueItem::RoceQueueItem(Ptr<Packet> p, const RoceHeader& h)
       m_hdr(h),
       m_size(p->GetSize())
 {
+}
+
+void*
+RoceQueueItem::operator new(std::size_t size)
+{
+    return MfsFreeList<RoceQueueItem>::Allocate(size);
+}
+
+void
+RoceQueueItem::operator delete(void* p)
+{
+    MfsFreeList<RoceQueueItem>::Release(p);
 }
 
 void

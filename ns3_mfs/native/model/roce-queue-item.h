@@ -9,6 +9,8 @@
 
 #include "ns3/queue-item.h"
 
+#include <cstddef>
+
 namespace ns3
 {
 
@@ -31,6 +33,19 @@ class RoceQueueItem : public QueueDiscItem
      * @param h a copy of the packet's RoceHeader
      */
     RoceQueueItem(Ptr<Packet> p, const RoceHeader& h);
+
+    /**
+     * Storage from a free list (MfsFreeList): a frame's item is created and
+     * destroyed once per packet, so its memory is recycled, not freed.
+     * @param size object size
+     * @return the storage
+     */
+    static void* operator new(std::size_t size);
+    /**
+     * Return storage to the free list.
+     * @param p the storage
+     */
+    static void operator delete(void* p);
 
     /** @return the parsed header (read/write for the model's own fields). */
     RoceHeader& Hdr()

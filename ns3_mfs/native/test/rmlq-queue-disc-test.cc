@@ -92,6 +92,53 @@ class RmlqBandOrderTestCase : public TestCase
     }
 };
 
+/** The fabric's fast path (EnqueueDirect/DequeueDirect) serves the bands like the QueueDisc path. */
+class RmlqDirectPathTestCase : public TestCase
+{
+  public:
+    RmlqDirectPathTestCase()
+        : TestCase("EnqueueDirect/DequeueDirect: same band order, pause handling and band counters")
+    {
+    }
+
+  private:
+    void DoRun() override
+    {
+        auto q = CreateObject<RmlqQueueDisc>();
+        q->Initialize();
+        const std::vector<uint8_t> classes = {5, 1, 7, 1, 0, 3};
+        for (uint32_t i = 0; i < classes.size(); ++i)
+        {
+            q->EnqueueDirect(Frame(classes[i], 100, i));
+        }
+        const uint32_t frame = 100 + RoceHeader::kDataOverhead;
+        NS_TEST_ASSERT_MSG_EQ(q->GetQueuedPackets(), 6, "six frames queued");
+        NS_TEST_ASSERT_MSG_EQ(q->GetQueuedBytes(), 6 * frame, "bytes queued");
+        NS_TEST_ASSERT_MSG_EQ(q->GetNPackets(), 0, "the QueueDisc base class does not see the fast path");
+        NS_TEST_ASSERT_MSG_EQ(q->GetBandPackets(1), 2, "two frames in band 1");
+        NS_TEST_ASSERT_MSG_EQ(q->GetBandBytes(1), 2 * frame, "band 1 bytes");
+        q->SetPausedMask(1u << 0);
+        const std::vector<uint32_t> pausedOrder = {1, 3, 5, 0, 2};
+        for (uint32_t id : pausedOrder)
+        {
+            Ptr<QueueDiscItem> item = q->DequeueDirect();
+            NS_TEST_ASSERT_MSG_NE(item, nullptr, "a frame is eligible");
+            NS_TEST_ASSERT_MSG_EQ(StaticCast<RoceQueueItem>(item)->Hdr().flow, id, "dequeue order");
+        }
+        NS_TEST_ASSERT_MSG_EQ(q->HasEligible(), false, "only the paused band holds a frame");
+        NS_TEST_ASSERT_MSG_EQ(q->DequeueDirect(), nullptr, "nothing while class 0 is paused");
+        NS_TEST_ASSERT_MSG_EQ(q->Peek(), nullptr, "Peek skips the paused band");
+        q->SetPausedMask(0);
+        Ptr<QueueDiscItem> last = q->DequeueDirect();
+        NS_TEST_ASSERT_MSG_NE(last, nullptr, "class 0 resumes");
+        NS_TEST_ASSERT_MSG_EQ(StaticCast<RoceQueueItem>(last)->Hdr().flow, 4, "the class-0 frame");
+        NS_TEST_ASSERT_MSG_EQ(q->GetBandDequeued(1), 2, "band 1 dequeued two");
+        NS_TEST_ASSERT_MSG_EQ(q->GetQueuedPackets(), 0, "empty");
+        NS_TEST_ASSERT_MSG_EQ(q->GetQueuedBytes(), 0, "no bytes left");
+        q->Dispose();
+    }
+};
+
 /** With K bands, classes K-1 and above share the last band. */
 class RmlqBandCapTestCase : public TestCase
 {
@@ -261,6 +308,7 @@ class RmlqQueueDiscTestSuite : public TestSuite
         AddTestCase(new RmlqBandOrderTestCase, Duration::QUICK);
         AddTestCase(new RmlqBandCapTestCase, Duration::QUICK);
         AddTestCase(new RmlqStockPacketTestCase, Duration::QUICK);
+        AddTestCase(new RmlqDirectPathTestCase, Duration::QUICK);
         for (uint64_t kb : {300, 400, 700, 1000, 1300, 1550, 2000})
         {
             AddTestCase(new RmlqEcnLawTestCase(kb * 1000), Duration::QUICK);

@@ -5,7 +5,7 @@
 // Tests of QuadHeapScheduler: events leave in (time stamp, uid) order, also
 // after Remove() of events anywhere in the heap.
 
-#include "../model/quad-heap-scheduler.h"
+#include "ns3/quad-heap-scheduler.h"
 
 #include "ns3/test.h"
 

@@ -27,10 +27,37 @@ def _save(fig, out: Path, name: str) -> list[Path]:
     return paths
 
 
+def ci_lines(ax, data: pd.DataFrame, x: str, y: str, hue: str | None) -> bool:
+    """Mean of ``y`` against ``x`` per ``hue`` level, with a shaded 95 % confidence band over the runs at
+    each point (replications over seeds; :func:`.stats.band`). Returns whether any band was drawn
+    (some point has two or more runs)."""
+    import seaborn as sns
+
+    from .stats import LEVEL, band
+
+    levels = list(dict.fromkeys(data[hue])) if hue is not None else [None]
+    colors = sns.color_palette(n_colors=max(1, len(levels)))
+    drawn = False
+    for level, color in zip(levels, colors):
+        part = data if hue is None else data[data[hue] == level]
+        b = band(part, x, y)
+        ax.plot(b[x], b["mean"], marker="o", color=color, label=None if hue is None else str(level))
+        ok = b["ci_low"].notna()
+        if ok.any():
+            ax.fill_between(b[x][ok], b["ci_low"][ok], b["ci_high"][ok], color=color, alpha=0.25, linewidth=0)
+            drawn = True
+    if hue is not None:
+        ax.legend(title=hue)
+    if drawn:
+        ax.text(0.99, 0.01, f"mean, {LEVEL:.0%} CI over seeds", transform=ax.transAxes, ha="right", va="bottom",
+                fontsize=7, alpha=0.7)
+    return drawn
+
+
 def attainment_vs_rate(table: pd.DataFrame, out: Path) -> list[Path]:
     plt, sns = _sns()
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    sns.lineplot(data=table, x="rate_per_gpu", y="ttft_slo_attainment", hue="policy", marker="o", ax=ax)
+    ci_lines(ax, table, "rate_per_gpu", "ttft_slo_attainment", "policy")
     ax.set_xlabel("request rate per prefill GPU (req/s)")
     ax.set_ylabel("TTFT SLO attainment")
     ax.set_ylim(0, 1.02)
@@ -140,7 +167,7 @@ def _table(root: Path):
 
 def _hue_default(varying: list[str], x: str | None) -> str | None:
     for c in ("policy", *varying):
-        if c in varying and c != x:
+        if c in varying and c != x and c != "seed":  # seeds are replications: pooled into CI bands
             return c
     return None
 
@@ -152,7 +179,7 @@ def _line(df: pd.DataFrame, x: str, y: str, hue: str | None, out: Path, name: st
     if hue is not None:
         data = data.assign(**{hue: data[hue].astype(str)})
     if pd.api.types.is_numeric_dtype(data[x]):
-        sns.lineplot(data=data, x=x, y=y, hue=hue, marker="o", errorbar=("pi", 100) if len(data) else None, ax=ax)
+        ci_lines(ax, data, x, y, hue)
     else:
         sns.pointplot(data=data, x=x, y=y, hue=hue, ax=ax)
     ax.set_xlabel(label(x))

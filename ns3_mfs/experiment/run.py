@@ -126,12 +126,22 @@ def check_files(config: dict[str, Any]) -> None:
             raise ConfigError(f"{dotted}: {node!r}: no such file")
 
 
+#: Keys that say one thing in two units: overriding one drops the other from the base.
+ALTERNATIVES = {"workload.rate_per_s": "workload.rate_per_gpu", "workload.rate_per_gpu": "workload.rate_per_s"}
+
+
 def apply_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``base`` with each dotted key set (tables created as needed)."""
+    """A deep copy of ``base`` with each dotted key set (tables created as needed); setting
+    ``workload.rate_per_gpu`` drops the base's ``workload.rate_per_s`` and the other way round."""
     import copy
 
     out = copy.deepcopy(dict(base))
     for key, value in overrides.items():
+        other = ALTERNATIVES.get(key)
+        if other is not None and other not in overrides:
+            table, name = other.split(".")
+            if isinstance(out.get(table), dict):
+                out[table].pop(name, None)
         node: Any = out
         parts = key.split(".")
         for i, part in enumerate(parts[:-1]):

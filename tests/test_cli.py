@@ -142,3 +142,17 @@ def test_workload_seed_defaults_to_the_run_seed_and_can_hold_the_requests(tiny):
     assert arrivals(seed=1) != arrivals(seed=2)  # replications over seeds vary the workload
     assert arrivals(seed=1, **{"workload.seed": 7}) == arrivals(seed=2, **{"workload.seed": 7})
     assert arrivals(seed=7) == arrivals(seed=1, **{"workload.seed": 7})
+
+
+def test_sweep_paths_are_relative_to_the_file_that_names_them(tmp_path):
+    from ns3_mfs.experiment.sweep import load_sweep
+
+    (tmp_path / "base").mkdir()
+    (tmp_path / "sweeps" / "models").mkdir(parents=True)
+    (tmp_path / "sweeps" / "models" / "tiny.toml").write_text(TINY_MOE)
+    (tmp_path / "base" / "run.toml").write_text(TINY_RUN.format(topo="../topo.toml"))
+    (tmp_path / "topo.toml").write_text((ROOT / "topologies/testbed.toml").read_text())
+    sw = tmp_path / "sweeps" / "sweep.toml"
+    sw.write_text('base = "../base/run.toml"\n[grid]\n"serving.model" = ["models/tiny.toml", "mixtral-8x7b"]\n')
+    models = [p.config["serving"]["model"] for p in load_sweep(sw).points]
+    assert models == [str(tmp_path / "sweeps" / "models" / "tiny.toml"), "mixtral-8x7b"]

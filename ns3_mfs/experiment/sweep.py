@@ -66,7 +66,8 @@ from ..config import ConfigError, did_you_mean, load_toml
 from ..identity import canonical_json, differences, identity, sha256_text
 from ..store import json_bytes, toml_safe, write_atomic
 from .progress import SweepBar
-from .run import RunConfig, RunSetup, apply_overrides, check_files, resolve_paths, resolved, run_config_from_dict  # noqa: F401  (apply_overrides: used by callers)
+from .run import (RunConfig, RunSetup, apply_overrides, check_files, override_paths, resolve_paths, resolved,
+                  run_config_from_dict)
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 SWEEP_KEYS = ("base", "grid", "zip", "seeds")
@@ -366,8 +367,6 @@ def expand(base: Mapping[str, Any], grid: Mapping[str, list], zipped: Mapping[st
 def load_sweep(path: str | Path, overrides: Optional[Mapping[str, Any]] = None) -> Sweep:
     """Read, expand and validate a sweep file (nothing is run); ``overrides`` (dotted key -> value, as
     ``--set``) change the base config of every point (relative paths: against the working directory)."""
-    from .run import override_paths
-
     p = Path(path)
     data = load_toml(p)
     unknown = sorted(set(data) - set(SWEEP_KEYS))
@@ -378,6 +377,9 @@ def load_sweep(path: str | Path, overrides: Optional[Mapping[str, Any]] = None) 
     if overrides:
         base = apply_overrides(base, override_paths(dict(overrides), Path.cwd()))
     grid, zipped = _axes(data, str(p))
+    for axis in (grid, zipped):  # file paths in [grid] / [zip] are relative to the sweep file
+        for key, values in axis.items():
+            axis[key] = [override_paths({key: v}, p.parent)[key] for v in values]
     if "seeds" in data:
         if "seed" in grid or "seed" in zipped:
             raise ConfigError(f"{p}: seeds: seed is also in [{'grid' if 'seed' in grid else 'zip'}]; "

@@ -139,3 +139,31 @@ def test_mean_ci_edge_cases():
     assert mean_ci([3.0, 3.0, float("nan")]) == (2, 3.0, 0.0, 3.0, 3.0)
     n, mean, std, lo, hi = mean_ci([1.0, 2.0, 3.0, 4.0])
     assert lo < 2.5 < hi and hi - 2.5 == pytest.approx(2.5 - lo)
+
+
+def test_dry_run_prints_each_points_estimate_and_the_total(replicated, base, tmp_path):
+    from ns3_mfs.experiment.sweep import estimate, point_estimate
+
+    out, _ = replicated
+    sw = base.parent / "seeds.toml"
+    sweep = load_sweep(sw, {"serving.ttft_slo_s": 0.05})
+    hops = {p.run_id: point_estimate(p)[0] for p in sweep.points}
+    assert all(h > 0 for h in hops.values()) and len(set(hops.values())) > 1  # the seeds draw other prompts
+    # A given rate: minutes = estimated packet-hops / rate.
+    res = run_cli("sweep", str(sw), "--out", str(tmp_path / "new"), "--dry-run", "--hops-per-s", "1e5",
+                  "--set", "serving.ttft_slo_s=0.05")
+    assert res.returncode == 0, res.stderr
+    lines = {ln.split()[0]: ln.split() for ln in res.stdout.splitlines()[1:] if ln and not ln.startswith("total")}
+    assert set(lines) == set(hops) and not (tmp_path / "new").exists()  # nothing run, nothing written
+    for run_id, cols in lines.items():
+        assert float(cols[2]) == pytest.approx(hops[run_id], rel=1e-2)
+        assert float(cols[3]) == pytest.approx(hops[run_id] / 1e5 / 60, abs=0.006)
+    total = sum(hops.values())
+    assert f"total to run: {total:.3g} packet-hops" in res.stdout and "rate 100 k" in res.stdout
+    # The sweep's finished points measure the rate: their estimates over their wall time.
+    est = estimate(sweep, out)
+    walls = sum(json.loads((out / "runs" / p.run_id / "summary.json").read_text())["wall_s"] for p in sweep.points)
+    assert est.rate == pytest.approx(total / walls) and est.source.startswith("measured on the finished points")
+    assert est.total_hops == 0 and all(p["state"] == "finished" for p in est.points)
+    with pytest.raises(ConfigError, match="--hops-per-s: must be a number > 0"):
+        estimate(sweep, out, rate=0.0)

@@ -59,9 +59,9 @@ class RunBar:
             return
         if self.bar is None:
             self.bar = _tqdm(self.stream, total=max(p.horizon_s, 1e-9), unit="sim s",
-                             bar_format="run: simulated {n:.3f}/{total:.3f} s |{bar:20}|{postfix} | "
+                             bar_format="run: simulated {n:.3f}/{total:.3f} s |{bar:20}| {desc} | "
                                         "{elapsed} elapsed, ETA {remaining}")
-        self.bar.set_postfix_str(f"{p.finished}/{p.total} requests", refresh=False)
+        self.bar.set_description_str(f"{p.finished}/{p.total} requests", refresh=False)
         self.bar.update(min(p.sim_s, self.bar.total) - self.bar.n)
 
     def close(self) -> None:
@@ -79,13 +79,13 @@ class SweepBar:
         self.bar = None
         if self.show:
             self.bar = _tqdm(self.stream, total=total, initial=already, unit="point",
-                             bar_format=what + ": {n_fmt}/{total_fmt} done{postfix} | "
+                             bar_format=what + ": {n_fmt}/{total_fmt} done, {desc} | "
                                                "{elapsed} elapsed, ETA {remaining}")
 
     def update(self, done: int, running: int, failed: int) -> None:
         if self.bar is None:
             return
-        self.bar.set_postfix_str(f"{running} running, {failed} failed", refresh=False)
+        self.bar.set_description_str(f"{running} running, {failed} failed", refresh=False)
         self.bar.update(done + failed - self.bar.n)
         self.bar.refresh()
 

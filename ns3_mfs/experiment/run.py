@@ -415,6 +415,8 @@ def run(cfg: RunConfig, out: Optional[Path] = None,
             done = sum(1 for st in engine.states.values() if st.first_token_s == st.first_token_s)
             progress(RunProgress(sim_s, horizon, done, len(requests)))
     net, eng = setup.simulate(requests, deadlines, tick)
+    if tick is not None:
+        tick(net.now, eng)  # where the simulation ended
     try:
         fab = net.result()
         tables = result_tables(fab, eng, slo)

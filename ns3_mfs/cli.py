@@ -171,7 +171,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for r in est.points:
             over = " ".join(f"{k}={v!r}" for k, v in r["overrides"].items())
             done = "  (finished)" if r["state"] == "finished" else ""
-            print(f"{r['run_id']:<12}  {r['requests']:>8}  {r['packet_hops']:>11.3g}  {r['minutes']:>8.2f}  {over}{done}")
+            print(f"{r['run_id']:<12}  {r['requests']:>8}  {r['packet_hops']:>11.3g}  {r['minutes']:>8.2f}  "
+                  f"{over}{done}")
         jobs = args.jobs or os.cpu_count() or 1
         print(f"total to run: {est.total_hops:.3g} packet-hops (upper-bound estimates), about {est.total_minutes:.1f} "
               f"min on one core, {est.total_minutes / min(jobs, max(1, len(est.points))):.1f} min with {jobs} jobs; "

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import ROOT, TINY_RUN, run_cli
@@ -136,6 +137,8 @@ def test_first_interrupt_stops_a_sweep_within_5_s_and_starts_nothing_more(sweep4
     time.sleep(1.0)  # point 2 is simulating
     finished = {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/meta.json")}
     assert len(finished) == 1 and proc.poll() is None
+    (run_id,) = finished
+    tables = {t: (out / "runs" / run_id / t).read_bytes() for t in TABLES}
     signalled = time.time()
     t0 = time.monotonic()
     if how == "ctrl-c":
@@ -154,7 +157,5 @@ def test_first_interrupt_stops_a_sweep_within_5_s_and_starts_nothing_more(sweep4
     assert locks and all(_lock_free(p) for p in locks), "a run outlived its sweep"
     now = {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/meta.json")}
     assert now == finished  # the finished point untouched; the stopped one left no meta.json
-    (run_id,) = finished
-    for t in TABLES:
-        pd_read = __import__("pandas").read_parquet(out / "runs" / run_id / t)
-        assert len(pd_read) > 0
+    assert {t: (out / "runs" / run_id / t).read_bytes() for t in TABLES} == tables
+    assert all(len(pd.read_parquet(out / "runs" / run_id / t)) for t in TABLES)

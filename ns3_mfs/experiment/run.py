@@ -383,6 +383,16 @@ def workload_requests(cfg: RunConfig) -> list[Request]:
         raise ConfigError(f"workload.trace: {msg}" if cfg.workload.kind == "trace" else f"workload: {msg}") from None
 
 
+def _ticker(progress: Callable[[RunProgress], None], requests: list[Request]) -> Callable[[float, ServingEngine], None]:
+    """``progress`` fed from the engine: simulated time, arrival horizon, requests with their first token."""
+    horizon = max(r.arrival_s for r in requests)
+
+    def tick(sim_s: float, engine: ServingEngine) -> None:
+        done = sum(1 for st in engine.states.values() if not np.isnan(st.first_token_s))
+        progress(RunProgress(sim_s, horizon, done, len(requests)))
+    return tick
+
+
 def run(cfg: RunConfig, out: Optional[Path] = None,
         progress: Optional[Callable[[RunProgress], None]] = None, replace: bool = False) -> dict[str, Any]:
     """Simulate a run config; write the result directory if ``out`` is given.
@@ -407,17 +417,11 @@ def run(cfg: RunConfig, out: Optional[Path] = None,
     slo = ttft_slo(setup, requests)
     slos = np.broadcast_to(np.asarray(slo, dtype=float), (len(requests),))
     deadlines = {r.id: r.arrival_s + float(s) for r, s in zip(requests, slos)}
-    tick = None
-    if progress is not None:
-        horizon = max(r.arrival_s for r in requests)
-
-        def tick(sim_s: float, engine: ServingEngine) -> None:
-            done = sum(1 for st in engine.states.values() if st.first_token_s == st.first_token_s)
-            progress(RunProgress(sim_s, horizon, done, len(requests)))
+    tick = _ticker(progress, requests) if progress is not None else None
     net, eng = setup.simulate(requests, deadlines, tick)
-    if tick is not None:
-        tick(net.now, eng)  # where the simulation ended
     try:
+        if tick is not None:
+            tick(net.now, eng)  # where the simulation ended
         fab = net.result()
         tables = result_tables(fab, eng, slo)
         mark_warmup(tables, cfg.workload.warmup_requests)

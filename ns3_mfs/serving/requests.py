@@ -739,9 +739,10 @@ class WorkloadConfig:
 def generate(cfg: WorkloadConfig, seed: Optional[int] = None) -> list[Request]:
     """The requests of a workload, sorted by arrival, ids 0..n-1.
 
-    ``seed`` overrides ``cfg.seed`` (a run passes ``workload.seed``, else its own seed; none: 0). Arrival times and each length
-    distribution draw from independent streams of that seed, so changing a
-    length distribution leaves the arrival times unchanged.
+    ``seed`` overrides ``cfg.seed`` (a run passes ``workload.seed``, else its own
+    seed; neither: 0). Arrival times and each length distribution draw from
+    independent streams of that seed, so changing a length distribution leaves
+    the arrival times unchanged.
     """
     cfg.validate()
     if cfg.rate_per_gpu is not None and cfg.rate_per_s is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -62,16 +63,27 @@ def cmd_fabric(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sets(args: argparse.Namespace) -> dict:
+    from .config import parse_assignments
+
+    return parse_assignments(getattr(args, "set", None) or [])
+
+
+def _progress(args: argparse.Namespace) -> Optional[bool]:
+    """None: bars on a terminal only (or as NS3_MFS_PROGRESS says); False with --quiet."""
+    return False if getattr(args, "quiet", False) or getattr(args, "no_progress", False) else None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from .experiment.progress import RunBar
     from .experiment.run import load_run_config, run
 
-    cfg = load_run_config(args.config)
-    progress = None if args.no_progress else _SimProgress(sys.stderr)
+    cfg = load_run_config(args.config, _sets(args))
+    progress = RunBar(sys.stderr, show=_progress(args))
     try:
-        summary = run(cfg, out=Path(args.out), progress=progress, replace=args.replace)
+        summary = run(cfg, out=Path(args.out), progress=progress if progress.show else None, replace=args.replace)
     finally:
-        if progress is not None:
-            progress.close()
+        progress.close()
     print(_json_text(summary))
     print(f"results: {Path(args.out).resolve()}", file=sys.stderr)
     return 0
@@ -97,62 +109,59 @@ def _print_report(rep, out: Path, what: str = "sweep", stream=None) -> None:
         print(f"  failed {run_id}: {err} (see {out / 'runs' / run_id / 'error.json'})", file=stream)
 
 
+def _seeds(text: Optional[str], first: int) -> Optional[list[int]]:
+    """``--seeds 3`` (first, first+1, first+2) or ``--seeds 1,5,9``."""
+    if text is None:
+        return None
+    from .config import parse_assignments
+    from .experiment.sweep import replication_seeds
+
+    value = parse_assignments([f"seeds=[{text}]" if "," in text else f"seeds={text}"], "--seeds")["seeds"]
+    return replication_seeds(value, first, "--seeds")
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from .experiment.compare import compare
     from .experiment.run import load_run_config
 
-    cfg = load_run_config(args.config)
+    if args.rates is not None:
+        raise ConfigError("--rates: renamed; give --rates-per-gpu (requests/s per prefill GPU, the workload's "
+                          "rate_per_gpu; the cluster's rate_per_s is that x serving.prefill_gpus)")
+    cfg = load_run_config(args.config, _sets(args))
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     out = Path(args.out)
-    table = compare(cfg, policies, _floats(args.rates, "--rates"), out, args.jobs, backend=args.backend,
-                    address=args.address, accept_stale=args.accept_stale, source=str(args.config),
-                    report=lambda rep: _print_report(rep, out, "compare", sys.stderr))
+    table = compare(cfg, policies, _floats(args.rates_per_gpu, "--rates-per-gpu"), out, args.jobs,
+                    backend=args.backend, address=args.address, accept_stale=args.accept_stale,
+                    source=str(args.config), report=lambda rep: _print_report(rep, out, "compare", sys.stderr),
+                    seeds=_seeds(args.seeds, cfg.seed), progress=_progress(args))
     from .analysis.plots import compare_plots
 
     compare_plots(out)
-    cols = [c for c in ("policy", "rate_per_gpu", "ttft_slo_attainment", "ttft_mean_s", "ttft_p99_s",
+    cols = [c for c in ("policy", "rate_per_gpu", "seed", "ttft_slo_attainment", "ttft_mean_s", "ttft_p99_s",
                         "cct_mean_s", "cct_p99_s", "error") if c in table.columns]
     print(table[cols].to_string(index=False))
     print(f"results: {Path(args.out).resolve()}", file=sys.stderr)
     return 0 if table["error"].isna().all() else 1
 
 
-class _SimProgress:
-    """``run: simulated 0.512 s | wall 3 s`` on stderr: rewritten in place on a terminal, else every 10 s."""
-
-    def __init__(self, stream) -> None:
-        import time
-
-        self.stream, self.clock = stream, time.perf_counter
-        self.tty = stream.isatty()
-        self.t0 = self.last = self.clock()
-        self.shown = False
-
-    def __call__(self, sim_s: float) -> None:
-        now = self.clock()
-        if not self.tty and now - self.last < 10.0:
-            return
-        self.last = now
-        line = f"run: simulated {sim_s:.6f} s | wall {now - self.t0:.0f} s"
-        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
-        self.stream.flush()
-        self.shown = True
-
-    def close(self) -> None:
-        if self.tty and self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def cmd_config_show(args: argparse.Namespace) -> int:
     import tomli_w
 
-    from .experiment.run import RunSetup, load_run_config, resolved
+    from .experiment.run import RunSetup, check_files, load_run_config, resolved
     from .store import toml_safe
 
-    cfg = load_run_config(args.config)
+    cfg = load_run_config(args.config, _sets(args))
     RunSetup(cfg)  # model, GPU, memory and layout checks too (no simulation)
-    print(tomli_w.dumps(toml_safe(resolved(cfg))), end="")
+    config = resolved(cfg)
+    check_files(config)  # a missing trace fails here as it fails a run
+    print(tomli_w.dumps(toml_safe(config)), end="")
+    return 0
+
+
+def cmd_config_docs(args: argparse.Namespace) -> int:
+    from .config_docs import config_docs
+
+    print(config_docs(args.section, args.format), end="")
     return 0
 
 
@@ -232,23 +241,35 @@ def cmd_topology_show(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .experiment.sweep import load_sweep, run_sweep
+    from .experiment.sweep import estimate, load_sweep, run_sweep
 
-    sweep = load_sweep(args.sweep)  # every point validated before anything runs
+    sweep = load_sweep(args.sweep, _sets(args))  # every point validated before anything runs
     extra = f" ({sweep.duplicates} duplicate combinations merged)" if sweep.duplicates else ""
     print(f"sweep: {len(sweep.points)} points{extra} -> {Path(args.out).resolve() / 'runs'}", file=sys.stderr)
     if args.dry_run:
-        for pt in sweep.points:
-            print(pt.run_id, " ".join(f"{k}={v!r}" for k, v in pt.overrides.items()))
+        est = estimate(sweep, Path(args.out), args.hops_per_s)
+        print(f"{'run_id':<12}  {'requests':>8}  {'packet-hops':>11}  {'minutes':>8}  overrides")
+        for r in est.points:
+            over = " ".join(f"{k}={v!r}" for k, v in r["overrides"].items())
+            done = "  (finished)" if r["state"] == "finished" else ""
+            print(f"{r['run_id']:<12}  {r['requests']:>8}  {r['packet_hops']:>11.3g}  {r['minutes']:>8.2f}  "
+                  f"{over}{done}")
+        jobs = args.jobs or os.cpu_count() or 1
+        print(f"total to run: {est.total_hops:.3g} packet-hops (upper-bound estimates), about {est.total_minutes:.1f} "
+              f"min on one core, {est.total_minutes / min(jobs, max(1, len(est.points))):.1f} min with {jobs} jobs; "
+              f"rate {est.rate / 1e3:,.0f} k estimated packet-hops/s ({est.source})")
         return 0
     rep = run_sweep(sweep, Path(args.out), jobs=args.jobs, backend=args.backend, address=args.address,
-                    accept_stale=args.accept_stale)
+                    accept_stale=args.accept_stale, progress=_progress(args))
     _print_report(rep, Path(args.out))
     return 1 if rep.failed else 0
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from .analysis.results import collect_to_parquet, config_columns, metric_columns, varying_columns
+    import pandas as pd
+
+    from .analysis.results import (collect_to_parquet, config_columns, metric_columns, replicated,
+                                   stats_to_parquet, varying_columns)
 
     df, path = collect_to_parquet(Path(args.dir))
     counts = df["status"].value_counts()
@@ -257,8 +278,17 @@ def cmd_results(args: argparse.Namespace) -> int:
     metrics = metric_columns(df)
     shown = ["run_id", "status", *(c for c in varying_columns(df, set(metrics)) if c in config_columns(df))]
     shown += [c for c in ("ttft_slo_attainment", "ttft_mean_s", "cct_mean_s") if c in df.columns]
-    with __import__("pandas").option_context("display.width", 200, "display.max_columns", 12):
+    with pd.option_context("display.width", 200, "display.max_columns", 12):
         print(df[shown].to_string(index=False, max_colwidth=30))
+    if replicated(df):
+        st, spath = stats_to_parquet(df, Path(args.dir))
+        keys = st.attrs["keys"]
+        main = st[st["metric"].isin(["ttft_slo_attainment", "ttft_mean_s", "cct_mean_s"])].copy()
+        main["mean +- 95% CI"] = [f"{m:.4g} +- {(h - lo) / 2:.2g}" if h == h else f"{m:.4g}"
+                                  for m, lo, h in zip(main["mean"], main["ci_low"], main["ci_high"])]
+        print(f"\nper point over seeds (mean, std, 95 % CI; all metrics) -> {spath}")
+        with pd.option_context("display.width", 200, "display.max_columns", 12):
+            print(main[[*keys, "metric", "n", "mean +- 95% CI"]].to_string(index=False, max_colwidth=30))
     return 0
 
 
@@ -344,8 +374,35 @@ def _stale_flag(p: argparse.ArgumentParser) -> None:
                         "(default: run them again)")
 
 
+def _set_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a run-config key (dotted, e.g. fabric.mtu=1024 or workload.rate_per_gpu=1.5; "
+                        "VALUE is a TOML value or plain text; repeatable; a relative path is relative to the "
+                        "working directory); see 'ns3-mfs config docs'")
+
+
+def _quiet_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (bars are drawn on a terminal only; NS3_MFS_PROGRESS=1 forces them on)")
+
+
+class _Help(argparse.HelpFormatter):
+    """Help that shows each option's default (where it has one worth showing)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("%(default)" not in text and action.default not in (None, False, argparse.SUPPRESS)
+                and action.option_strings and "default" not in text):
+            text += " (default: %(default)s)"
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
     """Bad arguments get one line (``ns3-mfs: error: ...``) and exit code 2, like bad input files."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         print(f"ns3-mfs: error: {message} (see {self.prog} --help)", file=sys.stderr)
@@ -378,7 +435,9 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a serving scenario (TOML run config)")
     r.add_argument("config", help="run config TOML (see scratch/serving_small.toml)")
     r.add_argument("--out", required=True, help="result directory")
-    r.add_argument("--no-progress", action="store_true", help="do not print the simulated-time progress line")
+    r.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)  # as --quiet (sweeps pass it)
+    _set_flag(r)
+    _quiet_flag(r)
     _replace_flag(r)
     r.set_defaults(func=cmd_run)
 
@@ -386,7 +445,13 @@ def parser() -> argparse.ArgumentParser:
     cf_sub = cf.add_subparsers(dest="config_command", required=True)
     cs = cf_sub.add_parser("show", help="print the fully resolved run config (TOML; defaults filled in)")
     cs.add_argument("config", help="run config TOML")
+    _set_flag(cs)
     cs.set_defaults(func=cmd_config_show)
+    cd = cf_sub.add_parser("docs", help="print the config reference: every key, type, default, allowed values")
+    cd.add_argument("section", nargs="?", help="one section (run, fabric, serving, workload, workload.input, "
+                    "policies.mfs, topology.testbed, ...; default: all)")
+    cd.add_argument("--format", choices=("text", "markdown"), default="text", help="output format")
+    cd.set_defaults(func=cmd_config_docs)
 
     co = sub.add_parser("collective", help="run one collective on a topology at the given sizes (an nccl-tests "
                         "table, to compare with compare-testbed --format nccl)")
@@ -426,7 +491,13 @@ def parser() -> argparse.ArgumentParser:
     sw.add_argument("--jobs", type=int, default=0, help="points in parallel (default: cores; Ray: cluster CPUs)")
     sw.add_argument("--backend", choices=("local", "ray"), default="local", help="where points run")
     sw.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a new local Ray)")
-    sw.add_argument("--dry-run", action="store_true", help="validate and list the points; run nothing")
+    sw.add_argument("--dry-run", action="store_true",
+                    help="validate and list the points with their estimated packet-hops and minutes; run nothing")
+    sw.add_argument("--hops-per-s", type=float,
+                    help="--dry-run: estimated packet-hops simulated per second (default: measured on this sweep's "
+                         "finished points, else the demo's rate)")
+    _set_flag(sw)
+    _quiet_flag(sw)
     _stale_flag(sw)
     sw.set_defaults(func=cmd_sweep)
 
@@ -481,11 +552,17 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="run every (policy, rate) pair of a run config and plot them")
     c.add_argument("config", help="run config TOML")
     c.add_argument("--policies", default="mfs,fair,sjf,edf,karuna", help="comma-separated policy names")
-    c.add_argument("--rates", default="0.5,0.75,1.0,1.25", help="requests/s per prefill GPU, comma-separated")
+    c.add_argument("--rates-per-gpu", default="0.5,0.75,1.0,1.25",
+                   help="request rates per prefill GPU (req/s, the workload's rate_per_gpu), comma-separated")
+    c.add_argument("--rates", help=argparse.SUPPRESS)  # renamed: a clear error
+    c.add_argument("--seeds", help="replications: a count N (the config's seed and the next N-1) or seeds "
+                   "1,5,9; the plots show means with 95 %% confidence bands")
     c.add_argument("--out", required=True, help="result directory")
     c.add_argument("--jobs", type=int, default=0, help="parallel runs (default: cores; Ray: cluster CPUs)")
     c.add_argument("--backend", choices=("local", "ray"), default="local", help="where the runs go")
     c.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a new local Ray)")
+    _set_flag(c)
+    _quiet_flag(c)
     _stale_flag(c)
     c.set_defaults(func=cmd_compare)
 

@@ -185,3 +185,26 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{p}: invalid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{p}: invalid TOML: nested too deeply") from None
+
+
+def parse_assignments(items: typing.Iterable[str], flag: str = "--set") -> dict[str, Any]:
+    """``["fabric.mtu=1024", "policy=mfs"]`` as ``{"fabric.mtu": 1024, "policy": "mfs"}``.
+
+    A value is read as a TOML value (``1024``, ``2.5``, ``true``, ``"text"``,
+    ``[1, 2]``, ``{E = 4.0}``); anything that is not valid TOML is taken as a
+    plain string (``policy=mfs``).
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part.strip() for part in key.split(".")):
+            raise ConfigError(f"{flag}: expected KEY=VALUE with a dotted config key (e.g. fabric.mtu=1024), "
+                              f"got {item!r}")
+        text = text.strip()
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        out[key] = value
+    return out

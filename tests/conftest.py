@@ -75,11 +75,11 @@ def root() -> Path:
     return ROOT
 
 
-def run_cli(*args: str, cwd: Path | None = None):
-    """Run ``python -m ns3_mfs ...`` in a subprocess; returns CompletedProcess."""
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
+    """Run ``python -m ns3_mfs ...`` in a subprocess (``env``: extra variables); returns CompletedProcess."""
     import subprocess
 
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run(
         [sys.executable, "-m", "ns3_mfs", *args],

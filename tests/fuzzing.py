@@ -227,12 +227,12 @@ def make_case(rng: random.Random, d: Path) -> Case:
     opt, value = rng.choice([("--until", v) for v in ("nan", "inf", "-1", "0", "1e300", "9.3e6", "x", "1e-3")]
                             + [("--seed", v) for v in ("0", "-5", str(2**70), "x", "7")]
                             + [("--mtu", v) for v in ("1500", "0", "4096")]
-                            + [("--rates", v) for v in ("", ",", "0", "-1", "nan", "1e-300", "x")]
+                            + [("--rates-per-gpu", v) for v in ("", ",", "0", "-1", "nan", "1e-300", "x")]
                             + [("--policies", v) for v in ("", "lifo", ",,", "mfs,mfs")]
                             + [("--jobs", v) for v in ("-3", "x")])
     if opt in ("--until", "--seed", "--mtu"):
         return Case(kind, f"{opt} {value!r}", fabric + [opt, value], out)
-    argv = ["compare", str(cfg), "--out", str(out), "--rates", "0.5", "--policies", "fair"]
+    argv = ["compare", str(cfg), "--out", str(out), "--rates-per-gpu", "0.5", "--policies", "fair"]
     if opt in argv:
         argv[argv.index(opt) + 1] = value
     else:

@@ -13,7 +13,7 @@ def test_compare_runs_every_pair_and_plots(tmp_path, root):
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY.format(topo=root / "topologies/testbed.toml"))
     out = tmp_path / "cmp"
-    res = run_cli("compare", str(cfg), "--policies", "fair,mfs,pias", "--rates", "0.25,0.5", "--out", str(out),
+    res = run_cli("compare", str(cfg), "--policies", "fair,mfs,pias", "--rates-per-gpu", "0.25,0.5", "--out", str(out),
                   "--jobs", "2")
     assert res.returncode == 0, res.stderr
     table = pd.read_parquet(out / "compare.parquet")
@@ -25,7 +25,7 @@ def test_compare_runs_every_pair_and_plots(tmp_path, root):
     # A second call finds every pair complete and runs nothing again.
     run_id = table.set_index(["policy", "rate_per_gpu"]).loc[("mfs", 0.5), "run_id"]
     mtime = (out / "runs" / run_id / "meta.json").stat().st_mtime_ns
-    res = run_cli("compare", str(cfg), "--policies", "fair,mfs,pias", "--rates", "0.25,0.5", "--out", str(out))
+    res = run_cli("compare", str(cfg), "--policies", "fair,mfs,pias", "--rates-per-gpu", "0.25,0.5", "--out", str(out))
     assert res.returncode == 0 and (out / "runs" / run_id / "meta.json").stat().st_mtime_ns == mtime
     assert "compare: 0 ran, 6 already finished, 0 failed" in res.stderr
 

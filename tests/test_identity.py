@@ -104,7 +104,7 @@ def test_finished_point_reruns_only_when_its_identity_changes(tmp_path):
 def test_changed_base_config_is_not_reused_by_compare(tmp_path):
     sweep, model = _setup(tmp_path)
     cfg, out = tmp_path / "tiny.toml", tmp_path / "cmp"
-    args = ("compare", str(cfg), "--policies", "fair", "--rates", "0.25", "--out", str(out), "--jobs", "1")
+    args = ("compare", str(cfg), "--policies", "fair", "--rates-per-gpu", "0.25", "--out", str(out), "--jobs", "1")
     res = run_cli(*args)
     assert res.returncode == 0 and "compare: 1 ran" in res.stderr, res.stderr
     res = run_cli(*args)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "ns3_mfs"
 BASE = {"config", "errors", "registry", "_build", "_ns", "store", "identity", "csvfile"}
-TOP = {"ns3_mfs", "__main__", "cli", "demo", "docs_reference"}
+TOP = {"ns3_mfs", "__main__", "cli", "demo", "docs_reference", "config_docs"}
 ALLOWED = {
     "base": BASE,
     "fabric": BASE | {"fabric"},

@@ -145,3 +145,13 @@ def test_simdir_must_be_a_serving_run(tmp_path):
     csv.write_text("ttft_s\n0.1\n")
     res = run_cli("compare-testbed", str(csv), str(tmp_path))
     assert res.returncode == 2 and "no requests.parquet; give the result directory of a serving run" in res.stderr
+
+
+def test_ks_pvalue_of_small_samples_is_exact():
+    from ns3_mfs.analysis.testbed import compare_samples
+
+    # Disjoint samples of 3 and 3: of the C(6, 3) = 20 equally likely orders, 2 give D = 1 -> p = 0.1
+    # exactly (the asymptotic formula says 0.033).
+    rep = compare_samples(pd.Series([1.0, 2.0, 3.0]), pd.Series([4.0, 5.0, 6.0]), by_id=False)
+    assert rep["ks_distance"] == 1.0 and rep["ks_pvalue"] == pytest.approx(0.1)
+    assert ks_pvalue(1.0, 3, 3) < 0.05

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import style as st
+from .stats import mean_ci
 
 KINDS = ("attainment", "ttft-cdf", "cct-cdf", "pfc-timeline", "queue-heatmap", "sweep")
 VIEWS = ("auto", "bars", "fraction")
@@ -42,10 +43,6 @@ LABELS = {
 MAX_ROWS = 40
 #: The bars view of ``pfc-timeline`` is used up to this many pauses (``--view auto``).
 MAX_BARS = 400
-#: Two-sided 95 % Student t quantiles by degrees of freedom (beyond 30: 1.96).
-_T95 = [12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-        2.045, 2.042]
 
 
 def label(column: str, unit: str | None = None) -> str:
@@ -80,10 +77,6 @@ def _save(fig, out: Path, name: str) -> list[Path]:  # kept for callers of the o
 # lines with CI bands, CDFs
 # --------------------------------------------------------------------------- #
 
-def _t95(n: int) -> float:
-    return _T95[n - 2] if 2 <= n <= 31 else 1.96
-
-
 def _n_text(ns: pd.Series) -> str:
     lo, hi = int(ns.min()), int(ns.max())
     return f"n={lo}" if lo == hi else f"n={lo}-{hi}"
@@ -101,10 +94,10 @@ def summarise(df: pd.DataFrame, x: str, y: str, hue: str | None) -> pd.DataFrame
     if lo_c in data.columns and hi_c in data.columns:
         out["lo"] = g[lo_c].mean().to_numpy()
         out["hi"] = g[hi_c].mean().to_numpy()
-    else:
-        half = np.array([_t95(int(n)) for n in out["n"]]) * out["std"] / np.sqrt(out["n"])
-        out["lo"] = np.where(out["n"] > 1, out["mean"] - half, np.nan)
-        out["hi"] = np.where(out["n"] > 1, out["mean"] + half, np.nan)
+    else:  # a Student-t interval over the runs of each point (replications over seeds)
+        ci = [mean_ci(part)[3:] for _, part in g[y]]
+        out["lo"] = [lo for lo, _ in ci]
+        out["hi"] = [hi for _, hi in ci]
     if n_c in data.columns:
         out["n"] = g[n_c].sum().to_numpy()
     return out

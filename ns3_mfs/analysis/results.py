@@ -165,9 +165,39 @@ def collect_to_parquet(root: str | Path) -> tuple[pd.DataFrame, Path]:
     return df, path
 
 
-def load_results(root: str | Path) -> pd.DataFrame:
-    """The results table of a directory (built fresh from the run directories; nothing written)."""
-    return collect(root)
+def load_results(root: str | Path, over_seeds: bool = False) -> pd.DataFrame:
+    """The results table of a directory (built fresh from the run directories; nothing written).
+
+    With ``over_seeds``: the tidy per-point statistics over seeds instead (one
+    row per point and metric: ``n, mean, std, ci_low, ci_high`` (95 % Student-t
+    interval of the mean), ``seeds``; :func:`.stats.over_seeds`).
+    """
+    df = collect(root)
+    if over_seeds:
+        from .stats import over_seeds as stats_over_seeds
+
+        return stats_over_seeds(df)
+    return df
+
+
+def replicated(df: pd.DataFrame) -> bool:
+    """Whether some point of a results table ran with more than one seed."""
+    from .stats import over_seeds as stats_over_seeds
+
+    if "seed" not in df.columns or len(df) < 2:
+        return False
+    st = stats_over_seeds(df, metrics=[c for c in metric_columns(df)][:1])
+    return bool(len(st) and st["n"].max() > 1)
+
+
+def stats_to_parquet(df: pd.DataFrame, root: str | Path) -> tuple[pd.DataFrame, Path]:
+    """Write ``root/results_over_seeds.parquet`` (:func:`.stats.over_seeds` of ``df``)."""
+    from .stats import over_seeds as stats_over_seeds
+
+    st = stats_over_seeds(df)
+    path = Path(root) / "results_over_seeds.parquet"
+    write_table(path, _parquet_safe(st.copy()))
+    return st, path
 
 
 def varying_columns(df: pd.DataFrame, metrics: Optional[set[str]] = None) -> list[str]:

@@ -74,7 +74,8 @@ def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ks_pvalue(d: float, n: int, m: int) -> float:
-    """Asymptotic p-value of a KS distance ``d`` between samples of sizes ``n`` and ``m``."""
+    """Asymptotic p-value of a KS distance ``d`` between samples of sizes ``n`` and ``m`` (reports use the
+    exact small-sample value of :func:`ks_test_pvalue`)."""
     en = math.sqrt(n * m / (n + m))
     lam = (en + 0.12 + 0.11 / en) * d
     if lam < 1e-3:
@@ -112,8 +113,15 @@ def compare_samples(sim: pd.Series, meas: pd.Series, by_id: bool, label: str = "
         out[f"paired_abs_rel_error_p{round(q * 100)}"] = float(np.quantile(np.abs(rel), q))
     out["paired_rel_error_mean"] = float(rel.mean())
     out["ks_distance"] = ks_distance(s_all, m_all)
-    out["ks_pvalue"] = ks_pvalue(out["ks_distance"], len(s_all), len(m_all))
+    out["ks_pvalue"] = ks_test_pvalue(s_all, m_all)
     return out
+
+
+def ks_test_pvalue(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample KS test p-value (``scipy.stats.ks_2samp``): exact for small samples, asymptotic for large."""
+    from scipy import stats
+
+    return float(stats.ks_2samp(np.asarray(a, float), np.asarray(b, float), method="auto").pvalue)
 
 
 # --------------------------------------------------------------------------- #

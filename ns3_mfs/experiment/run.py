@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 
-from ..config import ConfigError, from_dict, load_toml, spec, to_dict
+from ..config import ConfigError, did_you_mean, from_dict, load_toml, spec, to_dict
 from ..fabric import safety
 from ..fabric.network import FabricConfig, Network
 from ..fabric.result import FabricResult
@@ -39,6 +39,7 @@ from ..serving.engine import STAGES, PrefillEngine, ServingEngine, ServingSetup 
 from ..serving.requests import Request, WorkloadConfig, generate
 from ..policies import REGISTRY, check_params, make_policy
 from ..store import check_out, write_run
+from .progress import RunProgress
 
 
 #: Default budget of a run: 1e10 packet-hops, several hours at the packet core's speed.
@@ -62,6 +63,15 @@ class RunConfig:
         doc="refuse a run whose estimated packet-hops (an upper bound from the workload) exceed this budget",
     )
 
+    def __post_init__(self) -> None:
+        """``workload.rate_per_gpu`` becomes ``workload.rate_per_s`` (one canonical rate: the same run has
+        one identity however its rate was written)."""
+        wl = self.workload
+        if isinstance(wl, WorkloadConfig) and wl.rate_per_gpu is not None and wl.rate_per_s is None \
+                and isinstance(self.serving, ServingConfig):
+            object.__setattr__(self, "workload", dataclasses.replace(
+                wl, rate_per_s=wl.rate_per_gpu * self.serving.prefill_gpus, rate_per_gpu=None))
+
     def validate(self, path: str) -> None:
         check_params(self.policy, self.policies.get(self.policy))
         for name, params in self.policies.items():
@@ -69,49 +79,121 @@ class RunConfig:
             check_params(name, params)
 
 
+#: Config keys whose values are catalogue names unless they look like a path (end in .toml or hold a "/").
+CATALOGUE_KEYS = ("serving.model", "serving.gpu")
+#: Top-level keys of a run config.
+RUN_KEYS = ("topology", "workload", "serving", "fabric", "seed", "scenario", "policy", "policies", "max_packet_hops")
+
+
+def _path_keys() -> tuple[str, ...]:
+    from ..identity import INPUT_KEYS
+
+    return ("topology", *(k for k in INPUT_KEYS if not k.startswith("run.")))
+
+
+def _looks_like_path(key: str, value: str) -> bool:
+    return key not in CATALOGUE_KEYS or value.endswith(".toml") or "/" in value
+
+
+def resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A copy of a config table with every relative file path made absolute against ``base`` (the
+    directory of the file that names it, or the working directory for ``--set``); catalogue names
+    (``model = "mixtral-8x7b"``) are left alone."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for dotted in _path_keys():
+        keys = dotted.split(".")
+        node: Any = out
+        for k in keys[:-1]:
+            node = node.get(k) if isinstance(node, dict) else None
+        value = node.get(keys[-1]) if isinstance(node, dict) else None
+        if not isinstance(value, str) or not value or Path(value).is_absolute():
+            continue
+        cand = Path(base) / value
+        if cand.exists() or _looks_like_path(dotted, value):
+            node[keys[-1]] = str(cand.resolve())
+    return out
+
+
+def check_files(config: dict[str, Any]) -> None:
+    """Every input file a (path-resolved) config names must exist: the same error from ``config show``,
+    ``sweep`` and ``run``, before anything runs."""
+    for dotted in _path_keys():
+        node: Any = config
+        for k in dotted.split("."):
+            node = node.get(k) if isinstance(node, dict) else None
+        if isinstance(node, str) and Path(node).is_absolute() and not Path(node).is_file():
+            raise ConfigError(f"{dotted}: {node!r}: no such file")
+
+
+#: Keys that say one thing in two units: overriding one drops the other from the base.
+ALTERNATIVES = {"workload.rate_per_s": "workload.rate_per_gpu", "workload.rate_per_gpu": "workload.rate_per_s"}
+
+
+def apply_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with each dotted key set (tables created as needed); setting
+    ``workload.rate_per_gpu`` drops the base's ``workload.rate_per_s`` and the other way round."""
+    import copy
+
+    out = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        other = ALTERNATIVES.get(key)
+        if other is not None and other not in overrides:
+            table, name = other.split(".")
+            if isinstance(out.get(table), dict):
+                out[table].pop(name, None)
+        node: Any = out
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"{key}: {'.'.join(parts[: i + 1])} is {nxt!r}, not a table")
+            node = nxt
+        node[parts[-1]] = copy.deepcopy(value)
+    return out
+
+
 def run_config_from_dict(data: dict[str, Any], source: str = "config", base: Optional[Path] = None) -> RunConfig:
+    """A run config from a table; relative file paths are relative to ``base`` (the config file's directory)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a table")
-    allowed = {"topology", "workload", "serving", "fabric", "seed", "scenario", "policy", "policies",
-               "max_packet_hops"}
-    unknown = sorted(set(data) - allowed)
+    unknown = sorted(set(data) - set(RUN_KEYS))
     if unknown:
-        raise ConfigError(f"{source}: {unknown[0]}: unknown key; allowed keys: {', '.join(sorted(allowed))}")
+        raise ConfigError(f"{source}: {unknown[0]}: unknown key; allowed keys: {', '.join(sorted(RUN_KEYS))}"
+                          f"{did_you_mean(str(unknown[0]), RUN_KEYS)}")
     if "topology" not in data:
         raise ConfigError(f"{source}: topology: missing; give a topology file path or a [topology] table")
+    if base is not None:
+        data = resolve_paths(data, base)
     topo = data["topology"]
-    if isinstance(topo, str):
-        p = Path(topo)
-        if not p.is_absolute() and base is not None and not p.exists():
-            p = base / p
-        topology: Topology = load_topology(p)
-    else:
-        topology = topology_from_dict(topo, "topology")
+    topology: Topology = load_topology(Path(topo)) if isinstance(topo, str) else topology_from_dict(topo, "topology")
     if "workload" not in data:
         raise ConfigError(f"{source}: workload: missing; a [workload] table is required")
     rest = {k: v for k, v in data.items() if k not in ("topology",)}
     rest["topology"] = topology
-    # Relative paths in a config file are relative to that file (if not to the working directory).
-    for table, key in (("workload", "trace"), ("serving", "model"), ("serving", "gpu"), ("serving", "calibration_csv")):
-        sub = rest.get(table)
-        if base is not None and isinstance(sub, dict) and isinstance(sub.get(key), str):
-            p = Path(sub[key])
-            if not p.is_absolute() and not p.exists() and (base / p).exists():
-                rest[table] = {**sub, key: str((base / p).resolve())}
-    serving = rest.get("serving")
-    for table, key in (("decode", "calibration_csv"), ("routing_params", "path"), ("placement_params", "coactivation_file")):
-        sub = serving.get(table) if isinstance(serving, dict) else None
-        if base is not None and isinstance(sub, dict) and isinstance(sub.get(key), str):
-            p = Path(sub[key])
-            if not p.is_absolute() and not p.exists() and (base / p).exists():
-                rest["serving"] = serving = {**serving, table: {**sub, key: str((base / p).resolve())}}
-    cfg = from_dict(RunConfig, rest, "")
-    return cfg
+    return from_dict(RunConfig, rest, "")
 
 
-def load_run_config(path: str | Path) -> RunConfig:
+def load_run_config(path: str | Path, overrides: Optional[dict[str, Any]] = None) -> RunConfig:
+    """Read a run config file; ``overrides`` (dotted key -> value, as ``--set``) are applied on top, their
+    relative paths taken against the working directory."""
     p = Path(path)
-    return run_config_from_dict(load_toml(p), str(p), p.parent)
+    data = resolve_paths(load_toml(p), p.parent)
+    if overrides:
+        data = apply_overrides(data, override_paths(overrides, Path.cwd()))
+    return run_config_from_dict(data, str(p), p.parent)
+
+
+def override_paths(overrides: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Dotted overrides with the relative paths among them made absolute against ``base``."""
+    out = dict(overrides)
+    for key, value in overrides.items():
+        if key in _path_keys() and isinstance(value, str) and value and not Path(value).is_absolute():
+            cand = Path(base) / value
+            if cand.exists() or _looks_like_path(key, value):
+                out[key] = str(cand.resolve())
+    return out
 
 
 def _resolved_serving(s: ServingConfig) -> dict[str, Any]:
@@ -157,13 +239,15 @@ class RunSetup:
         self.layout, self.decode = self.serving.layout, self.serving.decode
 
     def simulate(self, requests: list[Request], deadlines: Optional[dict[int, float]] = None,
-                 progress: Optional[Callable[[float], None]] = None) -> tuple[Network, ServingEngine]:
+                 progress: Optional[Callable[[float, ServingEngine], None]] = None) -> tuple[Network, ServingEngine]:
+        """Simulate ``requests``; ``progress(sim_s, engine)`` about once per wall second."""
         net = Network(self.graph, self.cfg.fabric, seed=self.cfg.seed)
         policy = make_policy(self.cfg.policy, self.cfg.policies.get(self.cfg.policy), net)
         engine = self.serving.engine(net, policy, deadlines, requests)
         for r in requests:
             engine.submit(r)
-        net.run(self.cfg.serving.max_sim_s, progress=progress)
+        net.run(self.cfg.serving.max_sim_s,
+                progress=(lambda t: progress(t, engine)) if progress is not None else None)
         return net, engine
 
 
@@ -298,7 +382,7 @@ def _summary(res: FabricResult, eng: ServingEngine, tables: dict[str, pd.DataFra
 def workload_requests(cfg: RunConfig) -> list[Request]:
     """The run's requests; errors of the workload (and of its trace files) name their ``workload.`` key."""
     try:
-        return generate(cfg.workload, cfg.seed)
+        return generate(cfg.workload, cfg.workload.seed if cfg.workload.seed is not None else cfg.seed)
     except ConfigError as exc:
         msg = str(exc)
         fields = {f.name for f in dataclasses.fields(WorkloadConfig)}
@@ -310,12 +394,23 @@ def workload_requests(cfg: RunConfig) -> list[Request]:
         raise ConfigError(f"workload.trace: {msg}" if cfg.workload.kind == "trace" else f"workload: {msg}") from None
 
 
+def _ticker(progress: Callable[[RunProgress], None], requests: list[Request]) -> Callable[[float, ServingEngine], None]:
+    """``progress`` fed from the engine: simulated time, arrival horizon, requests with their first token."""
+    horizon = max(r.arrival_s for r in requests)
+
+    def tick(sim_s: float, engine: ServingEngine) -> None:
+        done = sum(1 for st in engine.states.values() if not np.isnan(st.first_token_s))
+        progress(RunProgress(sim_s, horizon, done, len(requests)))
+    return tick
+
+
 def run(cfg: RunConfig, out: Optional[Path] = None,
-        progress: Optional[Callable[[float], None]] = None, replace: bool = False) -> dict[str, Any]:
+        progress: Optional[Callable[[RunProgress], None]] = None, replace: bool = False) -> dict[str, Any]:
     """Simulate a run config; write the result directory if ``out`` is given.
 
-    ``progress(sim_s)`` is called about once per wall second during the main
-    simulation. ``out`` is checked before anything is simulated
+    ``progress(RunProgress)`` (:class:`.progress.RunProgress`: simulated time,
+    arrival horizon, requests with their first token out of the total) is
+    called about once per wall second during the main simulation. ``out`` is checked before anything is simulated
     (:func:`ns3_mfs.store.check_out`; ``replace`` lets a run write into a
     directory that holds something else).
     """
@@ -333,8 +428,11 @@ def run(cfg: RunConfig, out: Optional[Path] = None,
     slo = ttft_slo(setup, requests)
     slos = np.broadcast_to(np.asarray(slo, dtype=float), (len(requests),))
     deadlines = {r.id: r.arrival_s + float(s) for r, s in zip(requests, slos)}
-    net, eng = setup.simulate(requests, deadlines, progress)
+    tick = _ticker(progress, requests) if progress is not None else None
+    net, eng = setup.simulate(requests, deadlines, tick)
     try:
+        if tick is not None:
+            tick(net.now, eng)  # where the simulation ended
         fab = net.result()
         tables = result_tables(fab, eng, slo)
         mark_warmup(tables, cfg.workload.warmup_requests)

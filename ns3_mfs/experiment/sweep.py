@@ -10,6 +10,11 @@ A sweep file (TOML) names a base run config and the keys to vary::
     "workload.rate_per_s" = [8.0, 16.0]
     "serving.max_batched_tokens" = [4096, 8192]
 
+``seeds = N`` (top level) replicates every point with the seeds ``s, s+1, ...,
+s+N-1`` (``s``: the base config's seed), ``seeds = [1, 7, 9]`` with those
+seeds: the seed is the last grid axis, so ``results`` can give each point's
+mean and confidence interval over its seeds.
+
 Keys are dotted paths into the run config (``policies.mfs.E``,
 ``topology.link_rate_gbps``, ``policy``, ...). Every point is built and
 validated before anything runs: a bad key or value fails the whole sweep with
@@ -57,13 +62,15 @@ from typing import Any, Callable, Iterator, Mapping, Optional, TextIO
 
 import tomli_w
 
-from ..config import ConfigError, load_toml
-from ..identity import INPUT_KEYS, canonical_json, differences, identity, sha256_text
+from ..config import ConfigError, did_you_mean, load_toml
+from ..identity import canonical_json, differences, identity, sha256_text
 from ..store import json_bytes, toml_safe, write_atomic
-from .run import RunConfig, RunSetup, resolved, run_config_from_dict
+from .progress import SweepBar
+from .run import (RunConfig, RunSetup, apply_overrides, check_files, override_paths, resolve_paths, resolved,
+                  run_config_from_dict)
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-SWEEP_KEYS = ("base", "grid", "zip")
+SWEEP_KEYS = ("base", "grid", "zip", "seeds")
 STDERR_TAIL_LINES = 30
 
 
@@ -299,54 +306,26 @@ def _base(data: Mapping[str, Any], sweep_dir: Path, source: str) -> tuple[dict[s
         base, base_dir = copy.deepcopy(raw), sweep_dir
     else:
         raise ConfigError(f"{source}: base: expected a run config path or a table, got {raw!r}")
+    base = resolve_paths(base, base_dir)  # relative paths are relative to the file that names them
     topo = base.get("topology")
     if isinstance(topo, str):  # inline it so that topology.* keys can be swept
-        p = Path(topo)
-        if not p.is_absolute() and not p.exists():
-            p = base_dir / p
-        base["topology"] = load_toml(p)
+        base["topology"] = load_toml(topo)
     return base, base_dir
 
 
-def apply_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``base`` with each dotted key set (tables created as needed)."""
-    out = copy.deepcopy(dict(base))
-    for key, value in overrides.items():
-        node: Any = out
-        parts = key.split(".")
-        for i, part in enumerate(parts[:-1]):
-            nxt = node.setdefault(part, {})
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"{key}: {'.'.join(parts[: i + 1])} is {nxt!r}, not a table")
-            node = nxt
-        node[parts[-1]] = copy.deepcopy(value)
-    return out
-
-
-def _absolute_paths(config: dict[str, Any], base_dir: Path) -> None:
-    """Make the file paths of a resolved config absolute, so any working directory works."""
-    for dotted in INPUT_KEYS:
-        keys = dotted.split(".")
-        node: Any = config
-        for k in keys[:-1]:
-            node = node.get(k) if isinstance(node, dict) else None
-        if not isinstance(node, dict) or not isinstance(node.get(keys[-1]), str):
-            continue
-        p = Path(node[keys[-1]])
-        for cand in (p, base_dir / p):
-            if cand.exists():
-                node[keys[-1]] = str(cand.resolve())
-                break
-
-
-def _check_files(config: Mapping[str, Any]) -> None:
-    """Trace files must exist (else every point would fail after the sweep started)."""
-    wl = config.get("workload", {})
-    for key, val in (("workload.trace", wl.get("trace")),
-                     ("workload.input.trace", wl.get("input", {}).get("trace")),
-                     ("workload.output.trace", wl.get("output", {}).get("trace"))):
-        if isinstance(val, str) and not Path(val).is_file():
-            raise ConfigError(f"{key}: {val!r}: no such file")
+def replication_seeds(value: Any, first: Any, where: str) -> list[int]:
+    """The seeds of ``seeds = N`` (``first .. first+N-1``) or ``seeds = [..]`` (those, repeats dropped)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= 10_000:
+            raise ConfigError(f"{where}: must be a count in 1..10000 or a list of seeds, got {value!r}")
+        first = first if isinstance(first, int) and not isinstance(first, bool) and first >= 1 else 1
+        return list(range(first, first + value))
+    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        bad = [v for v in value if not 1 <= v <= 2**32 - 1]
+        if bad:
+            raise ConfigError(f"{where}: seed {bad[0]!r} out of range; allowed: 1..{2**32 - 1}")
+        return list(dict.fromkeys(value))
+    raise ConfigError(f"{where}: expected a count (seeds = 3) or a non-empty list of seeds, got {value!r}")
 
 
 def _describe(overrides: Mapping[str, Any]) -> str:
@@ -356,9 +335,8 @@ def _describe(overrides: Mapping[str, Any]) -> str:
 def point_of(cfg: RunConfig, overrides: Mapping[str, Any], base_dir: Path) -> Point:
     """The point of a run config: validated fully (no simulation), resolved, its identity computed."""
     RunSetup(cfg)  # model, GPU, memory and layout checks
-    config = resolved(cfg)
-    _absolute_paths(config, base_dir)
-    _check_files(config)
+    config = resolve_paths(resolved(cfg), base_dir)
+    check_files(config)
     return Point(config_hash(config), dict(overrides), config, identity(config))
 
 
@@ -386,66 +364,29 @@ def expand(base: Mapping[str, Any], grid: Mapping[str, list], zipped: Mapping[st
     return list(points.values()), len(combos) - len(points)
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read, expand and validate a sweep file (nothing is run)."""
+def load_sweep(path: str | Path, overrides: Optional[Mapping[str, Any]] = None) -> Sweep:
+    """Read, expand and validate a sweep file (nothing is run); ``overrides`` (dotted key -> value, as
+    ``--set``) change the base config of every point (relative paths: against the working directory)."""
     p = Path(path)
     data = load_toml(p)
     unknown = sorted(set(data) - set(SWEEP_KEYS))
     if unknown:
-        raise ConfigError(f"{p}: {unknown[0]}: unknown key; allowed keys: {', '.join(SWEEP_KEYS)}")
+        raise ConfigError(f"{p}: {unknown[0]}: unknown key; allowed keys: {', '.join(SWEEP_KEYS)}"
+                          f"{did_you_mean(str(unknown[0]), SWEEP_KEYS)}")
     base, base_dir = _base(data, p.parent, str(p))
+    if overrides:
+        base = apply_overrides(base, override_paths(dict(overrides), Path.cwd()))
     grid, zipped = _axes(data, str(p))
+    for axis in (grid, zipped):  # file paths in [grid] / [zip] are relative to the sweep file
+        for key, values in axis.items():
+            axis[key] = [override_paths({key: v}, p.parent)[key] for v in values]
+    if "seeds" in data:
+        if "seed" in grid or "seed" in zipped:
+            raise ConfigError(f"{p}: seeds: seed is also in [{'grid' if 'seed' in grid else 'zip'}]; "
+                              "give the seeds in one place")
+        grid["seed"] = replication_seeds(data["seeds"], base.get("seed", 1), f"{p}: seeds")
     points, dups = expand(base, grid, zipped, base_dir, str(p))
     return Sweep(str(p), grid, zipped, points, dups)
-
-
-# --------------------------------------------------------------------------- #
-# Progress
-# --------------------------------------------------------------------------- #
-
-
-def _clock(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
-class ProgressLine:
-    """``sweep: 3/8 done, 2 running, 1 failed | 0:42 elapsed, ETA 1:10`` on stderr.
-
-    Rewritten in place (``\\r``) on a terminal; on a pipe or file a plain line
-    is printed only when the counts change.
-    """
-
-    def __init__(self, total: int, already: int, stream: Optional[TextIO] = None):
-        self.total, self.already = total, already
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.t0 = time.perf_counter()
-        self._last = ""
-
-    def text(self, done: int, running: int, failed: int) -> str:
-        elapsed = time.perf_counter() - self.t0
-        finished_now = done - self.already + failed
-        left = self.total - done - failed
-        eta = "?" if finished_now <= 0 else _clock(elapsed / finished_now * left)
-        if left == 0:
-            eta = "0:00"
-        return (f"sweep: {done}/{self.total} done, {running} running, {failed} failed | "
-                f"{_clock(elapsed)} elapsed, ETA {eta}")
-
-    def update(self, done: int, running: int, failed: int) -> None:
-        line = self.text(done, running, failed)
-        if self.tty:
-            self.stream.write("\r" + line + "\x1b[K")
-            self.stream.flush()
-        elif line.split(" | ")[0] != self._last.split(" | ")[0]:
-            print(line, file=self.stream, flush=True)
-        self._last = line
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 # --------------------------------------------------------------------------- #
@@ -506,16 +447,41 @@ class _Log:
             fh.write(f"{stamp} {event} {run_id}{' ' + detail if detail else ''}\n")
 
 
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """The first SIGINT (Ctrl-C) or SIGTERM sets the stop flag at once, in the handler, before
+    anything else runs (so no worker thread starts another point), then unwinds the sweep as
+    Ctrl-C does. Only in the main thread; elsewhere signals are left as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        first = not _STOPPING.is_set()
+        stop_running_points()
+        if first:
+            raise KeyboardInterrupt
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
 def _run_local(todo: list[Point], out: Path, jobs: int, log: _Log, report: SweepReport,
                show: Callable[[int, int], None]) -> None:
     running = 0
     lock = threading.Lock()
 
-    def one(pt: Point) -> PointResult:
+    def one(pt: Point) -> Optional[PointResult]:
         nonlocal running
         with lock:
+            if _STOPPING.is_set():  # interrupted: start nothing more
+                return None
             running += 1
-        log("start", pt.run_id)
+            log("start", pt.run_id)
         try:
             return run_point(pt.config, out / "runs" / pt.run_id)
         finally:
@@ -523,16 +489,25 @@ def _run_local(todo: list[Point], out: Path, jobs: int, log: _Log, report: Sweep
                 running -= 1
 
     pool = ThreadPoolExecutor(max(1, jobs))
+    pending: dict[Future, Point] = {}
     try:
-        pending: dict[Future, Point] = {pool.submit(one, pt): pt for pt in todo}
+        pending.update({pool.submit(one, pt): pt for pt in todo})
         while pending:
             finished, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
             for fut in finished:
-                _record(pending.pop(fut), fut.result(), log, report)
+                pt, res = pending.pop(fut), fut.result()
+                if res is not None:
+                    _record(pt, res, log, report)
             show(running, len(pending))
     except BaseException:  # Ctrl-C, SIGTERM: start nothing more, stop what runs, keep what finished
-        pool.shutdown(wait=False, cancel_futures=True)
         stop_running_points()
+        pool.shutdown(wait=True, cancel_futures=True)  # the stopped runs unwind (temporary files removed)
+        for fut, pt in pending.items():
+            res = None if fut.cancelled() or fut.exception() is not None else fut.result()
+            if res is not None and res.ok:  # finished just as the signal came
+                _record(pt, res, log, report)
+            elif res is not None:
+                log("stopped", pt.run_id, "interrupted")
         raise
     finally:
         pool.shutdown(wait=True)
@@ -583,10 +558,11 @@ def _run_ray(todo: list[Point], out: Path, jobs: int, address: Optional[str], lo
             ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise ConfigError(f"--address: cannot connect to a Ray cluster at {address!r}: {exc}") from None
+    inflight: dict[Any, Point] = {}
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(ray_task)
         cap = jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        queue, inflight = list(todo), {}
+        queue = list(todo)
         while queue or inflight:
             while queue and len(inflight) < cap:
                 pt = queue.pop(0)
@@ -598,6 +574,12 @@ def _run_ray(todo: list[Point], out: Path, jobs: int, address: Optional[str], lo
                 d = out / "runs" / pt.run_id
                 _record(pt, _check_identity(_collect_ray(ray, ref, d), pt, d), log, report)
             show(len(inflight), len(inflight) + len(queue))
+    except KeyboardInterrupt:  # nothing more is submitted; the tasks in flight are cancelled
+        for ref, pt in inflight.items():
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+            log("stopped", pt.run_id, "interrupted")
+        raise
     finally:
         if started:
             ray.shutdown()
@@ -632,11 +614,17 @@ def _check_identity(res: PointResult, pt: Point, out: Path) -> PointResult:
 
 
 def run_sweep(sweep: Sweep, out: Path, jobs: int = 0, backend: str = "local", address: Optional[str] = None,
-              stream: Optional[TextIO] = None, accept_stale: bool = False) -> SweepReport:
+              stream: Optional[TextIO] = None, accept_stale: bool = False, progress: Optional[bool] = None,
+              what: str = "sweep") -> SweepReport:
     """Run every unfinished point of ``sweep`` into ``out/runs/<run_id>/``; returns the counts.
 
     Stale points (finished by other code or from other input contents) run
     again, or with ``accept_stale`` are kept and listed in the report.
+    ``progress``: draw a progress bar on ``stream`` (stderr) (default: on a
+    terminal only, :mod:`.progress`). The first Ctrl-C or SIGTERM starts no
+    further point, stops the running ones (SIGTERM: they unwind without a
+    ``meta.json``) and raises ``KeyboardInterrupt`` once they have ended;
+    finished points are kept, and the same call later resumes.
     """
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: {backend!r} is not a backend; allowed: local, ray")
@@ -660,18 +648,87 @@ def run_sweep(sweep: Sweep, out: Path, jobs: int = 0, backend: str = "local", ad
                 report.skipped += 1
             else:
                 todo.append(pt)
-        bar = ProgressLine(report.total, report.skipped, stream)
+        bar = SweepBar(report.total, report.skipped, stream, progress, what)
 
         def show(running: int, pending: int) -> None:
             bar.update(report.skipped + report.ran, running, len(report.failed))
 
         show(0, len(todo))
         try:
-            if backend == "local":
-                _run_local(todo, out, jobs or os.cpu_count() or 1, log, report, show)
-            else:
-                _run_ray(todo, out, jobs, address, log, report, show)
+            with _stop_on_signals():
+                if backend == "local":
+                    _run_local(todo, out, jobs or os.cpu_count() or 1, log, report, show)
+                else:
+                    _run_ray(todo, out, jobs, address, log, report, show)
+        except KeyboardInterrupt:
+            bar.close()
+            left = report.total - report.skipped - report.ran - len(report.failed)
+            print(f"{what}: interrupted: {report.skipped + report.ran} finished (kept), {len(report.failed)} failed, "
+                  f"{left} stopped or not started; run the same command again to resume",
+                  file=stream if stream is not None else sys.stderr, flush=True)
+            raise
         finally:
             bar.close()
     report.wall_s = time.perf_counter() - t0
     return report
+
+
+# --------------------------------------------------------------------------- #
+# Dry-run estimates
+# --------------------------------------------------------------------------- #
+
+#: Estimated packet-hops simulated per wall-clock second when nothing better is known: the demo
+#: (``make demo``: 32.4 M estimated by :func:`.run.estimate_packet_hops`, 16.2 M actual, 21 s wall
+#: on the development machine). The estimate is an upper bound (about 2x the actual hops of the
+#: demo); the rate is of the same estimate, so minutes come out right when runs resemble the demo.
+DEFAULT_ESTIMATE_RATE = 1.5e6
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """What ``sweep --dry-run`` prints: per point and in total."""
+
+    points: list[dict[str, Any]]     #: run_id, overrides, requests, packet_hops (estimated), minutes, state
+    rate: float                      #: estimated packet-hops per wall second used
+    source: str                      #: where ``rate`` comes from
+    total_hops: float
+    total_minutes: float             #: of the points still to run, one at a time
+
+
+def point_estimate(pt: Point) -> tuple[float, int]:
+    """(estimated packet-hops, requests) of a point: :func:`.run.estimate_packet_hops` of its workload."""
+    from .run import estimate_packet_hops, workload_requests
+
+    cfg = run_config_from_dict(copy.deepcopy(pt.config), "config")
+    requests = workload_requests(cfg)
+    return estimate_packet_hops(RunSetup(cfg), requests), len(requests)
+
+
+def estimate(sweep: Sweep, out: Optional[Path] = None, rate: Optional[float] = None) -> Estimate:
+    """Each point's estimated packet-hops and minutes. The rate is ``rate`` if given, else measured on
+    the points of this sweep already finished in ``out`` (their estimated hops over their wall time),
+    else :data:`DEFAULT_ESTIMATE_RATE`."""
+    if rate is not None and not (rate > 0 and rate < float("inf")):
+        raise ConfigError(f"--hops-per-s: must be a number > 0, got {rate!r}")
+    rows, done_hops, done_wall = [], 0.0, 0.0
+    for pt in sweep.points:
+        hops, n = point_estimate(pt)
+        d = Path(out) / "runs" / pt.run_id if out is not None else None
+        state = point_state(d, pt.identity)[0] if d is not None else "todo"
+        if state == "finished":
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                done_wall += float(json.loads((d / "summary.json").read_text())["wall_s"])
+                done_hops += hops
+        rows.append({"run_id": pt.run_id, "overrides": pt.overrides, "requests": n, "packet_hops": hops,
+                     "state": state})
+    if rate is not None:
+        source = "given with --hops-per-s"
+    elif done_wall > 0:
+        rate = done_hops / done_wall
+        source = "measured on the finished points of this sweep"
+    else:
+        rate, source = DEFAULT_ESTIMATE_RATE, "the demo's rate on the development machine; no finished point yet"
+    for r in rows:
+        r["minutes"] = r["packet_hops"] / rate / 60
+    todo = [r for r in rows if r["state"] != "finished"]
+    return Estimate(rows, rate, source, sum(r["packet_hops"] for r in todo), sum(r["minutes"] for r in todo))

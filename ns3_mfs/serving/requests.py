@@ -679,7 +679,11 @@ class WorkloadConfig:
     """
 
     kind: Literal["poisson", "gamma", "trace", "sessions", "vllm"] = spec("poisson", doc="arrival source")
-    rate_per_s: Optional[float] = spec(None, gt=0.0, doc="mean arrival rate (req/s); trace: target rate")
+    rate_per_s: Optional[float] = spec(
+        None, gt=0.0, doc="mean arrival rate of the whole cluster (req/s); trace: target rate")
+    rate_per_gpu: Optional[float] = spec(
+        None, gt=0.0, doc="mean arrival rate per prefill GPU (req/s, the MFS paper's unit); a run config turns it "
+                          "into rate_per_s = rate_per_gpu x serving.prefill_gpus; give one of the two")
     cv: float = spec(1.0, gt=0.0, max=50.0, doc="gamma: coefficient of variation of inter-arrival gaps")
     num_requests: Optional[int] = spec(None, min=1, doc="number of requests")
     duration_s: Optional[float] = spec(None, gt=0.0, doc="arrivals before this time (s)")
@@ -691,7 +695,9 @@ class WorkloadConfig:
     sessions: Optional[SessionConfig] = spec(None, doc="sessions: the session generator ([workload.sessions])")
     warmup_requests: int = spec(
         0, min=0, doc="the first N requests (by arrival) warm the caches and load up; every metric leaves them out")
-    seed: int = spec(0, min=0, doc="random seed")
+    seed: Optional[int] = spec(
+        None, min=0, doc="seed of the requests (arrivals, lengths); default: the run's seed, so replications over "
+                         "seeds vary the workload too; set it to keep the requests while the run's seed varies")
 
     def validate(self, path: str = "") -> None:
         """Check the combination of keys for ``kind``; errors name the key."""
@@ -700,6 +706,8 @@ class WorkloadConfig:
         def refuse(name: str, why: str) -> None:
             raise ConfigError(f"{prefix}{name}: {why}")
 
+        if self.rate_per_s is not None and self.rate_per_gpu is not None:
+            refuse("rate_per_gpu", "give rate_per_s (whole cluster) or rate_per_gpu (per prefill GPU), not both")
         if self.sessions is not None and self.kind != "sessions":
             refuse("sessions", "only used when kind = 'sessions'")
         if self.kind == "vllm":
@@ -717,8 +725,8 @@ class WorkloadConfig:
                 refuse("cv", "not used when kind = 'vllm' (the file's burstiness sets the gaps)")
             return
         if self.kind in ("poisson", "gamma", "sessions"):
-            if self.rate_per_s is None:
-                refuse("rate_per_s", f"required when kind = {self.kind!r}")
+            if self.rate_per_s is None and self.rate_per_gpu is None:
+                refuse("rate_per_s", f"required when kind = {self.kind!r} (or rate_per_gpu, per prefill GPU)")
             if self.num_requests is None and self.duration_s is None:
                 refuse("num_requests", f"give num_requests or duration_s (or both) when kind = {self.kind!r}")
             for name in ("input", "output"):
@@ -739,8 +747,8 @@ class WorkloadConfig:
         else:
             if self.trace is None or not self.trace.strip():
                 refuse("trace", "a trace file path is required when kind = 'trace'")
-            if self.rate_per_s is not None and self.time_scale is not None:
-                refuse("time_scale", "give rate_per_s or time_scale, not both")
+            if (self.rate_per_s is not None or self.rate_per_gpu is not None) and self.time_scale is not None:
+                refuse("time_scale", "give a rate (rate_per_s or rate_per_gpu) or time_scale, not both")
             if self.cv != 1.0:
                 refuse("cv", "only used when kind = 'gamma'")
         for name in ("input", "output"):
@@ -768,12 +776,16 @@ def vllm_requests(cfg: WorkloadConfig, rng: np.random.Generator) -> list[Request
 def generate(cfg: WorkloadConfig, seed: Optional[int] = None) -> list[Request]:
     """The requests of a workload, sorted by arrival, ids 0..n-1.
 
-    ``seed`` overrides ``cfg.seed``. Arrival times and each length
-    distribution draw from independent streams of that seed, so changing a
-    length distribution leaves the arrival times unchanged.
+    ``seed`` overrides ``cfg.seed`` (a run passes ``workload.seed``, else its own
+    seed; neither: 0). Arrival times and each length distribution draw from
+    independent streams of that seed, so changing a length distribution leaves
+    the arrival times unchanged.
     """
     cfg.validate()
-    s = cfg.seed if seed is None else seed
+    if cfg.rate_per_gpu is not None and cfg.rate_per_s is None:
+        raise ConfigError("rate_per_gpu: needs the number of prefill GPUs; give rate_per_s here (a run config "
+                          "converts rate_per_gpu itself)")
+    s = (cfg.seed if cfg.seed is not None else 0) if seed is None else seed
     if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
         raise ConfigError(f"seed: expected an integer >= 0, got {s!r}")
     g_arr, g_in, g_out = (np.random.default_rng(c) for c in np.random.SeedSequence(int(s)).spawn(3))

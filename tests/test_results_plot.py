@@ -210,7 +210,9 @@ def test_ci_band_from_the_tables_ci_columns_and_from_replications():
                          "ttft_slo_attainment": [0.8, 0.9, 1.0, 0.5, 0.6, 0.7]})
     with fig_style.use(style):
         fig = plots.line_figure(reps, "rate", "ttft_slo_attainment", None, style)
-    half = 4.303 * 0.1 / np.sqrt(3)  # t(0.975, 2) x sd / sqrt(n)
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3)  # t(0.975, 2) x sd / sqrt(n)
     assert band_extent(fig.axes[0]) == [pytest.approx((0.6 - half, 0.9 + half))]
     assert legend_texts(fig) == ["n=3"]
 

@@ -1,0 +1,100 @@
+"""The flow model against the packet model (cc = none, PFC on), on the same flows.
+
+W1 (32 hosts on a 4 x 8 leaf-spine, each sends 10 MB to a host on another
+leaf) and W2 (31-to-1 incast of 2 MB): the median per-flow FCT within 3 %
+and the p99 within 10 % of the packet model's (README "Speed" workloads).
+Small serving runs of every policy: mean TTFT and mean all-to-all CCT within
+10 %, and the policies in the same order by TTFT SLO attainment. The
+measured errors are printed (``pytest -s``) for docs/explanation/flow-model.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, TINY_MOE, TRACES
+from ns3_mfs.fabric import FabricConfig, LeafSpineTopology, Network, TestbedTopology
+
+POLICIES = ("fair", "sjf", "edf", "karuna", "pias", "mfs")
+TRACE = TRACES / "mooncake_conversation.jsonl"
+
+
+def _fcts(model: str, workload: str, mtu: int = 4096):
+    cfg = FabricConfig(model=model, cc="none", pfc=True, mtu=mtu)
+    if workload == "W1":
+        net = Network(LeafSpineTopology(leaves=4, spines=8, hosts_per_leaf=8), cfg)
+        for h in range(32):
+            net.start_flow(h, (h + 8) % 32, 10_000_000)
+    else:
+        net = Network(TestbedTopology(servers=32, nics_per_server=1), cfg)
+        for h in range(1, 32):
+            net.start_flow(h, 0, 2_000_000)
+    net.run()
+    df = net.flows()
+    wall = net.wall_s
+    net.close()
+    return df.set_index("flow_id")["fct_s"], wall
+
+
+@pytest.mark.parametrize("workload", ["W1", "W2"])
+def test_fct_distribution_matches_packet_level(workload):
+    packet, wall_p = _fcts("packet", workload)
+    flow, wall_f = _fcts("flow", workload)
+    paired = (flow - packet) / packet
+    med = np.median(flow) / np.median(packet) - 1
+    p99 = np.quantile(flow, 0.99) / np.quantile(packet, 0.99) - 1
+    print(f"\n{workload}: median FCT packet {np.median(packet) * 1e3:.4f} ms flow {np.median(flow) * 1e3:.4f} ms "
+          f"({med:+.2%}); p99 packet {np.quantile(packet, 0.99) * 1e3:.4f} ms flow "
+          f"{np.quantile(flow, 0.99) * 1e3:.4f} ms ({p99:+.2%}); paired |err| median "
+          f"{paired.abs().median():.2%} p99 {paired.abs().quantile(0.99):.2%}; wall packet {wall_p:.3f} s "
+          f"flow {wall_f:.4f} s ({wall_p / wall_f:.0f}x)")
+    assert abs(med) <= 0.03
+    assert abs(p99) <= 0.10
+
+
+def _serving(tmp_path, policy: str, model: str):
+    from ns3_mfs.experiment.run import load_run_config, run
+
+    m = tmp_path / "tiny.toml"
+    m.write_text(TINY_MOE)
+    cfg = tmp_path / f"{policy}-{model}.toml"
+    cfg.write_text(f"""
+topology = "{ROOT / 'topologies' / 'testbed.toml'}"
+policy = "{policy}"
+seed = 3
+[serving]
+model = "{m}"
+prefill_gpus = 16
+decode_gpus = 4
+[workload]
+kind = "trace"
+trace = "{TRACE}"
+num_requests = 12
+rate_per_s = 40.0
+[fabric]
+cc = "none"
+model = "{model}"
+""")
+    return run(load_run_config(cfg), out=tmp_path / f"{policy}-{model}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TRACE.exists(), reason="shared traces not present")
+def test_serving_runs_of_every_policy_match_packet_level(tmp_path):
+    rows = {}
+    for policy in POLICIES:
+        p = _serving(tmp_path, policy, "packet")
+        f = _serving(tmp_path, policy, "flow")
+        rows[policy] = (p, f)
+        print(f"\n{policy}: TTFT mean packet {p['ttft_mean_s'] * 1e3:.3f} ms flow {f['ttft_mean_s'] * 1e3:.3f} ms "
+              f"({f['ttft_mean_s'] / p['ttft_mean_s'] - 1:+.2%}); CCT mean packet {p['cct_mean_s'] * 1e3:.4f} ms "
+              f"flow {f['cct_mean_s'] * 1e3:.4f} ms ({f['cct_mean_s'] / p['cct_mean_s'] - 1:+.2%}); attainment "
+              f"packet {p['ttft_slo_attainment']:.3f} flow {f['ttft_slo_attainment']:.3f}; wall packet "
+              f"{p['wall_s']:.2f} s flow {f['wall_s']:.2f} s")
+    for policy, (p, f) in rows.items():
+        assert f["ttft_mean_s"] == pytest.approx(p["ttft_mean_s"], rel=0.10), policy
+        assert f["cct_mean_s"] == pytest.approx(p["cct_mean_s"], rel=0.10), policy
+    order = {m: sorted(POLICIES, key=lambda q: (-rows[q][i]["ttft_slo_attainment"], q))
+             for i, m in enumerate(("packet", "flow"))}
+    assert order["packet"] == order["flow"]

@@ -493,7 +493,19 @@ class Network:
 
     def host_rate_bps(self, host: int) -> float:
         """Line rate of a host's port (bit/s)."""
-        return self.graph.host_rate_bps(host)
+        rates = self.__dict__.get("_host_rates")
+        if rates is None:
+            # Graph.host_rate_bps scans the links; policies ask per flow (MFS: per P2D flow and check),
+            # which on 2,048 hosts dominated a flow-model run. One pass, first link of each host, as it.
+            rates = {}
+            for link in self.graph.links:
+                for node in (link.a, link.b):
+                    if node < self.graph.num_hosts:
+                        rates.setdefault(node, link.rate_bps)
+            self._host_rates = rates
+        if host not in rates:
+            return self.graph.host_rate_bps(host)  # raises as the graph does
+        return rates[host]
 
     def port_tx_bytes(self, node: int, port: int = 0) -> int:
         """Bytes that left a port so far (frames with preamble and IFG)."""

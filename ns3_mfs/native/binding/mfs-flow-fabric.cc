@@ -327,7 +327,8 @@ FlowLevelFabric::ScheduleTimer(double atS, uint64_t token)
 {
     Time at = FutureTime("timer time", atS, Now());
     Impl* impl = m.get();
-    Simulator::Schedule(at - Simulator::Now(), [impl, token]() {
+    // A time given in seconds may round to a picosecond before now: never schedule in the past.
+    Simulator::Schedule(Max(at - Simulator::Now(), Time(0)), [impl, token]() {
         if (impl->onTimer)
         {
             impl->onTimer(token);

@@ -28,6 +28,10 @@ namespace
 constexpr double kFrameOverhead = RoceHeader::kDataOverhead + RoceHeader::kPreambleIfg;
 /** Wire bytes below which a transmission counts as reached (fluid rounding to 1 ps). */
 constexpr double kByteSlack = 1e-6;
+/** Capacity left on a link below this fraction of its rate is rounding, not capacity. */
+constexpr double kRateSlack = 1e-9;
+/** Transmissions further away than this (s) are not scheduled: the next rate change reschedules them. */
+constexpr double kFarS = 1e6;
 } // namespace
 
 FlowFabric::FlowFabric() = default;
@@ -254,7 +258,10 @@ FlowFabric::AddFlow(uint32_t src, uint32_t dst, uint64_t bytes, uint8_t cls, int
     f.idealS = m_ideal ? m_ideal(hops, bytes) : f.wire * 8 / minBps + delays;
     f.extraS = std::max(0.0, f.idealS - f.wire * 8 / minBps);
     m_flows.push_back(std::move(f));
-    Simulator::Schedule(PicoSeconds(startPs) - Simulator::Now(), &FlowFabric::Start, this, id);
+    Simulator::Schedule(PicoSeconds(std::max<int64_t>(0, startPs - Simulator::Now().GetPicoSeconds())),
+                        &FlowFabric::Start,
+                        this,
+                        id);
     return id;
 }
 
@@ -539,6 +546,10 @@ FlowFabric::Reschedule(Flow& f)
         target = std::min(target, WireOf(f.demoteAt[f.demoted]));
     }
     double dt = std::max(0.0, (target - f.sent) * 8 / f.rate);
+    if (!(dt <= kFarS))
+    {
+        return;
+    }
     f.next = Simulator::Schedule(PicoSeconds(int64_t(std::ceil(dt * 1e12))), &FlowFabric::Next, this, f.id);
 }
 
@@ -673,7 +684,11 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
                 for (uint32_t l : f.links)
                 {
                     Link& k = m_links[l];
-                    k.residual = std::max(0.0, k.residual - rate);
+                    k.residual -= rate;
+                    if (k.residual < k.bps * kRateSlack)
+                    {
+                        k.residual = 0; // rounding left-overs are no capacity
+                    }
                     k.count--;
                 }
             };

@@ -35,6 +35,8 @@ def _fabric_config(args: argparse.Namespace):
         cfg = replace(cfg, mtu=args.mtu)
     if args.cc is not None:
         cfg = replace(cfg, cc=args.cc)
+    if getattr(args, "model", None) is not None:
+        cfg = replace(cfg, model=args.model)
     if args.dcqcn_profile is not None:
         cfg = cfg.with_profile(args.dcqcn_profile)  # keys the config file sets keep their values
     return cfg
@@ -401,6 +403,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--pfc", choices=("on", "off"), help="lossless mode (default on)")
     f.add_argument("--mtu", type=int, choices=(1024, 2048, 4096), help="RoCE payload MTU (default 4096)")
     f.add_argument("--cc", choices=("dcqcn", "none"), help="sender congestion control (default dcqcn)")
+    f.add_argument("--model", choices=("packet", "flow"), help="fabric model (default packet)")
     f.add_argument("--dcqcn-profile", choices=("connectx", "hpcc", "paper"),
                    help="named DCQCN defaults (default connectx; keys set in --config win)")
     f.add_argument("--config", help="TOML file with a [fabric] table of FabricConfig settings")

@@ -216,3 +216,35 @@ def test_flow_model_config_is_checked():
 
     with pytest.raises(ConfigError, match="model"):
         from_dict(FabricConfig, {"model": "fluid"}, "fabric")
+
+
+def test_memory_guard_estimates_the_flow_model():
+    """No buffers, devices or logs: the process, directed links and route entries."""
+    from ns3_mfs.fabric import safety
+    from ns3_mfs.fabric.topology import FatTreeTopology
+
+    g = FatTreeTopology(k=16).graph()
+    flow_cfg, packet_cfg = FabricConfig(model="flow"), FabricConfig()
+    est = safety.estimate_memory_mb(g, flow_cfg)
+    switches, ports = len(g.switch_names), 2 * len(g.links)
+    assert est == pytest.approx(safety.BASE_MB + (ports * safety.FLOW_LINK_BYTES
+                                                  + switches * g.num_hosts * safety.FLOW_ROUTE_BYTES) / 2**20)
+    assert safety.estimate_log_mb(flow_cfg) == 0.0
+    assert est - safety.BASE_MB < (safety.estimate_memory_mb(g, packet_cfg) - safety.BASE_MB) / 100
+    with pytest.raises(ConfigError, match="max_memory_mb"):
+        Network(g, FabricConfig(model="flow", max_memory_mb=est / 2))
+
+
+def test_fabric_command_runs_the_flow_model(tmp_path):
+    from conftest import ROOT, run_cli
+
+    flows = tmp_path / "flows.csv"
+    flows.write_text("src,dst,bytes,start_s,priority\n1,0,1000000,0,1\n2,0,1000000,0,1\n")
+    r = run_cli("fabric", str(ROOT / "topologies" / "testbed.toml"), str(flows), "--out", str(tmp_path / "o"),
+                "--model", "flow")
+    assert r.returncode == 0, r.stderr[-2000:]
+    import json
+
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["status"] == "complete" and s["completed"] == 2 and s["fabric_model"] == "flow"
+    assert s["pfc_pause_frames"] != s["pfc_pause_frames"]  # NaN: not modelled

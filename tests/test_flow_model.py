@@ -248,3 +248,13 @@ def test_fabric_command_runs_the_flow_model(tmp_path):
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["status"] == "complete" and s["completed"] == 2 and s["fabric_model"] == "flow"
     assert s["pfc_pause_frames"] != s["pfc_pause_frames"]  # NaN: not modelled
+
+
+def test_demotion_set_on_a_running_flow_takes_effect():
+    net = flow_net(TestbedTopology(servers=2, nics_per_server=1))
+    a = net.start_flow(1, 0, 4_000_000, priority=1)
+    net.schedule(10e-6, lambda: net.set_demotion(a, [1_000_000, 2_000_000]))
+    net.run()
+    row = net.flows().iloc[0]
+    assert row["final_priority"] == 3 and row["class_changes"] == 2
+    assert row["fct_s"] == pytest.approx(row["ideal_fct_s"], rel=1e-9)  # alone: the class does not matter

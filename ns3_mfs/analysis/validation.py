@@ -16,7 +16,7 @@ For each: the median, p90 and p99 of the absolute paired relative error
 ``|flow - packet| / packet``, the signed median, the Kolmogorov-Smirnov
 distance between the two samples, and where the largest errors sit (the
 stage or kind with the largest mean error, the destination hosts of the
-worst flows: their receiving links).
+worst flows and their sources: the receiving and sending NIC links).
 """
 
 from __future__ import annotations
@@ -95,9 +95,10 @@ def _where_flows(paired: pd.DataFrame) -> str:
         by = paired.assign(a=paired["rel_err"].abs()).groupby("stage")["a"].mean().sort_values(ascending=False)
         parts.append("stage " + ", ".join(f"{s} {v:.1%}" for s, v in by.head(3).items()))
     worst = paired.loc[paired["rel_err"].abs().sort_values(ascending=False).index[: max(1, len(paired) // 100)]]
-    if "dst" in worst.columns:
-        dst = worst["dst"].value_counts().head(3)
-        parts.append("worst 1% into host " + ", ".join(f"{int(h)} ({n})" for h, n in dst.items()))
+    for col, what in (("dst", "into host"), ("src", "from host")):
+        if col in worst.columns:
+            top = worst[col].value_counts().head(3)
+            parts.append(f"worst 1% {what} " + ", ".join(f"{int(h)} ({n})" for h, n in top.items()))
     return "; ".join(parts)
 
 

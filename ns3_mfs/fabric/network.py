@@ -364,6 +364,7 @@ class Network:
             f.SetScheduler(c.scheduler)
             f.SetSeed(self.seed)
             f.SetMtu(c.mtu)
+            f.SetAckInterval(c.ack_interval)
             for _ in range(self.graph.num_hosts):
                 f.AddHost()
             for _ in self.graph.switch_names:

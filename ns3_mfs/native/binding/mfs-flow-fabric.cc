@@ -12,6 +12,7 @@
 #include "../helper/roce-routing.h"
 #include "../helper/run-watchdog.h"
 #include "../model/flow-fabric.h"
+#include "../model/roce-header.h"
 
 #include "ns3/object-factory.h"
 #include "ns3/simulator.h"
@@ -65,6 +66,7 @@ struct FlowLevelFabric::Impl
 {
     FlowFabric fabric;
     uint64_t seed{1};
+    uint32_t ackInterval{1};
     bool built{false};
     std::function<void(uint32_t)> onFlowDone;
     std::function<void(uint64_t)> onTimer;
@@ -117,6 +119,7 @@ struct FlowLevelFabric::Impl
             }
         }
         fabric.SetRoutes(std::move(t.offsets), std::move(t.ports), std::move(seeds));
+        fabric.SetAckLoad(ackInterval, RoceHeader::kAckBytes + RoceHeader::kPreambleIfg);
         built = true;
     }
 };
@@ -177,6 +180,16 @@ FlowLevelFabric::SetMtu(uint32_t mtu)
     m->fabric.SetIdealFct([mtu](const std::vector<std::pair<double, double>>& hops, uint64_t size) {
         return RoceRouting::IdealFctOnHops(hops, mtu, size);
     });
+}
+
+void
+FlowLevelFabric::SetAckInterval(uint32_t frames)
+{
+    if (m->built)
+    {
+        throw std::logic_error("SetAckInterval after Build");
+    }
+    m->ackInterval = frames;
 }
 
 uint32_t

@@ -41,6 +41,11 @@ class FlowLevelFabric
     void SetSeed(uint64_t seed);
     /** @param mtu RoCE payload bytes per frame (1024, 2048, 4096) */
     void SetMtu(uint32_t mtu);
+    /**
+     * @param frames the receiver ACKs every @p frames data frames (FabricConfig.ack_interval, default 1);
+     *        the ACKs load the reverse path as in the packet model (0 = no ACK load)
+     */
+    void SetAckInterval(uint32_t frames);
     /** @return node index of a new host */
     uint32_t AddHost();
     /** @return node index of a new switch */

@@ -75,6 +75,12 @@ FlowFabric::SetDoneCallback(DoneCallback cb)
     m_done = std::move(cb);
 }
 
+void
+FlowFabric::SetAckLoad(uint32_t interval, double ackWireBytes)
+{
+    m_ackWeight = interval ? ackWireBytes / (double(interval) * (m_mtu + kFrameOverhead)) : 0.0;
+}
+
 uint32_t
 FlowFabric::AddHost()
 {
@@ -222,32 +228,17 @@ FlowFabric::AddFlow(uint32_t src, uint32_t dst, uint64_t bytes, uint8_t cls, int
     f.cls = f.initialCls = cls;
     f.notify = notify;
     f.startPs = startPs;
-    // The path: the same next-hop tables, ECMP hash and per-switch seeds as RoceSwitch::SelectPort.
-    uint32_t node = m_hostNode.at(src);
-    uint32_t port = 0;
+    Route(src, dst, id, f.links);
+    if (m_ackWeight > 0)
+    {
+        Route(dst, src, id, f.ackLinks); // ACKs: source and destination swapped, same flow id
+    }
     std::vector<std::pair<double, double>> hops;
     double minBps = std::numeric_limits<double>::infinity();
-    for (uint32_t guard = 0; guard <= m_peer.size(); ++guard)
+    for (uint32_t l : f.links)
     {
-        uint32_t l = m_portLink[node].at(port);
-        f.links.push_back(l);
         hops.emplace_back(m_links[l].bps, m_links[l].delayS);
         minBps = std::min(minBps, m_links[l].bps);
-        uint32_t next = m_peer[node][port];
-        if (!m_isSwitch[next])
-        {
-            break;
-        }
-        const auto& off = m_offsets[next];
-        uint32_t lo = off.at(dst);
-        uint32_t n = off.at(dst + 1) - lo;
-        if (n == 0)
-        {
-            throw std::runtime_error("switch " + std::to_string(next) + " has no route to host " +
-                                     std::to_string(dst));
-        }
-        port = n == 1 ? m_ports[next][lo] : m_ports[next][lo + RoceFlowHash(src, dst, id, m_seed[next]) % n];
-        node = next;
     }
     f.wire = WireOf(bytes);
     double delays = 0;
@@ -266,6 +257,34 @@ FlowFabric::AddFlow(uint32_t src, uint32_t dst, uint64_t bytes, uint8_t cls, int
 }
 
 void
+FlowFabric::Route(uint32_t src, uint32_t dst, uint32_t id, std::vector<uint32_t>& links) const
+{
+    // The same next-hop tables, ECMP hash and per-switch seeds as RoceSwitch::SelectPort.
+    uint32_t node = m_hostNode.at(src);
+    uint32_t port = 0;
+    for (uint32_t guard = 0; guard <= m_peer.size(); ++guard)
+    {
+        uint32_t l = m_portLink[node].at(port);
+        links.push_back(l);
+        uint32_t next = m_peer[node][port];
+        if (!m_isSwitch[next])
+        {
+            return;
+        }
+        const auto& off = m_offsets[next];
+        uint32_t lo = off.at(dst);
+        uint32_t n = off.at(dst + 1) - lo;
+        if (n == 0)
+        {
+            throw std::runtime_error("switch " + std::to_string(next) + " has no route to host " +
+                                     std::to_string(dst));
+        }
+        port = n == 1 ? m_ports[next][lo] : m_ports[next][lo + RoceFlowHash(src, dst, id, m_seed[next]) % n];
+        node = next;
+    }
+}
+
+void
 FlowFabric::Start(uint32_t id)
 {
     ++m_events;
@@ -276,6 +295,10 @@ FlowFabric::Start(uint32_t id)
     for (uint32_t l : f.links)
     {
         m_links[l].flows.push_back(id);
+    }
+    for (uint32_t l : f.ackLinks)
+    {
+        m_links[l].ackFlows.push_back(id);
     }
     Touch(id);
 }
@@ -356,6 +379,10 @@ FlowFabric::Advance(Flow& f)
             {
                 m_links[l].txBytes += d;
             }
+            for (uint32_t l : f.ackLinks)
+            {
+                m_links[l].txBytes += d * m_ackWeight;
+            }
         }
     }
     f.lastPs = now;
@@ -398,6 +425,11 @@ FlowFabric::PortTxBytes(uint32_t node, uint32_t port) const
     {
         const Flow& f = m_flows[id];
         bytes += SentNow(f) - f.sent;
+    }
+    for (uint32_t id : l.ackFlows)
+    {
+        const Flow& f = m_flows[id];
+        bytes += (SentNow(f) - f.sent) * m_ackWeight;
     }
     return uint64_t(bytes + kByteSlack);
 }
@@ -447,6 +479,7 @@ FlowFabric::GetNPorts(uint32_t node) const
 void
 FlowFabric::Touch(uint32_t id)
 {
+    m_flows[id].dirty = true;
     m_dirtyFlows.push_back(id);
     if (!m_pending)
     {
@@ -490,6 +523,14 @@ FlowFabric::Next(uint32_t id)
         for (uint32_t l : f.links)
         {
             auto& v = m_links[l].flows;
+            auto it = std::find(v.begin(), v.end(), id);
+            *it = v.back();
+            v.pop_back();
+            TouchLink(l);
+        }
+        for (uint32_t l : f.ackLinks)
+        {
+            auto& v = m_links[l].ackFlows;
             auto it = std::find(v.begin(), v.end(), id);
             *it = v.back();
             v.pop_back();
@@ -595,16 +636,23 @@ FlowFabric::Reallocate()
             {
                 addLink(l);
             }
+            for (uint32_t l : m_flows[flows[fi]].ackLinks)
+            {
+                addLink(l);
+            }
         }
         for (; li < links.size(); ++li)
         {
-            for (uint32_t id : m_links[links[li]].flows)
+            for (const auto* list : {&m_links[links[li]].flows, &m_links[links[li]].ackFlows})
             {
-                Flow& f = m_flows[id];
-                if (f.mark != m_epoch)
+                for (uint32_t id : *list)
                 {
-                    f.mark = m_epoch;
-                    flows.push_back(id);
+                    Flow& f = m_flows[id];
+                    if (f.mark != m_epoch)
+                    {
+                        f.mark = m_epoch;
+                        flows.push_back(id);
+                    }
                 }
             }
         }
@@ -618,11 +666,12 @@ FlowFabric::Reallocate()
     for (uint32_t id : flows)
     {
         Flow& f = m_flows[id];
-        if (f.newRate != f.rate || !f.next.IsPending())
+        if (f.newRate != f.rate || !f.next.IsPending() || f.dirty)
         {
             f.rate = f.newRate;
-            Reschedule(f);
+            Reschedule(f); // a new rate, or a new demotion threshold
         }
+        f.dirty = false;
     }
 }
 
@@ -632,7 +681,7 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
     for (uint32_t l : links)
     {
         m_links[l].residual = m_links[l].bps;
-        m_links[l].count = 0;
+        m_links[l].load = 0;
     }
     std::array<std::vector<uint32_t>, RoceHeader::kNumClasses> byClass;
     for (uint32_t id : flows)
@@ -642,6 +691,37 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
         f.frozen = false;
         byClass[std::min<uint32_t>(f.cls, RoceHeader::kNumClasses - 1)].push_back(id);
     }
+    const double w = m_ackWeight;
+    // A link's fair share: its residual over its load (a flow counts 1 on its path, w where its ACKs pass,
+    // so data sharing a link with ACKs gets what the ACKs leave).
+    auto share = [this](uint32_t l) {
+        const Link& k = m_links[l];
+        return k.residual / k.load;
+    };
+    auto freeze = [this, w](Flow& f, double rate) {
+        f.newRate = rate;
+        f.frozen = true;
+        for (uint32_t l : f.links)
+        {
+            Link& k = m_links[l];
+            k.residual -= rate;
+            k.load -= 1;
+            if (k.residual < k.bps * kRateSlack)
+            {
+                k.residual = 0; // rounding left-overs are no capacity
+            }
+        }
+        for (uint32_t l : f.ackLinks)
+        {
+            Link& k = m_links[l];
+            k.residual -= w * rate;
+            k.load -= w;
+            if (k.residual < k.bps * kRateSlack)
+            {
+                k.residual = 0;
+            }
+        }
+    };
     std::vector<uint32_t> open;
     for (auto& cls : byClass)
     {
@@ -657,48 +737,39 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
             open.push_back(id);
             for (uint32_t l : f.links)
             {
-                m_links[l].count++;
+                m_links[l].load += 1;
+            }
+            for (uint32_t l : f.ackLinks)
+            {
+                m_links[l].load += w;
             }
         }
         while (!open.empty())
         {
-            double share = std::numeric_limits<double>::infinity();
+            double level = std::numeric_limits<double>::infinity();
             double capMin = std::numeric_limits<double>::infinity();
             for (uint32_t id : open)
             {
                 const Flow& f = m_flows[id];
+                // Only a flow's data path limits it: its ACKs (control class, ahead of every data class)
+                // take their share of the reverse links without ever holding the flow back.
                 for (uint32_t l : f.links)
                 {
-                    const Link& k = m_links[l];
-                    share = std::min(share, k.residual / k.count);
+                    level = std::min(level, share(l));
                 }
                 if (f.capBps > 0)
                 {
                     capMin = std::min(capMin, f.capBps);
                 }
             }
-            share = std::max(0.0, share);
-            auto freeze = [this](Flow& f, double rate) {
-                f.newRate = rate;
-                f.frozen = true;
-                for (uint32_t l : f.links)
-                {
-                    Link& k = m_links[l];
-                    k.residual -= rate;
-                    if (k.residual < k.bps * kRateSlack)
-                    {
-                        k.residual = 0; // rounding left-overs are no capacity
-                    }
-                    k.count--;
-                }
-            };
-            if (capMin <= share)
+            level = std::max(0.0, level);
+            if (capMin <= level)
             {
                 // Capped flows below the fair share take their cap; that leaves no one else less.
                 for (uint32_t id : open)
                 {
                     Flow& f = m_flows[id];
-                    if (f.capBps > 0 && f.capBps <= share)
+                    if (f.capBps > 0 && f.capBps <= level)
                     {
                         freeze(f, f.capBps);
                     }
@@ -708,28 +779,28 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
             {
                 // Every link at the smallest fair share is a bottleneck: its open flows get that share.
                 ++m_round;
-                const double limit = share * (1 + 1e-12);
+                const double limit = level * (1 + 1e-12);
                 for (uint32_t id : open)
                 {
                     for (uint32_t l : m_flows[id].links)
                     {
-                        Link& k = m_links[l];
-                        if (k.residual / k.count <= limit)
+                        if (share(l) <= limit)
                         {
-                            k.bottleneck = m_round;
+                            m_links[l].bottleneck = m_round;
                         }
                     }
                 }
                 for (uint32_t id : open)
                 {
                     Flow& f = m_flows[id];
+                    bool hit = false;
                     for (uint32_t l : f.links)
                     {
-                        if (m_links[l].bottleneck == m_round)
-                        {
-                            freeze(f, share);
-                            break;
-                        }
+                        hit = hit || m_links[l].bottleneck == m_round;
+                    }
+                    if (hit)
+                    {
+                        freeze(f, level);
                     }
                 }
             }

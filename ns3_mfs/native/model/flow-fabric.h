@@ -29,7 +29,10 @@ namespace ns3
  * with a changed flow, transitively), once per simulated instant however
  * many changes happen at it. Rates count wire bits (payload plus RoCE
  * framing, preamble and inter-frame gap), as the packet model's line rates
- * and rate caps do.
+ * and rate caps do. A flow's ACKs load the links of its reverse ECMP path
+ * (SetAckLoad): data sharing those links divides what the ACKs leave, but
+ * the ACKs never limit their own flow (they are control class at packet
+ * level, ahead of all data).
  *
  * Timing: a flow transmits its wire bytes at its rate; its last byte is
  * delivered a fixed latency later: its ideal completion time on its path
@@ -66,6 +69,7 @@ class FlowFabric
         bool sending{false};           //!< started and not all bytes transmitted
         double capBps{0};              //!< rate cap (wire bit/s), 0 = none
         std::vector<uint32_t> links;   //!< directed links of its path, source NIC first
+        std::vector<uint32_t> ackLinks; //!< directed links its ACKs take back (their own ECMP path)
         double wire{0};                //!< wire bytes of the whole flow
         double sent{0};                //!< wire bytes transmitted at lastPs
         double rate{0};                //!< current rate (wire bit/s)
@@ -81,6 +85,7 @@ class FlowFabric
         EventId next;                  //!< next transmission event (end or demotion)
         uint64_t mark{0};              //!< component search epoch
         bool frozen{false};            //!< rate fixed in the current filling
+        bool dirty{false};             //!< changed since the last reallocation (reschedule its event)
     };
 
     FlowFabric();
@@ -96,6 +101,15 @@ class FlowFabric
     void SetIdealFct(IdealFctFunction fn);
     /** @param cb the completion callback */
     void SetDoneCallback(DoneCallback cb);
+    /**
+     * ACK load: a receiver acknowledges every @p interval frames with a
+     * @p ackWireBytes frame on the flow's reverse path, as the packet model's
+     * NIC does; the ACKs take that fraction of the flow's rate on the links
+     * they cross (0 frames = no ACK load).
+     * @param interval data frames per ACK
+     * @param ackWireBytes wire bytes of an ACK (frame, preamble and gap)
+     */
+    void SetAckLoad(uint32_t interval, double ackWireBytes);
 
     /** @return the node index of a new host */
     uint32_t AddHost();
@@ -167,9 +181,10 @@ class FlowFabric
         uint32_t node{0};            //!< sending node
         uint32_t port{0};            //!< its port
         std::vector<uint32_t> flows; //!< flows sending over it
+        std::vector<uint32_t> ackFlows; //!< sending flows whose ACKs cross it
         double txBytes{0};           //!< wire bytes sent, up to each flow's lastPs
         double residual{0};          //!< capacity left in the current filling
-        uint32_t count{0};           //!< unfrozen flows of the class being filled
+        double load{0};              //!< unfrozen flows of the class being filled (ACKs count their weight)
         uint64_t mark{0};            //!< component search epoch
         uint64_t bottleneck{0};      //!< filling round in which it is a bottleneck
     };
@@ -187,6 +202,7 @@ class FlowFabric
     void Reallocate();
     void Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& links);
     bool HigherSending(const Flow& f) const;
+    void Route(uint32_t src, uint32_t dst, uint32_t id, std::vector<uint32_t>& links) const;
     void Reschedule(Flow& f);
 
     std::vector<std::vector<uint32_t>> m_peer;     //!< per node, node behind each port
@@ -201,6 +217,7 @@ class FlowFabric
     IdealFctFunction m_ideal;                      //!< ideal FCT of a path
     DoneCallback m_done;                           //!< completion callback
     uint32_t m_mtu{4096};                          //!< payload per frame
+    double m_ackWeight{0};                         //!< ACK wire bits per data wire bit
     uint64_t m_active{0};                          //!< flows started, not delivered
     uint64_t m_events{0};                          //!< events processed
     uint64_t m_reallocs{0};                        //!< reallocations

@@ -128,3 +128,29 @@ def test_pfc_head_of_line_blocking_is_what_the_flow_model_misses():
     assert pauses > 0
     assert i_f == pytest.approx(ip, rel=0.05)   # the incast itself is still right
     assert vf < 0.8 * vp                        # the victim is blocked at packet level only
+
+
+def test_host_path_same_paths_and_fcts():
+    """The flow model on the host path (GPUs, PCIe switches and host memory as fabric nodes): the same
+    paths as the packet model and FCTs within a few percent, on GPU-to-GPU flows across servers."""
+    from ns3_mfs.fabric.topology import load_topology
+
+    topo = load_topology(ROOT / "topologies" / "testbed_host.toml")
+    g = topo.graph()
+    gpus = list(g.gpu_host)
+    res = {}
+    for model in ("packet", "flow"):
+        net = Network(g, FabricConfig(model=model, cc="none"))
+        flows = [net.start_flow(gpus[i], gpus[(i + 16) % len(gpus)], 4_000_000) for i in range(16)]
+        flows += [net.start_flow(gpus[i], gpus[0], 1_000_000) for i in range(4, 8)]  # into one GPU
+        paths = [net.flow_path(f) for f in flows]
+        net.run()
+        res[model] = (paths, net.flows().set_index("flow_id")["fct_s"])
+        net.close()
+    assert res["flow"][0] == res["packet"][0]
+    p, f = res["packet"][1], res["flow"][1]
+    err = (f - p) / p
+    print(f"\nhost path: paired |err| median {err.abs().median():.2%} max {err.abs().max():.2%}; median FCT packet "
+          f"{p.median() * 1e3:.4f} ms flow {f.median() * 1e3:.4f} ms")
+    assert abs(f.median() / p.median() - 1) <= 0.03
+    assert abs(np.quantile(f, 0.99) / np.quantile(p, 0.99) - 1) <= 0.10

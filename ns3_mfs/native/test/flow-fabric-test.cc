@@ -5,11 +5,10 @@
  * FlowFabric on its own: max-min sharing on one link, strict priority across
  * classes, a rate cap, and a lone flow finishing at its ideal FCT.
  */
-#include "../helper/roce-routing.h"
-#include "../model/flow-fabric.h"
-#include "../model/roce-header.h"
-
+#include "ns3/flow-fabric.h"
 #include "ns3/nstime.h"
+#include "ns3/roce-header.h"
+#include "ns3/roce-routing.h"
 #include "ns3/simulator.h"
 #include "ns3/test.h"
 

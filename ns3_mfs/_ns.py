@@ -1,7 +1,7 @@
 """The only module that touches cppyy / ns-3.
 
 It builds (if needed) and loads the native library and parses one small
-header, ``native/binding/mfs-fabric.h``, that includes no ns-3 header, so the first use
+headers, ``native/binding/mfs-fabric.h`` and ``mfs-flow-fabric.h``, that includes no ns-3 header, so the first use
 costs about a second instead of the 7 s of ``from ns import ns``. The ns3
 wheel's own loader is not used: it globs the current working directory for
 shared libraries (slow or broken from ``/`` or a folder holding another ns-3
@@ -30,6 +30,7 @@ def native() -> Any:
 
             cppyy.add_include_path(str(_build.NATIVE_DIR / "binding"))
             cppyy.include("mfs-fabric.h")
+            cppyy.include("mfs-flow-fabric.h")
             cppyy.load_library(str(lib))
             _native = cppyy.gbl.ns3mfs
         return _native

@@ -36,6 +36,8 @@ def _fabric_config(args: argparse.Namespace):
         cfg = replace(cfg, mtu=args.mtu)
     if args.cc is not None:
         cfg = replace(cfg, cc=args.cc)
+    if getattr(args, "model", None) is not None:
+        cfg = replace(cfg, model=args.model)
     if args.dcqcn_profile is not None:
         cfg = cfg.with_profile(args.dcqcn_profile)  # keys the config file sets keep their values
     return cfg
@@ -142,6 +144,40 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(table[cols].to_string(index=False))
     print(f"results: {Path(args.out).resolve()}", file=sys.stderr)
     return 0 if table["error"].isna().all() else 1
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .analysis.validation import compare_runs, cdf_overlays, same_order
+    from .experiment.run import load_run_config
+    from .experiment.validate import run_validation
+    from .store import write_table
+
+    cfg = load_run_config(args.config)
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()] if args.policies else None
+    out = Path(args.out)
+    records = run_validation(cfg, out, policies, log=lambda m: print(m, file=sys.stderr))
+    dirs = {(r["policy"], r["model"]): Path(r["dir"]) for r in records}
+    tables, samples = [], {}
+    for policy in dict.fromkeys(r["policy"] for r in records):
+        t, smp = compare_runs(dirs[(policy, "packet")], dirs[(policy, "flow")])
+        t.insert(0, "policy", policy)
+        tables.append(t)
+        samples[policy] = smp
+    import pandas as pd
+
+    table = pd.concat(tables, ignore_index=True)
+    write_table(out / "validation.parquet", table)
+    table.to_csv(out / "validation.csv", index=False)
+    cdf_overlays(samples, out)
+    cols = ["policy", "metric", "pairs", "packet_mean", "flow_mean", "median_abs_rel_err", "p90_abs_rel_err",
+            "p99_abs_rel_err", "ks", "where"]
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+        print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    order = same_order(table)
+    if order is not None:
+        print(f"policy order by SLO attainment: {'the same' if order else 'DIFFERENT'} on both models")
+    print(f"results: {out.resolve()}", file=sys.stderr)
+    return 0
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
@@ -424,6 +460,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--pfc", choices=("on", "off"), help="lossless mode (default on)")
     f.add_argument("--mtu", type=int, choices=(1024, 2048, 4096), help="RoCE payload MTU (default 4096)")
     f.add_argument("--cc", choices=("dcqcn", "none"), help="sender congestion control (default dcqcn)")
+    f.add_argument("--model", choices=("packet", "flow"), help="fabric model (default packet)")
     f.add_argument("--dcqcn-profile", choices=("connectx", "hpcc", "paper"),
                    help="named DCQCN defaults (default connectx; keys set in --config win)")
     f.add_argument("--config", help="TOML file with a [fabric] table of FabricConfig settings")
@@ -565,6 +602,12 @@ def parser() -> argparse.ArgumentParser:
     _quiet_flag(c)
     _stale_flag(c)
     c.set_defaults(func=cmd_compare)
+
+    v = sub.add_parser("validate", help="run a config on the packet and the flow model and report their errors")
+    v.add_argument("config", help="run config TOML")
+    v.add_argument("--out", required=True, help="result directory (OUT/<policy>/<model>/, validation.csv, CDFs)")
+    v.add_argument("--policies", default="", help="comma-separated policy names (default: the config's policy)")
+    v.set_defaults(func=cmd_validate)
 
     b = sub.add_parser("build", help="build the native library now (else built on first use)")
     b.set_defaults(func=cmd_build)

@@ -1,6 +1,7 @@
 """C++ unit tests of the native models (ns3_mfs/native/test/), run through ns-3's TestRunner.
 
-Each suite checks one model on its own (no fabric): the RMLQ queue disc
+Each suite checks one model on its own (no fabric): the flow-level fabric (max-min
+sharing, strict priority, rate cap, ideal latency), the RMLQ queue disc
 (strict-priority band order, RED/ECN marking law), the switch buffer manager
 (XOFF/XON, dynamic threshold, headroom) and the RDMA NIC (go-back-N, DCQCN
 steps). A failing C++ check fails the pytest test and its message names the
@@ -15,7 +16,7 @@ import pytest
 
 from ns3_mfs import _build
 
-SUITES = ["quad-heap-scheduler", "rdma-nic", "rmlq-queue-disc", "switch-buffer-manager"]
+SUITES = ["flow-fabric", "quad-heap-scheduler", "rdma-nic", "rmlq-queue-disc", "switch-buffer-manager"]
 
 
 @pytest.fixture(scope="module")

@@ -61,6 +61,9 @@ class FabricConfig:
     every resolved value as explicit; use :meth:`with_profile` to switch profiles.
     """
 
+    model: Literal["packet", "flow"] = spec(
+        "packet", doc="fabric model: packet (ns-3 frames, PFC, ECN, DCQCN) or flow (rates by strict priority and "
+        "max-min fairness, recomputed at flow events; docs/explanation/flow-model.md)")
     pfc: bool = spec(True, doc="lossless mode: PFC PAUSE instead of drops")
     mtu: int = spec(4096, choices=(1024, 2048, 4096), doc="RoCE payload MTU (bytes)")
     num_classes: int = spec(8, min=1, max=8, doc="strict-priority bands K per egress port")
@@ -291,6 +294,24 @@ _DERIVED: dict[str, Callable[["Network", dict[str, Any]], Any]] = {
 
 _current: Optional[weakref.ref] = None
 
+#: Columns of the packet model's logs, which the flow model leaves empty (it models no PFC, queue or frame).
+PACKET_ONLY_TABLES: dict[str, dict[str, str]] = {
+    "pfc": {"time_s": "float64", "node": "int64", "node_name": "object", "port": "int64", "priority": "int64",
+            "kind": "object"},
+    "queues": {"time_s": "float64", "node": "int64", "node_name": "object", "port": "int64", "priority": "int64",
+               "bytes": "int64"},
+    "tx_log": {"time_s": "float64", "node": "int64", "port": "int64", "priority": "int64", "type": "object",
+               "bytes": "int64", "flow": "int64"},
+    "deliveries": {"time_s": "float64", "flow": "int64", "delivered_bytes": "int64"},
+    "anomalies": {"time_s": "float64", "kind": "object", "node": "int64", "node_name": "object", "port": "int64",
+                  "priority": "int64", "paused_since_s": "float64", "queued_bytes": "int64"},
+}
+
+#: Counters the flow model does not have (PFC, ECN, DCQCN, queues, packets): NaN in its results, not 0.
+#: It drops nothing and buffers nothing, so ``drops``, ``drop_bytes`` and ``buffer_bytes_in_use`` are 0.
+PACKET_ONLY_COUNTERS = ("pause_frames", "resume_frames", "packet_hops", "data_hops", "max_queue_bytes",
+                        "ecn_marks", "cnps")
+
 #: The logs bounded by ``FabricConfig.max_log_rows``; the summary's ``<name>_log_truncated``
 #: counts the records each did not keep.
 LOG_TABLES = ("pfc", "queues", "tx_log", "deliveries", "anomalies")
@@ -314,12 +335,54 @@ class Network:
         self.memory_estimate_mb = safety.check_memory(self.graph, self.config)
         self.stop_reason = ""
         ns = _ns.native()
-        self._f = ns.Fabric()
         _current = weakref.ref(self)
+        if self.config.model == "flow":
+            self._f = ns.FlowLevelFabric()
+            self._build_flow_model()
+        else:
+            self._f = ns.Fabric()
+            self._build_packet_model()
+        self._flows: list[Flow] = []
+        self._on_done: dict[int, Callable[[Flow], None]] = {}
+        self._timers: dict[int, Callable[[], None]] = {}
+        self._next_token = 0
+        self._error: Optional[BaseException] = None
+        # The C++ side holds std::function wrappers of these: keep them referenced.
+        self._done_cb = self._flow_done
+        self._timer_cb = self._timer_fired
+        self._f.SetFlowDoneCallback(self._done_cb)
+        self._f.SetTimerCallback(self._timer_cb)
+        self.wall_s = 0.0
+
+    @property
+    def model(self) -> str:
+        """The fabric model: ``packet`` or ``flow`` (``FabricConfig.model``)."""
+        return self.config.model
+
+    def _build_flow_model(self) -> None:
+        f, c = self._f, self.config
+        try:
+            f.SetScheduler(c.scheduler)
+            f.SetSeed(self.seed)
+            f.SetMtu(c.mtu)
+            f.SetAckInterval(c.ack_interval)
+            for _ in range(self.graph.num_hosts):
+                f.AddHost()
+            for _ in self.graph.switch_names:
+                f.AddSwitch()
+            for link in self.graph.links:
+                f.AddLink(link.a, link.b, link.rate_bps, link.delay_s)
+            f.SetWatchdog(c.max_wall_s or 0.0, c.stall_wall_s)
+            f.Build()
+        except Exception as exc:  # C++ std::exception from the native side
+            self.close()
+            raise ConfigError(f"{self.graph.name}: {_what(exc)}") from None
+
+    def _build_packet_model(self) -> None:
         f = self._f
         try:
             f.SetScheduler(self.config.scheduler)
-            f.SetSeed(seed)
+            f.SetSeed(self.seed)
             f.SetRateScaling(self.config.scale_with_rate)
             for obj, name, value in self.config.attributes():
                 f.SetAttribute(obj, name, value)
@@ -340,17 +403,6 @@ class Network:
         except Exception as exc:  # C++ std::exception from the native side
             self.close()
             raise ConfigError(f"{self.graph.name}: {_what(exc)}") from None
-        self._flows: list[Flow] = []
-        self._on_done: dict[int, Callable[[Flow], None]] = {}
-        self._timers: dict[int, Callable[[], None]] = {}
-        self._next_token = 0
-        self._error: Optional[BaseException] = None
-        # The C++ side holds std::function wrappers of these: keep them referenced.
-        self._done_cb = self._flow_done
-        self._timer_cb = self._timer_fired
-        f.SetFlowDoneCallback(self._done_cb)
-        f.SetTimerCallback(self._timer_cb)
-        self.wall_s = 0.0
 
     # ------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -443,7 +495,19 @@ class Network:
 
     def host_rate_bps(self, host: int) -> float:
         """Line rate of a host's port (bit/s)."""
-        return self.graph.host_rate_bps(host)
+        rates = self.__dict__.get("_host_rates")
+        if rates is None:
+            # Graph.host_rate_bps scans the links; policies ask per flow (MFS: per P2D flow and check),
+            # which on 2,048 hosts dominated a flow-model run. One pass, first link of each host, as it.
+            rates = {}
+            for link in self.graph.links:
+                for node in (link.a, link.b):
+                    if node < self.graph.num_hosts:
+                        rates.setdefault(node, link.rate_bps)
+            self._host_rates = rates
+        if host not in rates:
+            return self.graph.host_rate_bps(host)  # raises as the graph does
+        return rates[host]
 
     def port_tx_bytes(self, node: int, port: int = 0) -> int:
         """Bytes that left a port so far (frames with preamble and IFG)."""
@@ -516,10 +580,12 @@ class Network:
 
     def enable_tx_log(self, node: int, port: int = 0) -> None:
         """Record every frame that starts on one port (see :meth:`tx_log`)."""
+        self._packet_only("enable_tx_log")
         self._fabric().EnableTxLog(int(node), int(port))
 
     def enable_delivery_log(self, flow: Flow | int) -> None:
         """Record every in-order delivery of a flow (see :meth:`deliveries`)."""
+        self._packet_only("enable_delivery_log")
         self._fabric().EnableDeliveryLog(_fid(flow))
 
     def deliveries(self) -> pd.DataFrame:
@@ -534,16 +600,32 @@ class Network:
         """True when no event is left: the run finished rather than being stopped."""
         return bool(self._fabric().Drained())
 
-    def counter(self, name: str) -> int:
+    def counter(self, name: str) -> float:
+        """A fabric-wide counter (see ``Fabric::Counter``); NaN for one the flow model does not have."""
+        if self.model == "flow" and name in PACKET_ONLY_COUNTERS:
+            return float("nan")
         return int(self._fabric().Counter(name))
 
     def headroom_bytes(self, node: int, port: int) -> int:
+        self._packet_only("headroom_bytes")
         return int(self._fabric().PortHeadroom(node, port))
+
+    def _packet_only(self, what: str) -> None:
+        if self.model != "packet":
+            raise ConfigError(f"{what}: the flow model has no frames, queues or buffers; use fabric.model = 'packet'")
+
+    def flow_rate_bps(self, flow: Flow | int) -> float:
+        """Flow model: a flow's current rate (wire bit/s, payload plus RoCE framing)."""
+        if self.model != "flow":
+            raise ConfigError("flow_rate_bps: only the flow model has a rate per flow; use fabric.model = 'flow'")
+        return float(self._fabric().FlowRate(_fid(flow)))
 
     # -------------------------------------------------------------- results
     def _table(self, name: str) -> pd.DataFrame:
         """A native record table as a DataFrame, built from its C++ schema (columns, order, types)."""
         f = self._fabric()
+        if self.model == "flow" and name in PACKET_ONLY_TABLES:
+            return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in PACKET_ONLY_TABLES[name].items()})
         schema = list(f.TableColumns(name))
         cols: dict[str, Any] = {}
         for info in schema:
@@ -589,10 +671,14 @@ class Network:
         """Every result table and counter of the run, pulled from C++ once."""
         return FabricResult(
             flows=self.flows(), pfc=self.pfc(), queues=self.queues(), anomalies=self.anomalies(),
-            counters={name: self.counter(name) for name in COUNTERS}, config=self.config,
+            counters={name: self.counter(name)
+                      for name in COUNTERS + (("reallocations", "reallocated_flows") if self.model == "flow" else ())},
+            config=self.config,
             sim_s=self.now, wall_s=self.wall_s, drained=self.drained, stop_reason=self.stop_reason,
-            longest_pause_s=float(self._fabric().LongestPauseS()), memory_estimate_mb=self.memory_estimate_mb,
-            log_truncated={t: int(self._fabric().LogRowsDropped(t)) for t in LOG_TABLES},
+            longest_pause_s=(float("nan") if self.model == "flow" else float(self._fabric().LongestPauseS())),
+            memory_estimate_mb=self.memory_estimate_mb,
+            log_truncated={t: (0 if self.model == "flow" else int(self._fabric().LogRowsDropped(t)))
+                           for t in LOG_TABLES},
         )
 
     def summary(self) -> dict[str, Any]:

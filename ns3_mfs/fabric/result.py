@@ -39,8 +39,10 @@ class FabricResult:
     memory_estimate_mb: float
     log_truncated: dict[str, int] = field(default_factory=dict)  #: rows each bounded log did not keep
 
-    def counter(self, name: str) -> int:
-        return int(self.counters[name])
+    def counter(self, name: str) -> float:
+        """A counter; NaN for one the run's fabric model does not have (the flow model's PFC, ECN, queues)."""
+        v = self.counters[name]
+        return v if isinstance(v, float) and v != v else int(v)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The fabric's result tables by file name (``flows``, ``pfc``, ``queues``, ``anomalies``)."""
@@ -70,6 +72,8 @@ class FabricResult:
             "sim_s": self.sim_s,
             "wall_s": self.wall_s,
             "packet_hops_per_s": hops / self.wall_s if self.wall_s > 0 else 0.0,
+            **({"fabric_model": "flow", "reallocations": c("reallocations"),
+                "reallocated_flows": c("reallocated_flows")} if "reallocations" in self.counters else {}),
             "max_queue_bytes": c("max_queue_bytes"),
             "ecn_marks": c("ecn_marks"),
             "cnps": c("cnps"),

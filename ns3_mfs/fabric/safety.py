@@ -48,10 +48,20 @@ LOG_ROW_BYTES = 200.0
 LOSSLESS_HEADROOM_FACTOR = 2.0
 
 
+#: Flow model: bytes per directed link (rate, delay, flow list) and per switch route entry (offset + port).
+FLOW_LINK_BYTES = 160.0
+FLOW_ROUTE_BYTES = 6.0
+
+
 def estimate_memory_mb(graph: "Graph", cfg: "FabricConfig") -> float:
-    """Memory of a built network before any traffic, plus every switch buffer full (MB)."""
+    """Memory of a built network before any traffic, plus every switch buffer full (MB).
+
+    The flow model (``cfg.model == "flow"``) has no devices, queues or buffers: the process, its
+    directed links and its route tables."""
     switches = len(graph.switch_names)
     ports = 2 * len(graph.links)
+    if getattr(cfg, "model", "packet") == "flow":
+        return BASE_MB + (ports * FLOW_LINK_BYTES + switches * graph.num_hosts * FLOW_ROUTE_BYTES) / 2**20
     routes = switches * graph.num_hosts * ROUTE_BYTES
     frames = switches * cfg.buffer_bytes / cfg.mtu * FRAME_BYTES
     return BASE_MB + ports * PORT_KB / 1024 + (routes + frames) / 2**20
@@ -60,6 +70,8 @@ def estimate_memory_mb(graph: "Graph", cfg: "FabricConfig") -> float:
 def estimate_log_mb(cfg: "FabricConfig") -> float:
     """Most memory the periodic logs can take: ``max_log_rows`` rows of each enabled log (PFC events, queue
     samples); 0 when the logs are unbounded (``max_log_rows = 0``: then the guard cannot bound them)."""
+    if getattr(cfg, "model", "packet") == "flow":
+        return 0.0  # the flow model keeps no PFC or queue log
     logs = int(cfg.pfc_log) + int(cfg.queue_sample_interval_us > 0)
     return logs * cfg.max_log_rows * LOG_ROW_BYTES / 2**20
 
@@ -134,7 +146,10 @@ def run_checks(run: "FabricResult | Network") -> dict[str, Any]:
             else f"{int(lost.sum())} bytes in flight when the run stopped"))
 
     drops = res.counter("drops")
-    if cfg.pfc:
+    flow_model = getattr(cfg, "model", "packet") == "flow"
+    if flow_model:
+        checks["lossless"] = Check(None, "the flow model has no frames to drop (fabric.model = 'flow')")
+    elif cfg.pfc:
         hint = (f" (headroom_factor {cfg.headroom_factor:g} < {LOSSLESS_HEADROOM_FACTOR:g}: less than a round trip "
                 "of data at line rate)" if drops and cfg.headroom_factor < LOSSLESS_HEADROOM_FACTOR else "")
         checks["lossless"] = Check(drops == 0, f"{drops} frames dropped with PFC on{hint}")
@@ -150,7 +165,9 @@ def run_checks(run: "FabricResult | Network") -> dict[str, Any]:
             + (" although no event is left (stuck flows): " + stuck_flows(unfinished) if drained else "")))
 
     used = res.counter("buffer_bytes_in_use")
-    if drained:
+    if flow_model:
+        checks["buffers_empty"] = Check(None, "the flow model has no switch buffers (fabric.model = 'flow')")
+    elif drained:
         checks["buffers_empty"] = Check(used == 0, f"{used} bytes still accounted in switch buffers")
     else:
         checks["buffers_empty"] = Check(None, f"{used} bytes in switch buffers when the run stopped")

@@ -222,11 +222,9 @@ struct Fabric::Impl
 
 Fabric::Fabric()
 {
-    static bool resolutionSet = false;
-    if (!resolutionSet)
+    if (Time::GetResolution() != Time::PS)
     {
-        Time::SetResolution(Time::PS);
-        resolutionSet = true;
+        Time::SetResolution(Time::PS); // once per process (shared with the other fabric model)
     }
     Simulator::Destroy();
     m = std::make_unique<Impl>();

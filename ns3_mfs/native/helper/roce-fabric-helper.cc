@@ -136,8 +136,7 @@ RoceFabricHelper::AddSwitch()
     }
     if (!explicitSeed)
     {
-        info.sw->SetAttribute("EcmpSeed",
-                              UintegerValue(static_cast<uint32_t>(MfsMix64(m_seed * 0x100000001b3ULL + index))));
+        info.sw->SetAttribute("EcmpSeed", UintegerValue(RoceRouting::EcmpSeed(m_seed, index)));
     }
     m_nodes.push_back(info);
     return index;

@@ -21,16 +21,21 @@ RoceRouting::RoceRouting(const FabricNodes& nodes, const std::vector<uint32_t>& 
 {
 }
 
-void
-RoceRouting::Install() const
+RouteTables
+RoceRouting::ComputeRoutes(const std::vector<std::vector<uint32_t>>& peers,
+                           const std::vector<bool>& isSwitch,
+                           const std::vector<uint32_t>& hostNodes)
 {
-    const uint32_t n = m_nodes.size();
-    const uint32_t h = m_hostNode.size();
-    std::vector<std::vector<uint32_t>> offsets(n);
-    std::vector<std::vector<uint16_t>> ports(n);
+    const uint32_t n = peers.size();
+    const uint32_t h = hostNodes.size();
+    RouteTables t;
+    t.offsets.resize(n);
+    t.ports.resize(n);
+    auto& offsets = t.offsets;
+    auto& ports = t.ports;
     for (uint32_t s = 0; s < n; ++s)
     {
-        if (m_nodes[s].sw)
+        if (isSwitch[s])
         {
             offsets[s].reserve(h + 1);
             offsets[s].push_back(0);
@@ -40,18 +45,18 @@ RoceRouting::Install() const
     std::vector<uint32_t> frontier;
     for (uint32_t d = 0; d < h; ++d)
     {
-        const uint32_t dn = m_hostNode[d];
+        const uint32_t dn = hostNodes[d];
         std::fill(dist.begin(), dist.end(), UINT32_MAX);
         dist[dn] = 0;
         frontier.assign(1, dn);
         for (size_t i = 0; i < frontier.size(); ++i)
         {
             uint32_t u = frontier[i];
-            if (u != dn && !m_nodes[u].sw)
+            if (u != dn && !isSwitch[u])
             {
                 continue; // hosts do not forward
             }
-            for (uint32_t v : m_nodes[u].peer)
+            for (uint32_t v : peers[u])
             {
                 if (dist[v] == UINT32_MAX)
                 {
@@ -62,15 +67,15 @@ RoceRouting::Install() const
         }
         for (uint32_t s = 0; s < n; ++s)
         {
-            if (!m_nodes[s].sw)
+            if (!isSwitch[s])
             {
                 continue;
             }
-            const auto& peer = m_nodes[s].peer;
+            const auto& peer = peers[s];
             for (uint32_t p = 0; p < peer.size(); ++p)
             {
                 uint32_t v = peer[p];
-                if (dist[s] != UINT32_MAX && dist[v] + 1 == dist[s] && (m_nodes[v].sw || v == dn))
+                if (dist[s] != UINT32_MAX && dist[v] + 1 == dist[s] && (isSwitch[v] || v == dn))
                 {
                     ports[s].push_back(static_cast<uint16_t>(p));
                 }
@@ -79,7 +84,7 @@ RoceRouting::Install() const
         }
         for (uint32_t src = 0; src < h; ++src)
         {
-            if (src != d && dist[m_hostNode[src]] == UINT32_MAX)
+            if (src != d && dist[hostNodes[src]] == UINT32_MAX)
             {
                 std::ostringstream os;
                 os << "host " << src << " cannot reach host " << d << ": the topology is not connected";
@@ -87,14 +92,35 @@ RoceRouting::Install() const
             }
         }
     }
+    return t;
+}
+
+uint32_t
+RoceRouting::EcmpSeed(uint64_t runSeed, uint32_t switchIndex)
+{
+    return static_cast<uint32_t>(MfsMix64(runSeed * 0x100000001b3ULL + switchIndex));
+}
+
+void
+RoceRouting::Install() const
+{
+    const uint32_t n = m_nodes.size();
+    std::vector<std::vector<uint32_t>> peers(n);
+    std::vector<bool> isSwitch(n);
+    for (uint32_t s = 0; s < n; ++s)
+    {
+        peers[s] = m_nodes[s].peer;
+        isSwitch[s] = bool(m_nodes[s].sw);
+    }
+    RouteTables t = ComputeRoutes(peers, isSwitch, m_hostNode);
     for (uint32_t s = 0; s < n; ++s)
     {
         if (m_nodes[s].sw)
         {
-            m_nodes[s].sw->SetRoutes(std::move(offsets[s]), std::move(ports[s]));
+            m_nodes[s].sw->SetRoutes(std::move(t.offsets[s]), std::move(t.ports[s]));
         }
     }
-    NS_LOG_INFO("routes installed for " << h << " hosts");
+    NS_LOG_INFO("routes installed for " << m_hostNode.size() << " hosts");
 }
 
 std::vector<Ptr<RoceNetDevice>>
@@ -137,18 +163,28 @@ RoceRouting::Path(const RdmaFlow& f) const
 double
 RoceRouting::IdealFct(const RdmaFlow& f) const
 {
-    auto hops = PathDevices(f);
+    auto devs = PathDevices(f);
+    std::vector<std::pair<double, double>> hops;
+    hops.reserve(devs.size());
+    for (const auto& d : devs)
+    {
+        hops.emplace_back(d->GetBitRate(), d->GetRoceChannel()->GetDelay().GetSeconds());
+    }
+    return IdealFctOnHops(hops, devs.front()->GetMtu(), f.size);
+}
+
+double
+RoceRouting::IdealFctOnHops(const std::vector<std::pair<double, double>>& hops, uint64_t mtu, uint64_t size)
+{
     const double frame = RoceHeader::kDataOverhead + RoceHeader::kPreambleIfg;
-    const uint64_t mtu = hops.front()->GetMtu();
-    uint64_t full = f.size / mtu;
-    uint64_t rest = f.size % mtu;
+    uint64_t full = size / mtu;
+    uint64_t rest = size % mtu;
     double delaySum = 0; // propagation before hop h
     double txSum = 0;    // serialisation of one full frame over hops 1..h
     double txMax = 0;    // slowest hop so far for a full frame
     double lastDone = 0; // the last (short) frame finishes hop h
-    for (const auto& d : hops)
+    for (const auto& [bps, prop] : hops)
     {
-        double bps = d->GetBitRate();
         double txFull = (mtu + frame) * 8 / bps;
         txSum += txFull;
         txMax = std::max(txMax, txFull);
@@ -161,7 +197,6 @@ RoceRouting::IdealFct(const RdmaFlow& f) const
         {
             lastDone = fullDone;
         }
-        double prop = d->GetRoceChannel()->GetDelay().GetSeconds();
         delaySum += prop;
         lastDone += prop; // arrival at the next node
     }

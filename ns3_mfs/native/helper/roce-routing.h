@@ -7,10 +7,23 @@
 
 #include "fabric-node.h"
 
+#include <utility>
 #include <vector>
 
 namespace ns3
 {
+
+/**
+ * @ingroup ns3mfs
+ * Next-hop tables of every node of a fabric: for switch s and host d, the
+ * ports of s that lead one hop closer to d are
+ * ports[s][offsets[s][d] .. offsets[s][d + 1]) (empty vectors for hosts).
+ */
+struct RouteTables
+{
+    std::vector<std::vector<uint32_t>> offsets; //!< per node: host -> first entry in ports
+    std::vector<std::vector<uint16_t>> ports;   //!< per node: next-hop ports, host by host
+};
 
 /**
  * @ingroup ns3mfs
@@ -37,6 +50,38 @@ class RoceRouting
      * Throws std::runtime_error when some host cannot reach another.
      */
     void Install() const;
+
+    /**
+     * Shortest-path next hops of a fabric given as plain adjacency, shared by
+     * the packet model (Install) and the flow model (FlowFabric), so a flow
+     * takes the same path in both. One BFS per destination host; hosts do not
+     * forward. Throws std::runtime_error when some host cannot reach another.
+     * @param peer per node, the node behind each port
+     * @param isSwitch per node, whether it forwards
+     * @param hostNodes node index of each host
+     * @return the tables
+     */
+    static RouteTables ComputeRoutes(const std::vector<std::vector<uint32_t>>& peer,
+                                     const std::vector<bool>& isSwitch,
+                                     const std::vector<uint32_t>& hostNodes);
+
+    /**
+     * @param runSeed the run's seed
+     * @param switchIndex node index of a switch
+     * @return the switch's ECMP hash seed (RoceSwitch EcmpSeed)
+     */
+    static uint32_t EcmpSeed(uint64_t runSeed, uint32_t switchIndex);
+
+    /**
+     * Completion time of @p size payload bytes alone on a path: store and
+     * forward of MTU-sized frames (the last one shorter) with RoCE framing.
+     * @param hops (line rate in bit/s, propagation delay in s) of each port
+     *        along the path, source NIC first
+     * @param mtu payload bytes per frame
+     * @param size payload bytes
+     * @return the ideal FCT (s)
+     */
+    static double IdealFctOnHops(const std::vector<std::pair<double, double>>& hops, uint64_t mtu, uint64_t size);
 
     /**
      * @param flow the flow

@@ -1,5 +1,7 @@
 """The host path: GPUs, PCIe switches, root complexes, host memory and NVSwitch as fabric nodes (issue 14.4)."""
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -145,3 +147,51 @@ def test_serving_run_on_the_host_path(tmp_path):
     assert (flows.loc[flows["path"] == "network", "route"].isna()).all()
     cct = {m: t["collectives"].query("kind == 'dispatch'")["cct_s"].mean() for m, t in out.items()}
     assert cct["pcie"] > cct["none"]
+
+
+@pytest.mark.parametrize("model", ["pcie", "nvswitch"])
+def test_a_file_topology_describes_the_servers_inside(tmp_path, model):
+    """The file kind with gpu, memory, nic, pcie, cpu (nvswitch) nodes: the host path's graph written out builds
+    the same graph, routes the same way and gives the same completion times."""
+    import tomli_w
+
+    from ns3_mfs.fabric.topology import load_topology
+    from ns3_mfs.fabric.topology.file import graph_to_table
+
+    topo = (pcie_testbed() if model == "pcie" else
+            TestbedTopology(servers=2, gpus_per_server=4, nics_per_server=4, host=HostPath(model="nvswitch")))
+    table = graph_to_table(topo.graph())
+    assert {n["role"] for n in table["nodes"]} >= {"gpu", "memory", "nic", "pcie", "cpu"}
+    f = tmp_path / "inside.toml"
+    f.write_text(tomli_w.dumps(table))
+    mine = load_topology(f)
+    # The same graph; a file does not say how many GPUs share a NIC (routes do), so that check is left out.
+    assert mine.kind == "file" and mine.graph().gpus_per_nic == 0
+    assert dataclasses.replace(mine.graph(), gpus_per_nic=topo.graph().gpus_per_nic) == topo.graph()
+    fcts = []
+    for t in (topo, mine):
+        net = Network(t, CFG)
+        g = net.graph
+        for a, b in ((0, 1), (0, 2), (1, g.gpu_host[4]), (g.mem_hosts[1][0], 3)):
+            net.start_flow(a, b, 5 * MB)
+        net.run()
+        fcts.append(net.flows()["fct_s"].tolist())
+        net.close()
+    assert fcts[0] == fcts[1]
+    # A [host] table on top of a described inside is refused.
+    with pytest.raises(ConfigError, match="describes its servers' inside already"):
+        topology_from_dict({**table, "host": {"model": "pcie"}}).graph()
+
+
+def test_file_inside_errors_name_the_key():
+    from ns3_mfs.fabric.topology.file import graph_to_table
+
+    table = graph_to_table(pcie_testbed().graph())
+    nodes = [n for n in table["nodes"] if n["name"] != "s1.gpu3"]
+    links = [l for l in table["links"] if "s1.gpu3" not in (l["a"], l["b"])]
+    with pytest.raises(ConfigError, match=r'topology.nodes: GPU 3 of server 1 has no node \(role = "gpu"\)'):
+        topology_from_dict({**table, "nodes": nodes, "links": links}).graph()
+    mixed = table["nodes"] + [{"name": "nicx", "role": "host", "server": 0}]
+    with pytest.raises(ConfigError, match=r"topology.nodes\[\d+\].role: 'host' \(a NIC port endpoint\) cannot be "
+                       "mixed with gpu and memory nodes"):
+        topology_from_dict({**table, "nodes": mixed}).graph()

@@ -19,7 +19,16 @@ Roles (:data:`ROLES`): ``host``, one NIC port (exactly one link), with its
 ``server`` (servers numbered 0..S-1) and optionally ``gpus``, the local
 indices of the server's GPUs that use this NIC (the GPU-to-NIC map; give it
 for every host or for none; none: ``serving.gpus_per_nic`` decides) and
-``rail`` (for PXN); ``switch``, a forwarding node. Hosts are numbered in the
+``rail`` (for PXN); ``switch``, a forwarding node.
+
+A file can describe its servers' inside instead (the host path, as
+``[topology.host]`` builds it for the other kinds): ``gpu`` nodes (with
+``server`` and ``gpu``, the local index; every GPU of every server once) and
+``memory`` nodes (host memory, with ``server``) are the endpoints, each with
+one link; ``nic``, ``pcie``, ``nvswitch`` and ``cpu`` nodes forward like
+switches. NIC ports are then ``nic`` nodes, not hosts; which NIC a GPU uses
+follows from the shortest paths. :func:`graph_to_table` writes such a graph
+back (``ns3-mfs topology export`` of a topology with a ``[host]`` table). Hosts are numbered in the
 order they are listed, switches after them in their order, and links keep
 their order, so a file written from a built-in kind's graph
 (:func:`graph_to_table`) builds exactly that graph (same routes, same
@@ -43,8 +52,19 @@ from . import Graph, Link, Topology, register
 ROLES: dict[str, dict[str, bool]] = {
     "host": {"server": True, "gpus": False, "rail": False},
     "switch": {},
+    # A server's inside (the host path): GPUs and host memory are endpoints, the rest forward.
+    "gpu": {"server": True, "gpu": True},
+    "memory": {"server": True},
+    "nic": {"server": False},
+    "pcie": {"server": False},
+    "nvswitch": {"server": False},
+    "cpu": {"server": False},
 }
+#: Roles that are fabric hosts (endpoints); every other role forwards.
+HOST_ROLES = ("host", "gpu", "memory")
 LINK_KEYS = {"a": True, "b": True, "rate_gbps": True, "delay_us": False}
+#: Fastest link a file may give (Gbit/s): NVLink inside a server runs at thousands (H100: 3,600 per direction).
+MAX_RATE_GBPS = 1e5
 
 
 def _int(v: Any, where: str, low: int = 0) -> int:
@@ -91,12 +111,18 @@ def build_graph(name: str, nodes: Sequence[Mapping[str, Any]], links: Sequence[M
             raise ConfigError(f"{where}.name: expected a non-empty string, got {nm!r:.40}")
         if nm in index or nm in switches or any(nm == h["name"] for _, h in hosts):
             raise ConfigError(f"{where}.name: {nm!r} is used by another node")
-        if role == "host":
+        if role in HOST_ROLES:
             hosts.append((i, node))
         else:
             switches.append(nm)
+    inside = any(node["role"] in ("gpu", "memory") for _, node in hosts)
+    if inside and any(node["role"] == "host" for _, node in hosts):
+        i = next(i for i, node in hosts if node["role"] == "host")
+        raise ConfigError(f"{path}.nodes[{i}].role: 'host' (a NIC port endpoint) cannot be mixed with gpu and memory "
+                          "nodes; with a server's inside the NICs are role = \"nic\"")
     if len(hosts) < 2:
-        raise ConfigError(f"{path}.nodes: {len(hosts)} host(s); a fabric needs at least 2 (role = \"host\")")
+        raise ConfigError(f"{path}.nodes: {len(hosts)} host(s); a fabric needs at least 2 (role = \"host\", or "
+                          "\"gpu\" and \"memory\")")
     if not switches:
         raise ConfigError(f"{path}.nodes: no switch (role = \"switch\"); hosts connect through switches")
     for h, (_, node) in enumerate(hosts):
@@ -126,8 +152,8 @@ def build_graph(name: str, nodes: Sequence[Mapping[str, Any]], links: Sequence[M
             raise ConfigError(f"{where}: a second link between {link['a']!r} and {link['b']!r}")
         seen.add((min(a, b), max(a, b)))
         rate = _num(link["rate_gbps"], f"{where}.rate_gbps", gt=0.0)
-        if rate > 3200.0:
-            raise ConfigError(f"{where}.rate_gbps: must be <= 3200, got {rate:g}")
+        if rate > MAX_RATE_GBPS:
+            raise ConfigError(f"{where}.rate_gbps: must be <= {MAX_RATE_GBPS:g}, got {rate:g}")
         delay = _num(link.get("delay_us", default_delay_s * 1e6), f"{where}.delay_us", low=0.0) * 1e-6
         out.append(Link(a, b, rate * 1e9, delay))
         degree[a] += 1
@@ -142,6 +168,13 @@ def build_graph(name: str, nodes: Sequence[Mapping[str, Any]], links: Sequence[M
         missing = next(s for s in range(len(used) + 1) if s not in used)
         raise ConfigError(f"{path}.nodes: servers must be numbered 0..{len(used) - 1}; no host is on server {missing}")
     _check_connected(n_hosts, len(switches), out, [node["name"] for _, node in hosts], path)
+    names = tuple(node["name"] for _, node in hosts)
+    if inside:
+        if pxn:
+            raise ConfigError(f"{path}.pxn: PXN is not modelled with a server's inside (gpu nodes)")
+        gpu_host, mem_hosts = _inside(hosts, servers, gpus_per_server, path)
+        return Graph(name, n_hosts, tuple(switches), tuple(out), tuple(servers), gpus_per_server, host_names=names,
+                     gpu_host=gpu_host, mem_hosts=mem_hosts)
     gpu_nic = _gpu_map(hosts, servers, gpus_per_server, path)
     rails = [node.get("rail") for _, node in hosts]
     host_rail: tuple[int, ...] = ()
@@ -151,7 +184,6 @@ def build_graph(name: str, nodes: Sequence[Mapping[str, Any]], links: Sequence[M
     if pxn and (not host_rail or -1 in host_rail or not gpu_nic):
         raise ConfigError(f"{path}.pxn: needs the rail and gpus of every host (PXN moves a transfer to the GPU "
                           "on the destination's rail)")
-    names = tuple(node["name"] for _, node in hosts)
     default = names == tuple(f"nic{h}" for h in range(n_hosts))
     return Graph(name, n_hosts, tuple(switches), tuple(out), tuple(servers), gpus_per_server, gpu_nic=gpu_nic,
                  host_rail=host_rail, pxn=pxn, host_names=() if default else names)
@@ -172,6 +204,31 @@ def _check_connected(n_hosts: int, n_switches: int, links: list[Link], names: li
     if cut is not None:
         raise ConfigError(f"{path}.links: host {names[cut]!r} cannot reach host {names[0]!r}; the graph is not "
                           "connected")
+
+
+def _inside(hosts: list[tuple[int, Mapping[str, Any]]], servers: list[int], gps: int,
+            path: str) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
+    """The host of every GPU (server by server) and each server's host-memory hosts, of a file that
+    describes its servers' inside; every GPU of every server must be there once."""
+    gpu_host: dict[tuple[int, int], int] = {}
+    mems: dict[int, list[int]] = {}
+    for h, ((i, node), server) in enumerate(zip(hosts, servers)):
+        if node["role"] == "memory":
+            mems.setdefault(server, []).append(h)
+            continue
+        g = _int(node["gpu"], f"{path}.nodes[{i}].gpu")
+        if g >= gps:
+            raise ConfigError(f"{path}.nodes[{i}].gpu: {g} is not on a server of {gps} GPUs (gpus_per_server); "
+                              f"allowed: 0..{gps - 1}")
+        if (server, g) in gpu_host:
+            raise ConfigError(f"{path}.nodes[{i}].gpu: GPU {g} of server {server} is listed twice")
+        gpu_host[(server, g)] = h
+    n_servers = max(servers) + 1
+    missing = next(((s, g) for s in range(n_servers) for g in range(gps) if (s, g) not in gpu_host), None)
+    if missing is not None:
+        raise ConfigError(f"{path}.nodes: GPU {missing[1]} of server {missing[0]} has no node (role = \"gpu\")")
+    return (tuple(gpu_host[(s, g)] for s in range(n_servers) for g in range(gps)),
+            tuple(tuple(mems.get(s, ())) for s in range(n_servers)))
 
 
 def _gpu_map(hosts: list[tuple[int, Mapping[str, Any]]], servers: list[int], gps: int, path: str) -> tuple[int, ...]:
@@ -204,15 +261,22 @@ def _gpu_map(hosts: list[tuple[int, Mapping[str, Any]]], servers: list[int], gps
 def graph_to_table(graph: Graph) -> dict[str, Any]:
     """A ``file`` topology table that builds ``graph`` exactly (node and link order kept)."""
     nodes: list[dict[str, Any]] = []
+    gps = graph.gpus_per_server
+    gpu_of = {h: g % gps for g, h in enumerate(graph.gpu_host)}
     for h in range(graph.num_hosts):
-        node: dict[str, Any] = {"name": graph.node_name(h), "role": "host", "server": graph.host_server[h]}
+        server = graph.host_server[h]
+        if graph.host_path:
+            node: dict[str, Any] = ({"name": graph.node_name(h), "role": "gpu", "server": server, "gpu": gpu_of[h]}
+                                    if h in gpu_of else {"name": graph.node_name(h), "role": "memory", "server": server})
+            nodes.append(node)
+            continue
+        node = {"name": graph.node_name(h), "role": "host", "server": server}
         if graph.gpu_nic:
-            gps = graph.gpus_per_server
             node["gpus"] = [g % gps for g, nic in enumerate(graph.gpu_nic) if nic == h]
         if graph.host_rail:
             node["rail"] = graph.host_rail[h]
         nodes.append(node)
-    nodes += [{"name": nm, "role": "switch"} for nm in graph.switch_names]
+    nodes += [{"name": nm, "role": _inside_role(nm) if graph.host_path else "switch"} for nm in graph.switch_names]
     links = [{"a": graph.node_name(l.a), "b": graph.node_name(l.b), "rate_gbps": l.rate_bps / 1e9,
               "delay_us": l.delay_s * 1e6} for l in graph.links]
     out = {"kind": "file", "name": graph.name, "gpus_per_server": graph.gpus_per_server, "nodes": nodes,
@@ -222,14 +286,22 @@ def graph_to_table(graph: Graph) -> dict[str, Any]:
     return out
 
 
+def _inside_role(name: str) -> str:
+    """The role of a forwarding node that the host path named (``s<server>.psw<j>`` and so on)."""
+    kind = name.rsplit(".", 1)[-1].rstrip("0123456789")
+    return {"psw": "pcie", "nic": "nic", "cpu": "cpu", "mem": "cpu", "nvswitch": "nvswitch", "io": "nvswitch"}.get(
+        kind, "switch")
+
+
 @register
 @dataclass(frozen=True)
 class FileTopology(Topology):
     """Any graph: nodes with roles and links with rate and delay (see the module docstring)."""
 
     kind: Literal["file"] = "file"
-    nodes: list[dict] = spec([], doc="nodes: tables with name, role (host, switch), and for hosts server, "
-                             "gpus (GPU-to-NIC map), rail")
+    nodes: list[dict] = spec([], doc="nodes: tables with name, role (host, switch; or a server's inside: gpu, "
+                             "memory, nic, pcie, nvswitch, cpu), and for hosts server, gpus (GPU-to-NIC map), rail; "
+                             "for gpu nodes server and gpu")
     links: list[dict] = spec([], doc="links: tables with a, b (node names), rate_gbps, delay_us")
     pxn: bool = spec(False, doc="NCCL PXN over the hosts' rails (see the rail kind)")
 

@@ -124,6 +124,9 @@ def expand(graph: "Graph", host: HostPath, path: str = "topology.host") -> "Grap
     nics_of: list[list[int]] = [[] for _ in range(servers)]
     for h, s in enumerate(graph.host_server):
         nics_of[s].append(h)
+    if graph.host_path:
+        raise ConfigError(f"{path}.model: the topology describes its servers' inside already (gpu nodes); leave "
+                          "[host] out")
     if graph.pxn:
         raise ConfigError(f"{path}.model: PXN (pxn = true) is not modelled with a host path; set one of them off")
     if graph.gpu_nic:  # the topology's own GPU-to-NIC map

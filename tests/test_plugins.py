@@ -109,3 +109,28 @@ def test_a_sweep_point_in_a_fresh_process_uses_the_entry_point_policy(tmp_path):
     assert res.returncode == 0, res.stderr
     text = res.stdout + res.stderr
     assert "made with another plugins" in text and "1 ran" in text, text
+
+
+def test_ray_workers_use_the_entry_point_policy(tmp_path, monkeypatch):
+    """A Ray cluster whose workers have the plugin installed runs a sweep point with its policy (each point is
+    a fresh process on a worker, like a local point)."""
+    ray = pytest.importorskip("ray")
+    site = install_example(tmp_path / "site")
+    env = env_with(site)
+    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])  # the cluster's workers start with the plugin installed
+    base = tmp_path / "tiny.toml"
+    base.write_text(TINY_RUN.format(topo=ROOT / "topologies/testbed.toml")
+                    .replace('policy = "mfs"', 'policy = "stage_order"')
+                    .replace("[policies.mfs]\nE = 4.0\nU = 0.5", "[policies.stage_order]\nfirst = 2"))
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text('base = "tiny.toml"\n[grid]\nseed = [1]\n')
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        address = ray.get_runtime_context().gcs_address
+        res = cli(env, "sweep", str(sweep), "--out", str(tmp_path / "out"), "--backend", "ray", "--address", address)
+    finally:
+        ray.shutdown()
+    assert res.returncode == 0, res.stderr
+    (run,) = (m.parent for m in (tmp_path / "out" / "runs").glob("*/meta.json"))
+    net = pd.read_parquet(run / "flows.parquet").query("path == 'network'")
+    assert len(net) and (net["priority"] == 2 + net["stage_num"] - 1).all()

@@ -116,8 +116,7 @@ def test_ray_workers_use_the_entry_point_policy(tmp_path, monkeypatch):
     a fresh process on a worker, like a local point)."""
     ray = pytest.importorskip("ray")
     site = install_example(tmp_path / "site")
-    env = env_with(site)
-    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])  # the cluster's workers start with the plugin installed
+    monkeypatch.setenv("PYTHONPATH", env_with(site)["PYTHONPATH"])  # the cluster's workers have the plugin
     base = tmp_path / "tiny.toml"
     base.write_text(TINY_RUN.format(topo=ROOT / "topologies/testbed.toml")
                     .replace('policy = "mfs"', 'policy = "stage_order"')
@@ -127,6 +126,7 @@ def test_ray_workers_use_the_entry_point_policy(tmp_path, monkeypatch):
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
         address = ray.get_runtime_context().gcs_address
+        env = dict(os.environ)  # with what ray.init set (the cluster's address and token)
         res = cli(env, "sweep", str(sweep), "--out", str(tmp_path / "out"), "--backend", "ray", "--address", address)
     finally:
         ray.shutdown()

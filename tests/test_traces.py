@@ -469,7 +469,7 @@ def test_generate_from_trace_window_and_rate():
         ({**SYNTH, "seed": -1}, "seed: must be >= 0"),
         ({**SYNTH, "rate": 3.0}, "rate: unknown key"),
         ({"kind": "trace"}, "trace: a trace file path is required"),
-        ({"kind": "trace", "trace": "t.csv", "rate_per_s": 1.0, "time_scale": 2.0}, "time_scale: give rate_per_s"),
+        ({"kind": "trace", "trace": "t.csv", "rate_per_s": 1.0, "time_scale": 2.0}, "time_scale: give a rate"),
         ({"kind": "trace", "trace": "t.csv", "time_scale": 0.0}, "time_scale: must be > 0"),
         ({"kind": "trace", "trace": "t.csv", "start_s": -1.0}, "start_s: must be >= 0"),
     ],

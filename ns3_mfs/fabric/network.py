@@ -73,7 +73,9 @@ class FabricConfig:
     xoff: Literal["dynamic", "static"] = spec("dynamic", doc="PFC XOFF threshold kind")
     alpha: float = spec(0.125, gt=0.0, max=64.0, doc="dynamic threshold: XOFF = alpha x free shared buffer")
     static_xoff_bytes: int = spec(256 * 1024, min=1, doc="static XOFF threshold per queue (bytes)")
-    headroom_factor: float = spec(3.0, min=0.0, max=100.0, doc="PFC headroom = factor x rate x delay (+2 MTU), at least a round trip at line rate + 3 frames")
+    headroom_factor: float = spec(
+        3.0, min=0.0, max=100.0, doc="PFC headroom = factor x rate x delay (+2 MTU); from factor 2 on, at least a "
+        "round trip at line rate + 3 frames")
     pause_quanta: int = spec(65535, min=1, max=65535, doc="pause time per PAUSE frame (512-bit quanta)")
     ack_interval: int = spec(1, min=1, max=1024, doc="receiver ACKs every N in-order packets")
     retx_timeout_us: Optional[float] = spec(

@@ -12,6 +12,7 @@
 
 #include "../helper/fabric-monitor-helper.h"
 #include "../helper/fabric-recorder.h"
+#include "../helper/mfs-scheduler.h"
 #include "../helper/mfs-time.h"
 #include "../helper/roce-fabric-helper.h"
 #include "../helper/run-watchdog.h"
@@ -228,7 +229,7 @@ Fabric::Fabric()
     }
     Simulator::Destroy();
     m = std::make_unique<Impl>();
-    SetScheduler("QuadHeapScheduler");
+    SetScheduler(mfs::kSchedulers[0]);
 }
 
 Fabric::~Fabric()
@@ -240,21 +241,11 @@ Fabric::~Fabric()
 void
 Fabric::SetScheduler(const std::string& name)
 {
-    static const char* allowed[] = {"QuadHeapScheduler", "PriorityQueueScheduler", "MapScheduler",
-                                    "CalendarScheduler", "ListScheduler"};
-    if (std::find(std::begin(allowed), std::end(allowed), name) == std::end(allowed))
-    {
-        throw std::invalid_argument("unknown scheduler '" + name +
-                                    "'; allowed: QuadHeapScheduler, PriorityQueueScheduler, MapScheduler, "
-                                    "CalendarScheduler, ListScheduler");
-    }
     if (!m->fabric.GetNodes().empty())
     {
         throw std::logic_error("SetScheduler must come before nodes are added");
     }
-    ObjectFactory f;
-    f.SetTypeId("ns3::" + name);
-    Simulator::SetScheduler(f);
+    mfs::SetSimulatorScheduler(name);
 }
 
 void

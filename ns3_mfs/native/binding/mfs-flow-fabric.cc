@@ -8,6 +8,7 @@
  */
 #include "mfs-flow-fabric.h"
 
+#include "../helper/mfs-scheduler.h"
 #include "../helper/mfs-time.h"
 #include "../helper/roce-routing.h"
 #include "../helper/run-watchdog.h"
@@ -132,7 +133,7 @@ FlowLevelFabric::FlowLevelFabric()
     }
     Simulator::Destroy();
     m = std::make_unique<Impl>();
-    SetScheduler("PriorityQueueScheduler");
+    SetScheduler(mfs::kSchedulers[0]);
     Impl* impl = m.get();
     m->fabric.SetDoneCallback([impl](uint32_t id) {
         if (impl->onFlowDone)
@@ -151,16 +152,7 @@ FlowLevelFabric::~FlowLevelFabric()
 void
 FlowLevelFabric::SetScheduler(const std::string& name)
 {
-    static const char* allowed[] = {"PriorityQueueScheduler", "MapScheduler", "CalendarScheduler", "ListScheduler"};
-    if (std::find(std::begin(allowed), std::end(allowed), name) == std::end(allowed))
-    {
-        throw std::invalid_argument("unknown scheduler '" + name +
-                                    "'; allowed: PriorityQueueScheduler, MapScheduler, "
-                                    "CalendarScheduler, ListScheduler");
-    }
-    ObjectFactory f;
-    f.SetTypeId("ns3::" + name);
-    Simulator::SetScheduler(f);
+    mfs::SetSimulatorScheduler(name);
 }
 
 void

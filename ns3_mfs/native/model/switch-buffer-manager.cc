@@ -59,8 +59,8 @@ SwitchBufferManager::GetTypeId()
                           MakeUintegerAccessor(&SwitchBufferManager::m_staticXoff),
                           MakeUintegerChecker<uint64_t>(1))
             .AddAttribute("HeadroomFactor",
-                          "PFC headroom per queue = factor x rate x one-way delay (+2 MTU), at least a round trip at "
-                          "line rate plus three maximum frames.",
+                          "PFC headroom per queue = factor x rate x one-way delay (+2 MTU); with a factor of 2 or "
+                          "more, at least a round trip at line rate plus three maximum frames.",
                           DoubleValue(3.0),
                           MakeDoubleAccessor(&SwitchBufferManager::m_headroomFactor),
                           MakeDoubleChecker<double>(0.0))
@@ -128,9 +128,10 @@ SwitchBufferManager::Setup(const std::vector<uint64_t>& portBps,
     {
         double bytesPerSec = portBps[p] / 8.0;
         double delay = portDelay[p].GetSeconds();
-        m_headroom[p] = static_cast<uint64_t>(
-            std::ceil(std::max(m_headroomFactor * bytesPerSec * delay + 2.0 * mtuBytes,
-                               2.0 * bytesPerSec * delay + 3.0 * mtuBytes)));
+        double byFactor = m_headroomFactor * bytesPerSec * delay + 2.0 * mtuBytes;
+        // A factor below 2 (less than a round trip) is a deliberate under-provisioning: no floor then.
+        m_headroom[p] = static_cast<uint64_t>(std::ceil(
+            m_headroomFactor < 2.0 ? byFactor : std::max(byFactor, 2.0 * bytesPerSec * delay + 3.0 * mtuBytes)));
         m_pauseTime[p] = PicoSeconds(
             static_cast<int64_t>(std::llround(m_pauseQuanta * 512.0 * 1e12 / portBps[p])));
         if (m_pfcEnabled)

@@ -24,8 +24,8 @@ namespace ns3
  * (ReservePerQueue), a per (ingress port, class) PFC headroom and a shared
  * pool. The headroom of a port absorbs what is still in flight after a PAUSE
  * is sent: HeadroomFactor x rate x one-way delay (default 3 x, as in the
- * HPCC / SimAI RoCE models), plus two MTU-sized frames; at least a round
- * trip at line rate plus three frames (the one arriving when XOFF is
+ * HPCC / SimAI RoCE models), plus two MTU-sized frames; with a factor of 2
+ * or more, at least a round trip at line rate plus three frames (the one arriving when XOFF is
  * decided, the one upstream is sending when the PAUSE arrives, the one this
  * port is sending ahead of the PAUSE), which decides on short links such as
  * those inside a server.

@@ -219,7 +219,7 @@ def test_connectx_profile_beats_the_hpcc_profile_on_incasts_and_permutation():
 
 
 NOT_MET = ("issue 14 item 8 target not met by the ConnectX firmware defaults as modelled "
-           "(README, 'DCQCN profiles'): measured 2-to-1 82 %, 7-to-1 74 %, permutation 1.39x")
+           "(docs/explanation/dcqcn.md): measured 2-to-1 82 %, 7-to-1 74 %, permutation 1.39x")
 
 
 @pytest.mark.xfail(strict=True, reason=NOT_MET)

@@ -1,4 +1,4 @@
-"""The congestion-control workloads of the README's DCQCN profile table.
+"""The congestion-control workloads of the DCQCN profile table (docs/explanation/dcqcn.md).
 
 Used by ``scratch/dcqcn_profiles.py`` (the table) and the tests. 100G links,
 MTU 4096 (the config's), every flow starts at t = 0:

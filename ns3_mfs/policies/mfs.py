@@ -1,7 +1,7 @@
 """MFS: Multi-stage Flow Scheduling with a Reverse Multi-Level Queue (arXiv 2603.17456).
 
 Levels are classes 1..7 (class 0 carries ACK/CNP); :data:`LEVEL_TABLE` is the
-one table of what each class carries (also in the README):
+one table of what each class carries (also in docs/explanation/policies.md):
 
 * **Stage 2** (dispatch, combine, all-reduce): the high level, P2 (P1 is
   reserved for the most urgent P2D flows).
@@ -85,7 +85,7 @@ HIGH = FIRST + 1       # P2: stage 2, and stage-1 fetches at RLI 0
 SCAVENGER = LAST       # P7: pruned requests only
 LOWEST = LAST - 1      # P6: the lowest class of every other data flow
 
-#: What each class carries under MFS (the README's table is this one).
+#: What each class carries under MFS (docs/explanation/policies.md shows this table).
 LEVEL_TABLE: dict[int, str] = {
     1: "P2D at MLU level 1 (MLU >= Q1 = U/E, feasible): the most urgent P2D",
     2: "stage 2 (collectives) and stage-1 fetches at RLI 0, of the first batch in RED order",

@@ -10,6 +10,8 @@
  */
 #include "mfs-fabric.h"
 
+#include "flow-args.h"
+
 #include "../helper/fabric-monitor-helper.h"
 #include "../helper/fabric-recorder.h"
 #include "../helper/mfs-scheduler.h"
@@ -46,35 +48,8 @@ enum StopCode : int
     STOP_STALLED,
 };
 
-/**
- * @param what what must be >= now and within the simulated-time range
- * @param atS a time (s)
- * @param nowS the current time (s)
- * @return the time
- */
-Time
-CheckedFutureTime(const std::string& what, double atS, double nowS)
-{
-    Time t = CheckedTimeFromSeconds(what, atS);
-    if (!(atS >= nowS))
-    {
-        throw std::invalid_argument(what + " must be >= the current time " + std::to_string(nowS) + " s");
-    }
-    return t;
-}
-
 /** Wire bytes of the largest frame a rate cap may have to pace (a bound on any RoCE frame). */
 constexpr double kLargestFrameBytes = 65536;
-
-/** @param cls a class; throws if out of range */
-void
-CheckClass(uint32_t cls)
-{
-    if (cls >= RoceHeader::kNumClasses)
-    {
-        throw std::invalid_argument("priority " + std::to_string(cls) + " is out of range; allowed: 0..7");
-    }
-}
 
 /**
  * @param d a port
@@ -301,23 +276,7 @@ uint32_t
 Fabric::AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls, double startS, bool notify)
 {
     m->Build();
-    uint32_t hosts = NumHosts();
-    for (auto [what, h] : {std::pair<const char*, uint32_t>{"src", srcHost}, {"dst", dstHost}})
-    {
-        if (h >= hosts)
-        {
-            throw std::invalid_argument(std::string(what) + " host " + std::to_string(h) +
-                                        " does not exist; allowed: 0.." + std::to_string(hosts - 1));
-        }
-    }
-    if (srcHost == dstHost)
-    {
-        throw std::invalid_argument("src and dst are the same host " + std::to_string(srcHost));
-    }
-    if (bytes == 0)
-    {
-        throw std::invalid_argument("bytes must be > 0");
-    }
+    CheckFlowEnds(srcHost, dstHost, NumHosts(), bytes);
     CheckClass(cls);
     Time start = CheckedFutureTime("flow start time", startS, Now());
     uint32_t id = m->flows.size();

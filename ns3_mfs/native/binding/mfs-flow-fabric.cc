@@ -8,6 +8,8 @@
  */
 #include "mfs-flow-fabric.h"
 
+#include "flow-args.h"
+
 #include "../helper/mfs-scheduler.h"
 #include "../helper/mfs-time.h"
 #include "../helper/roce-routing.h"
@@ -38,26 +40,6 @@ enum FlowStopCode : int
     FLOW_STOP_MAX_WALL,
     FLOW_STOP_STALLED,
 };
-
-Time
-FutureTime(const std::string& what, double atS, double nowS)
-{
-    Time t = CheckedTimeFromSeconds(what, atS);
-    if (!(atS >= nowS))
-    {
-        throw std::invalid_argument(what + " must be >= the current time " + std::to_string(nowS) + " s");
-    }
-    return t;
-}
-
-void
-CheckFlowClass(uint32_t cls)
-{
-    if (cls >= RoceHeader::kNumClasses)
-    {
-        throw std::invalid_argument("priority " + std::to_string(cls) + " is out of range; allowed: 0..7");
-    }
-}
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -224,32 +206,16 @@ uint32_t
 FlowLevelFabric::AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls, double startS, bool notify)
 {
     m->Build();
-    uint32_t hosts = NumHosts();
-    for (auto [what, h] : {std::pair<const char*, uint32_t>{"src", srcHost}, {"dst", dstHost}})
-    {
-        if (h >= hosts)
-        {
-            throw std::invalid_argument(std::string(what) + " host " + std::to_string(h) +
-                                        " does not exist; allowed: 0.." + std::to_string(hosts - 1));
-        }
-    }
-    if (srcHost == dstHost)
-    {
-        throw std::invalid_argument("src and dst are the same host " + std::to_string(srcHost));
-    }
-    if (bytes == 0)
-    {
-        throw std::invalid_argument("bytes must be > 0");
-    }
-    CheckFlowClass(cls);
-    Time start = FutureTime("flow start time", startS, Now());
+    CheckFlowEnds(srcHost, dstHost, NumHosts(), bytes);
+    CheckClass(cls);
+    Time start = CheckedFutureTime("flow start time", startS, Now());
     return m->fabric.AddFlow(srcHost, dstHost, bytes, static_cast<uint8_t>(cls), start.GetPicoSeconds(), notify);
 }
 
 void
 FlowLevelFabric::SetPriority(uint32_t flow, uint32_t cls, bool)
 {
-    CheckFlowClass(cls);
+    CheckClass(cls);
     m->fabric.SetClass(flow, static_cast<uint8_t>(cls));
 }
 
@@ -330,7 +296,7 @@ FlowLevelFabric::SetTimerCallback(std::function<void(uint64_t)> cb)
 void
 FlowLevelFabric::ScheduleTimer(double atS, uint64_t token)
 {
-    Time at = FutureTime("timer time", atS, Now());
+    Time at = CheckedFutureTime("timer time", atS, Now());
     Impl* impl = m.get();
     // A time given in seconds may round to a picosecond before now: never schedule in the past.
     Simulator::Schedule(Max(at - Simulator::Now(), Time(0)), [impl, token]() {
@@ -359,7 +325,7 @@ FlowLevelFabric::Run(double stopAtS)
     Time stopTime;
     if (stopAtS != 0)
     {
-        stopTime = FutureTime("run stop time (until)", stopAtS, Now());
+        stopTime = CheckedFutureTime("run stop time (until)", stopAtS, Now());
     }
     m->stopCode = FLOW_STOP_NONE;
     m->cutShort = false;

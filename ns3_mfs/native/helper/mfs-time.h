@@ -62,6 +62,25 @@ CheckedTimeFromSeconds(const std::string& what, double s)
 
 /**
  * @ingroup ns3mfs
+ * A future time given from outside: checked as CheckedTimeFromSeconds, and not before @p nowS.
+ * @param what the argument, for the message
+ * @param atS the time (s)
+ * @param nowS the current time (s)
+ * @return the time rounded to the picosecond
+ */
+inline Time
+CheckedFutureTime(const std::string& what, double atS, double nowS)
+{
+    Time t = CheckedTimeFromSeconds(what, atS);
+    if (!(atS >= nowS))
+    {
+        throw std::invalid_argument(what + " must be >= the current time " + std::to_string(nowS) + " s");
+    }
+    return t;
+}
+
+/**
+ * @ingroup ns3mfs
  * @param ps picoseconds; negative means "never"
  * @return seconds, or NaN for a negative argument
  */

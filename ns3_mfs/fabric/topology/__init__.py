@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ...config import ConfigError, from_dict, load_toml, spec, to_dict
 from ...registry import Registry
@@ -56,6 +56,30 @@ class Link:
     b: int
     rate_bps: float
     delay_s: float
+
+
+def adjacency(links: Iterable[Link]) -> dict[int, list[int]]:
+    """The neighbours of every node of ``links`` (both directions, in link order)."""
+    adj: dict[int, list[int]] = {}
+    for link in links:
+        adj.setdefault(link.a, []).append(link.b)
+        adj.setdefault(link.b, []).append(link.a)
+    return adj
+
+
+def hop_distances(adj: dict[int, list[int]], sources: Iterable[int]) -> dict[int, int]:
+    """Links from the nearest of ``sources`` to every node they reach (breadth first)."""
+    dist = {s: 0 for s in sources}
+    frontier = list(dist)
+    while frontier:
+        nxt = []
+        for u in frontier:
+            for v in adj.get(u, ()):
+                if v not in dist:
+                    dist[v] = dist[u] + 1
+                    nxt.append(v)
+        frontier = nxt
+    return dist
 
 
 @dataclass(frozen=True)
@@ -103,21 +127,10 @@ class Graph:
     @property
     def diameter_links(self) -> int:
         """Links on the longest shortest path between two hosts (hop count of the farthest pair)."""
-        adj: dict[int, list[int]] = {}
-        for link in self.links:
-            adj.setdefault(link.a, []).append(link.b)
-            adj.setdefault(link.b, []).append(link.a)
+        adj = adjacency(self.links)
         far = 0
         for src in {0, self.num_hosts - 1}:  # hosts are symmetric in every built-in kind
-            dist, frontier = {src: 0}, [src]
-            while frontier:
-                nxt = []
-                for u in frontier:
-                    for v in adj.get(u, ()):
-                        if v not in dist:
-                            dist[v] = dist[u] + 1
-                            nxt.append(v)
-                frontier = nxt
+            dist = hop_distances(adj, [src])
             far = max([far, *(d for n, d in dist.items() if n < self.num_hosts)])
         return max(far, 1)
 

@@ -14,25 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from . import Graph
+from . import Graph, adjacency, hop_distances
 
 
 def tiers(graph: Graph) -> list[int]:
     """Tier of every node (hosts 0)."""
-    adj: dict[int, list[int]] = {}
-    for link in graph.links:
-        adj.setdefault(link.a, []).append(link.b)
-        adj.setdefault(link.b, []).append(link.a)
-    dist = {h: 0 for h in range(graph.num_hosts)}
-    frontier = list(dist)
-    while frontier:
-        nxt = []
-        for u in frontier:
-            for v in adj.get(u, ()):
-                if v not in dist:
-                    dist[v] = dist[u] + 1
-                    nxt.append(v)
-        frontier = nxt
+    dist = hop_distances(adjacency(graph.links), range(graph.num_hosts))
     return [dist.get(n, -1) for n in range(graph.num_nodes)]
 
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence
 
 from ...config import ConfigError, spec
-from . import Graph, Link, Topology, register
+from . import Graph, Link, Topology, adjacency, hop_distances, register
 
 #: Node roles a file may use, each with its keys (beyond ``name`` and ``role``) and whether they are required.
 ROLES: dict[str, dict[str, bool]] = {
@@ -190,16 +190,7 @@ def build_graph(name: str, nodes: Sequence[Mapping[str, Any]], links: Sequence[M
 
 
 def _check_connected(n_hosts: int, n_switches: int, links: list[Link], names: list[str], path: str) -> None:
-    adj: dict[int, list[int]] = {}
-    for link in links:
-        adj.setdefault(link.a, []).append(link.b)
-        adj.setdefault(link.b, []).append(link.a)
-    seen, stack = {0}, [0]
-    while stack:
-        for v in adj.get(stack.pop(), ()):
-            if v not in seen:
-                seen.add(v)
-                stack.append(v)
+    seen = hop_distances(adjacency(links), [0])
     cut = next((h for h in range(n_hosts) if h not in seen), None)
     if cut is not None:
         raise ConfigError(f"{path}.links: host {names[cut]!r} cannot reach host {names[0]!r}; the graph is not "

@@ -214,10 +214,9 @@ def expand(graph: "Graph", host: HostPath, path: str = "topology.host") -> "Grap
 def route(graph: "Graph", src: int, dst: int) -> list[int]:
     """Node indices of a shortest path from host ``src`` to host ``dst`` through switches only (hosts never
     forward, as in the fabric's routing); the first one in node order where several tie."""
-    adj: dict[int, list[int]] = {}
-    for link in graph.links:
-        adj.setdefault(link.a, []).append(link.b)
-        adj.setdefault(link.b, []).append(link.a)
+    from . import adjacency
+
+    adj = adjacency(graph.links)
     prev = {src: src}
     frontier = [src]
     while frontier and dst not in prev:

@@ -360,10 +360,13 @@ RESULT_FILES: dict[str, tuple[str, dict[str, str]]] = {
         "time_s": "sample time (s)", "node": "switch node index", "node_name": "switch name", "port": "egress port",
         "priority": "class", "bytes": "queued bytes",
     }),
-    "anomalies.parquet": ("PFC deadlock cycle member or pause storm (empty for a healthy run)", {
-        "time_s": "when it was found (s)", "kind": "`deadlock` or `pause_storm`", "node": "switch node index",
-        "node_name": "switch name", "port": "port", "priority": "class", "paused_since_s": "paused since (s)",
-        "queued_bytes": "bytes held",
+    "anomalies.parquet": ("PFC deadlock cycle member, pause storm or a frame a lossless switch dropped (empty "
+                          "for a healthy run)", {
+        "time_s": "when it was found (s)", "kind": "`deadlock`, `pause_storm` or `drop`",
+        "node": "switch node index", "node_name": "switch name", "port": "port (`drop`: the ingress port)",
+        "priority": "class", "paused_since_s": "paused since (s; `drop`: the drop time)",
+        "queued_bytes": "bytes held (`drop`: by the ingress queue of that class)",
+        "flow": "`drop`: the dropped frame's flow; -1 otherwise",
     }),
     "summary.json (every run)": ("run (one JSON object; a metric that could not be computed is `null`)", {
         "status": "`complete`, `partial` (stopped early) or `invalid` (a check failed)",

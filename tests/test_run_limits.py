@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -81,6 +82,13 @@ def test_any_drop_with_pfc_on_fails_the_lossless_check(tmp_path):
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["drops"] > 0 and summary["completed"] == 8  # go-back-N recovered them: still not lossless
     assert summary["status"] == "invalid" and summary["checks"]["lossless"]["ok"] is False
+    # Each drop is located: switch, ingress port, class and flow (the senders' ports of the one switch).
+    an = pd.read_parquet(tmp_path / "r" / "anomalies.parquet")
+    drops = an[an["kind"] == "drop"]
+    assert len(drops) == summary["drops"] and set(drops["flow"]) <= set(range(8))
+    assert (drops["queued_bytes"] > 0).all() and (drops["time_s"] == drops["paused_since_s"]).all()
+    assert drops["node_name"].nunique() == 1 and drops["port"].nunique() > 1
+    assert "ingress port" in summary["checks"]["lossless"]["message"]
 
 
 def test_a_stopped_process_is_no_stall(tmp_path):

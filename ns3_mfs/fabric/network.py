@@ -306,7 +306,7 @@ PACKET_ONLY_TABLES: dict[str, dict[str, str]] = {
                "bytes": "int64", "flow": "int64"},
     "deliveries": {"time_s": "float64", "flow": "int64", "delivered_bytes": "int64"},
     "anomalies": {"time_s": "float64", "kind": "object", "node": "int64", "node_name": "object", "port": "int64",
-                  "priority": "int64", "paused_since_s": "float64", "queued_bytes": "int64"},
+                  "priority": "int64", "paused_since_s": "float64", "queued_bytes": "int64", "flow": "int64"},
 }
 
 #: Counters the flow model does not have (PFC, ECN, DCQCN, queues, packets): NaN in its results, not 0.

@@ -152,7 +152,7 @@ def run_checks(run: "FabricResult | Network") -> dict[str, Any]:
     elif cfg.pfc:
         hint = (f" (headroom_factor {cfg.headroom_factor:g} < {LOSSLESS_HEADROOM_FACTOR:g}: less than a round trip "
                 "of data at line rate)" if drops and cfg.headroom_factor < LOSSLESS_HEADROOM_FACTOR else "")
-        checks["lossless"] = Check(drops == 0, f"{drops} frames dropped with PFC on{hint}")
+        checks["lossless"] = Check(drops == 0, f"{drops} frames dropped with PFC on{hint}{_drop_places(res)}")
     else:
         checks["lossless"] = Check(None, f"not a lossless configuration; {drops} frames dropped")
 
@@ -217,6 +217,17 @@ def conclude(run: "FabricResult | Network", summary: dict[str, Any]) -> dict[str
     return summary
 
 
+def _drop_places(res: Any) -> str:
+    """Where a lossless fabric dropped frames (the ``drop`` rows of the anomalies log), for the check's message."""
+    an = res.anomalies
+    drops = an[an["kind"] == "drop"] if len(an) else an
+    if not len(drops):
+        return ""
+    where = drops.groupby(["node_name", "port", "priority"]).size().sort_values(ascending=False)
+    return " (at " + ", ".join(f"{n} ingress port {p} class {c}: {k}" for (n, p, c), k in where.head(4).items()) + \
+        "; anomalies.parquet lists each)"
+
+
 def raise_for_status(run: "FabricResult | Network", summary: dict[str, Any], out: Any = None) -> None:
     """Raise :class:`RunStopped` or :class:`CheckFailed` for a run that must not pass silently."""
     where = f"; results in {out} are marked {summary['status']}" if out is not None else ""
@@ -225,8 +236,8 @@ def raise_for_status(run: "FabricResult | Network", summary: dict[str, Any], out
         detail = ""
         res = _result(run)
         an = res.anomalies
-        if len(an):
-            first = an[an["kind"] == an["kind"].iloc[0]]
+        first = an[an["kind"] == reason]
+        if len(first):
             detail = ": " + ", ".join(
                 f"{r.node_name} port {r.port} class {r.priority}" for r in first.head(8).itertuples())
         raise RunStopped(f"run stopped at {res.sim_s:.6f} s simulated: {EARLY_STOPS[reason]}{detail}{where}")

@@ -104,13 +104,14 @@ FabricRecorder::DeclareTables()
     using A = PfcAnomaly;
     AddTable("anomalies", &m_anomalies)
         .Real("time_s", TimeS<A>)
-        .Label("kind", {"deadlock", "pause_storm"}, [](const A& r) { return r.kind; })
+        .Label("kind", {"deadlock", "pause_storm", "drop"}, [](const A& r) { return r.kind; })
         .Count("node", [](const A& r) { return r.node; })
         .Derived("node_name")
         .Count("port", [](const A& r) { return r.port; })
         .Count("priority", [](const A& r) { return r.cls; })
         .Real("paused_since_s", [](const A& r) { return SecondsFromPs(r.sincePs); })
-        .Count("queued_bytes", [](const A& r) { return r.bytes; });
+        .Count("queued_bytes", [](const A& r) { return r.bytes; })
+        .Count("flow", [](const A& r) { return static_cast<uint64_t>(r.flow); }); // -1: not a drop
 }
 
 void
@@ -162,19 +163,33 @@ FabricRecorder::Install(const RoceFabricHelper& fabric, const RdmaFlowTable* flo
         }
         if (nodes[x].sw)
         {
-            nodes[x].sw->TraceConnectWithoutContext("Drop", MakeCallback(&FabricRecorder::Dropped, this));
+            Ptr<SwitchBufferManager> mmu = nodes[x].sw->GetBufferManager();
+            nodes[x].sw->TraceConnectWithoutContext(
+                "Drop",
+                Callback<void, Ptr<const QueueDiscItem>>(
+                    [this, x, mmu](Ptr<const QueueDiscItem> item) { Dropped(x, mmu, item); }));
         }
     }
     m_deliveryConnected.assign(fabric.GetHostNodes().size(), false);
 }
 
 void
-FabricRecorder::Dropped(Ptr<const QueueDiscItem> item)
+FabricRecorder::Dropped(uint32_t node, Ptr<SwitchBufferManager> mmu, Ptr<const QueueDiscItem> item)
 {
-    const RoceHeader& h = StaticCast<const RoceQueueItem>(item)->Hdr();
+    Ptr<const RoceQueueItem> frame = StaticCast<const RoceQueueItem>(item);
+    const RoceHeader& h = frame->Hdr();
     if (h.type == RoceFrameType::DATA)
     {
         m_dropPayload[h.flow] += h.payload;
+    }
+    if (mmu->IsLossless())
+    {
+        // A lossless fabric must not drop: say where it happened (a lossy run's drops are its normal behaviour).
+        int64_t now = Simulator::Now().GetPicoSeconds();
+        PfcAnomaly a{now, now, node, frame->m_inPort, h.cls, PfcAnomaly::DROP,
+                     mmu->GetQueueBytes(frame->m_inPort, h.cls)};
+        a.flow = h.flow;
+        Append(m_anomalies, a);
     }
 }
 

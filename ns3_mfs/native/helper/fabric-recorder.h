@@ -149,10 +149,13 @@ class FabricRecorder : public Object
     void DeclareTables();
 
     /**
-     * A switch dropped a frame.
+     * A switch dropped a frame: count its payload against its flow and, on a lossless switch, record a
+     * ``drop`` anomaly (node, ingress port, class, flow).
+     * @param node the switch's node index
+     * @param mmu the switch's buffer manager
      * @param item the frame
      */
-    void Dropped(Ptr<const QueueDiscItem> item);
+    void Dropped(uint32_t node, Ptr<SwitchBufferManager> mmu, Ptr<const QueueDiscItem> item);
 
     /**
      * Keep a record unless its table is full.

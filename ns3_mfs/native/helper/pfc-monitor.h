@@ -25,15 +25,17 @@ struct PfcAnomaly
     {
         DEADLOCK = 0,    //!< member of a cycle of blocked classes
         PAUSE_STORM = 1, //!< paused without a break for too long
+        DROP = 2,        //!< a lossless switch dropped a frame (headroom exceeded; recorded by FabricRecorder)
     };
 
     int64_t timePs;  //!< detection (ps)
     int64_t sincePs; //!< the pause began (ps)
     uint32_t node;   //!< node index
-    uint32_t port;   //!< port index
+    uint32_t port;   //!< port index (DROP: the ingress port)
     uint8_t cls;     //!< class
-    Kind kind;       //!< deadlock member or pause storm
-    uint64_t bytes;  //!< bytes queued in that class of the port's egress queue
+    Kind kind;       //!< deadlock member, pause storm or drop
+    uint64_t bytes;  //!< bytes queued in that class of the port's egress queue (DROP: of its ingress queue)
+    int64_t flow{-1}; //!< DROP: the dropped frame's flow; -1 otherwise
 };
 
 /**

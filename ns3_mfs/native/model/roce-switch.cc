@@ -142,12 +142,12 @@ RoceSwitch::PortReceive(uint32_t port, Ptr<RoceQueueItem> item)
     int out = SelectPort(h.src, h.dst, h.flow);
     NS_ABORT_MSG_IF(out < 0, "switch " << m_nodeIndex << " has no route to host " << h.dst);
     uint32_t bytes = item->GetSize();
+    item->m_inPort = port; // also tells the Drop trace's consumers where the frame came in
     if (!m_mmu->Admit(port, h.cls, bytes))
     {
         m_dropTrace(item);
         return;
     }
-    item->m_inPort = port;
     m_ports[out]->Enqueue(item);
 }
 

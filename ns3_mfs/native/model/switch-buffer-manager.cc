@@ -254,6 +254,12 @@ SwitchBufferManager::GetUsedBytes() const
     return m_used;
 }
 
+bool
+SwitchBufferManager::IsLossless() const
+{
+    return m_pfcEnabled;
+}
+
 uint64_t
 SwitchBufferManager::GetSharedUsed() const
 {

@@ -96,6 +96,8 @@ class SwitchBufferManager : public Object
     uint64_t GetSharedCapacity() const;
     /** @return headroom bytes reserved per queue of @p port */
     uint64_t GetHeadroom(uint32_t port) const;
+    /** @return whether the buffer sends PAUSE instead of dropping (PfcEnabled) */
+    bool IsLossless() const;
     /** @return current XOFF threshold (bytes of shared buffer per queue) */
     uint64_t GetXoffThreshold() const;
     /** @return bytes held by one ingress queue */

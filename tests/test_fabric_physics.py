@@ -175,3 +175,35 @@ def test_paused_class_stops_and_restarts_within_one_quantum_of_resume():
                 checked += 1
             paused_at = None
     assert checked > 0
+
+
+def _serialisation_overlaps(tx: pd.DataFrame, rate_bps: float) -> int:
+    """Frames a port started before it had finished the previous one (1 ps of rounding allowed)."""
+    n = 0
+    for _, g in tx.groupby(["node", "port"]):
+        g = g.sort_values("time_s", kind="stable")
+        ends = g["time_s"].to_numpy() + (g["bytes"].to_numpy() + 20) * 8 / rate_bps
+        n += int((g["time_s"].to_numpy()[1:] < ends[:-1] - 1e-12).sum())
+    return n
+
+
+@pytest.mark.parametrize("cc", ["dcqcn", "none"])
+def test_a_port_serialises_one_frame_at_a_time(cc):
+    # Host 1 sends one flow into a congested host (0, where host 3 also sends: CNPs cut its rate) and one to
+    # an idle host. Once host 3's flow ends, the first flow climbs back to line rate by its byte counter, inside
+    # the pull that builds its next frame: a regression test (that pull once let the port start a second frame,
+    # and from then on it sent two at once, faster than its line).
+    net = Network(TestbedTopology(servers=4, nics_per_server=1), FabricConfig(cc=cc))
+    for src, dst, nbytes in ((1, 0, 30_000_000), (1, 2, 30_000_000), (3, 0, 4_000_000)):
+        net.start_flow(src, dst, nbytes)
+    for host in (1, 3):
+        net.enable_tx_log(host, 0)
+    net.run()
+    flows = net.flows()
+    assert flows["completed"].all()
+    if cc == "dcqcn":
+        assert flows["rate_decreases"].sum() > 0  # the scenario does exercise DCQCN
+    tx = net.tx_log()
+    assert len(tx) > 10_000 and _serialisation_overlaps(tx, GBPS100) == 0
+    # nothing leaves a host faster than its line: host 1's 60 MB take at least their payload's time at 100G
+    assert flows.loc[[0, 1], "end_s"].max() >= 60_000_000 * 8 / GBPS100

@@ -276,6 +276,13 @@ RoceNetDevice::Kick()
 void
 RoceNetDevice::TransmitNext()
 {
+    // A port serialises one frame at a time. The owner's PortPull may call back (a flow's DCQCN rate
+    // reaching line rate Kicks the device) before this call has started the frame it pulls: that call
+    // must not start a second frame, or the port would send two frames at once from then on.
+    if (m_busy || m_pulling)
+    {
+        return;
+    }
     if (!m_ctrl.empty())
     {
         Ptr<RoceQueueItem> f = m_ctrl.front();
@@ -285,7 +292,9 @@ RoceNetDevice::TransmitNext()
     }
     if (!m_qdisc->HasEligible() && m_owner)
     {
+        m_pulling = true;
         Ptr<RoceQueueItem> pulled = m_owner->PortPull(m_port, m_pausedMask);
+        m_pulling = false;
         if (pulled)
         {
             m_qdisc->EnqueueDirect(std::move(pulled));

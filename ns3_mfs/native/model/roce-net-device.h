@@ -314,6 +314,7 @@ class RoceNetDevice : public NetDevice
     uint32_t m_nodeIndex{0};      //!< fabric node index
     Stats m_stats;                //!< counters
     bool m_busy{false};           //!< serialising a frame
+    bool m_pulling{false};        //!< inside the owner's PortPull (which may Kick: see TransmitNext)
     int64_t m_lastArrivalPs{-1};  //!< the last frame sent reaches the peer then (ps)
     uint64_t m_txBytes{0};        //!< bytes put on the wire
     std::deque<Ptr<RoceQueueItem>> m_ctrl; //!< MAC control frames waiting

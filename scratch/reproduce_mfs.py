@@ -199,7 +199,8 @@ def testbed_plans(opt: Options) -> list[Plan]:
             description=(f"Packet level, `{topo.name}` ({'host path' if topo.host.enabled else 'no host path'}), "
                          f"{serving.model} TP1/EP8 on 16 prefill GPUs (2 per NIC), 16 decode GPUs, KV pool on the "
                          f"prefill instances, full-history P2D, {serving.max_batched_tokens}-token batches, default "
-                         "congestion control, TTFT SLO 3x the low-load replay. Rates (req/s per prefill GPU): "
+                         "congestion control, TTFT SLO 3x the low-load replay. Anchor (ablations, Fig. 5): the rate "
+                         "nearest the paper's 1 req/s per GPU. Rates (req/s per prefill GPU): "
                          f"{', '.join(f'{r:g}' for r in rates)}"
                          + ("" if opt.rates else " (fractions " + ", ".join(f"{f:g}" for f in LOAD_FRACTIONS)
                             + " of the compute model's prefill capacity)") + "."),
@@ -444,6 +445,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     ap.add_argument("--topology", default=None, help="testbed part: another topology file (smoke tests)")
     ap.add_argument("--model", default=None, help="testbed part: another model (smoke tests)")
     ap.add_argument("--dry-run", action="store_true", help="list the points and their estimated minutes; run nothing")
+    ap.add_argument("--hops-per-s", type=float, default=None,
+                    help="dry run: packet-hops per second to assume (default: measured on the part's finished "
+                         "points, else the demo's rate)")
     ap.add_argument("--report", action="store_true", help="only (re)write the pages from the finished points")
     ap.add_argument("--publish", action="store_true", help=f"copy the pages and plots into {REFERENCE}")
     args = ap.parse_args(argv)
@@ -466,6 +470,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         ap.error(f"--rates: expected numbers (req/s per prefill GPU), got {' '.join(args.rates)!r}")
     if args.rates is not None and not all(r > 0 and math.isfinite(r) for r in args.rates):
         ap.error("--rates: every rate must be a number > 0 (req/s per prefill GPU)")
+    if args.hops_per_s is not None and not (args.hops_per_s > 0 and math.isfinite(args.hops_per_s)):
+        ap.error(f"--hops-per-s: must be a number > 0, got {args.hops_per_s}")
     work = Path(args.work).resolve()
     if work == REFERENCE or REFERENCE in work.parents:
         ap.error(f"--work: {work} is inside {REFERENCE}; runs go elsewhere and --publish copies the pages")
@@ -494,12 +500,12 @@ def report(plans: list[Plan], its: list[Item], work: Path) -> list[Path]:
     return pages
 
 
-def publish(plans: list[Plan], work: Path, reference: Path = REFERENCE) -> list[Path]:
-    """Copy each setting's page and plots (PNG) and the README from ``work`` into ``reference``."""
+def publish(names: list[str], work: Path, reference: Path = REFERENCE) -> list[Path]:
+    """Copy each named setting's page and plots (PNG) and the README from ``work`` into ``reference``
+    (never the runs)."""
     copied = []
     reference.mkdir(parents=True, exist_ok=True)
-    for p in plans:
-        name = p.setting.name
+    for name in names:
         if (work / f"{name}.md").exists():
             copied.append(Path(shutil.copy(work / f"{name}.md", reference / f"{name}.md")))
         for png in sorted((work / name).glob("*.png")):
@@ -510,11 +516,11 @@ def publish(plans: list[Plan], work: Path, reference: Path = REFERENCE) -> list[
     return copied
 
 
-def dry_run(plans: list[Plan], its: list[Item], work: Path) -> None:
+def dry_run(plans: list[Plan], its: list[Item], work: Path, rate: Optional[float] = None) -> None:
     total = 0.0
     for part in dict.fromkeys(p.part for p in plans):
         pts = points(its, part)
-        est = estimate(Sweep(f"reproduce {part}", {}, {}, pts, 0), work / part)
+        est = estimate(Sweep(f"reproduce {part}", {}, {}, pts, 0), work / part, rate)
         rows = {r["run_id"]: r for r in est.points}
         flow = part == "large"
         print(f"part {part}: {len(pts)} runs, {sum(r['state'] != 'finished' for r in est.points)} to run, "
@@ -538,7 +544,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"reproduce_mfs.py: error: {exc}", file=sys.stderr)
         return 2
     if args.dry_run:
-        dry_run(plans, its, args.work)
+        dry_run(plans, its, args.work, args.hops_per_s)
         return 0
     if not args.report:
         try:
@@ -554,7 +560,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     for page in report(plans, its, args.work):
         print(f"wrote {page}")
     if args.publish:
-        for path in publish(plans, args.work):
+        for path in publish([p.setting.name for p in plans], args.work, REFERENCE):
             print(f"published {path}")
     return 0
 

@@ -219,3 +219,19 @@ def test_a_second_run_runs_nothing_and_the_page_shows_the_runs(script, capsys, t
     for d in runs:  # each run's mean TTFT is a cell of the page (one seed: no interval)
         assert f"| {json.loads((d / 'summary.json').read_text())['ttft_mean_s'] * 1e3:.1f} |" in page
     assert "Reduced run" in page and "None: every expected run has finished." in page
+
+
+def test_pages_go_to_the_work_directory_and_publish_copies_pages_and_plots_only(script, tmp_path, monkeypatch):
+    ref = tmp_path / "reference"
+    monkeypatch.setattr(script, "REFERENCE", ref)
+    argv = tiny_args(tmp_path, "--seeds", "1", "--rates", "1", "--policies", "fair", "--variants", "main", "--report")
+    assert script.main(argv) == 0
+    work = tmp_path / "work"
+    assert (work / "testbed-qwena-conv.md").exists() and (work / "README.md").exists() and not ref.exists()
+    assert "| main | fair | 1 | 0/1 |" in (work / "testbed-qwena-conv.md").read_text()  # nothing ran
+    (work / "testbed-qwena-conv").mkdir()
+    (work / "testbed-qwena-conv" / "attainment_vs_rate.png").write_bytes(b"png")
+    (work / "testbed" / "runs").mkdir(parents=True)
+    assert script.main(argv + ["--publish"]) == 0
+    assert sorted(p.relative_to(ref).as_posix() for p in ref.rglob("*") if p.is_file()) == [
+        "README.md", "testbed-qwena-conv.md", "testbed-qwena-conv/attainment_vs_rate.png"]

@@ -235,3 +235,20 @@ def test_pages_go_to_the_work_directory_and_publish_copies_pages_and_plots_only(
     assert script.main(argv + ["--publish"]) == 0
     assert sorted(p.relative_to(ref).as_posix() for p in ref.rglob("*") if p.is_file()) == [
         "README.md", "testbed-qwena-conv.md", "testbed-qwena-conv/attainment_vs_rate.png"]
+
+
+def test_scheduler_pages_compare_variants_at_each_rate_and_plot_them(tmp_path):
+    runs = tmp_path / "runs"
+    exp = []
+    for i, (variant, ttft) in enumerate((("fcfs", [0.4, 0.6]), ("kairos", [0.3, 0.5]))):
+        for j, rate in enumerate((1.0, 2.0)):
+            d = fake_run(runs / f"{i}{j}", [t * rate for t in ttft], [(0, 0, "dispatch", 1e-3)])
+            exp.append(Expected(variant, "fair", rate, 1, d, "finished"))
+    setting = Setting("sch", "Schedulers", "schedulers", "desc", requests=2, warmup=1, seeds=(1,), anchor_rate=1.0,
+                      claims=(Claim("mean TTFT", "ttft_mean_s", ("kairos", "fair"), ("fcfs", "fair"), -0.178,
+                                    rate="each"),))
+    text = write_page(setting, exp, tmp_path / "out").read_text()
+    assert text.count(f"| mean TTFT | 1 | -17.8% | {0.4 / 0.5 - 1:+.1%} | 1 | holds |") == 1
+    assert text.count(f"| mean TTFT | 2 | -17.8% | {0.4 / 0.5 - 1:+.1%} | 1 | holds |") == 1
+    assert (tmp_path / "out" / "sch" / "attainment_vs_rate.png").exists()
+    assert "![TTFT CDF](sch/ttft_cdf.png)" in text

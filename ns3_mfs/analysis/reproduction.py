@@ -304,7 +304,7 @@ def write_page(setting: Setting, expected: Sequence[Expected], out: Path, plots:
     """Write ``out/<name>.md`` (and its plots under ``out/<name>/``) from the finished runs; returns the page."""
     out = Path(out)
     table = metrics_table(expected)
-    rates = sorted({e.rate_per_gpu for e in expected if e.variant == "main"})
+    rates = sorted({e.rate_per_gpu for e in expected})
     missing = [e for e in expected if e.state != "finished"]
     done = len(expected) - len(missing)
     parts = [f"# {setting.title}", "", setting.description, "", scale_line(setting, table), "",
@@ -369,34 +369,34 @@ def _plots(setting: Setting, expected: Sequence[Expected], table: pd.DataFrame, 
     d.mkdir(parents=True, exist_ok=True)
     sty = st.get_style(None)
     lines = ["## Plots", ""]
-    main = table[table["variant"] == "main"]
-    if setting.kind == "validate":
-        main = table.assign(policy=table["policy"] + " (" + table["variant"] + ")")
+    main = table.assign(series=[series(setting.kind, v, p) for v, p in zip(table["variant"], table["policy"])])
+    main = main[main["series"].notna()]
     if main["rate_per_gpu"].nunique() > 1:
         with st.use(sty):
-            fig = pl.line_figure(main, "rate_per_gpu", "ttft_slo_attainment", "policy", sty, ylim=(0, 1.02))
+            fig = pl.line_figure(main, "rate_per_gpu", "ttft_slo_attainment", "series", sty, ylim=(0, 1.02))
             pl._write(fig, sty, d, "attainment_vs_rate")
         lines += [f"![TTFT SLO attainment against rate]({setting.name}/attainment_vs_rate.png)", ""]
     anchor = setting.anchor_rate if setting.anchor_rate is not None else (max(main["rate_per_gpu"]) if len(main) else None)
-    at = [e for e in expected if e.state == "finished" and e.variant == "main" and anchor is not None
-          and math.isclose(e.rate_per_gpu, anchor)]
+    at = [e for e in expected if e.state == "finished" and series(setting.kind, e.variant, e.policy) is not None
+          and anchor is not None and math.isclose(e.rate_per_gpu, anchor)]
     if at:
         ttft, cct = {}, {}
         for e in at:
+            name = series(setting.kind, e.variant, e.policy)
             r = pd.read_parquet(e.run_dir / "requests.parquet")
             r = r[~r["warmup"].astype(bool)] if "warmup" in r.columns else r
-            ttft.setdefault(e.policy, []).append(r["ttft_s"].dropna().to_numpy())
+            ttft.setdefault(name, []).append(r["ttft_s"].dropna().to_numpy())
             if (e.run_dir / "collectives.parquet").exists():
-                cct.setdefault(e.policy, []).append(a2a_cct(pd.read_parquet(e.run_dir / "collectives.parquet")).to_numpy())
+                cct.setdefault(name, []).append(a2a_cct(pd.read_parquet(e.run_dir / "collectives.parquet")).to_numpy())
         for name, vals, col, what in (("ttft_cdf", ttft, "ttft_s", "TTFT"), ("cct_cdf", cct, "cct_s", "A2A CCT")):
-            series = {p: np.concatenate(v) for p, v in vals.items() if sum(len(x) for x in v)}
-            if series:
+            curves = {p: np.concatenate(v) for p, v in vals.items() if sum(len(x) for x in v)}
+            if curves:
                 with st.use(sty):
-                    fig = pl.ecdf_figure(series, col, sty, title=f"at {anchor:g} req/s per GPU, seeds pooled",
-                                         legend_title="policy", what=what)
+                    fig = pl.ecdf_figure(curves, col, sty, title=f"at {anchor:g} req/s per GPU, seeds pooled",
+                                         legend_title=None, what=what)
                     pl._write(fig, sty, d, name)
                 lines += [f"![{what} CDF]({setting.name}/{name}.png)", ""]
-        shares = main[np.isclose(main["rate_per_gpu"], anchor)].groupby("policy")[
+        shares = main[np.isclose(main["rate_per_gpu"], anchor)].groupby("series")[
             ["stage1_share", "stage2_share", "stage3_share"]].mean()
         if len(shares) and shares.notna().any().any():
             _bars(shares * 100, "share of TTFT waiting (%)", d, "wait_shares", sty, stacked=True,
@@ -409,6 +409,16 @@ def _plots(setting: Setting, expected: Sequence[Expected], table: pd.DataFrame, 
         _bars(means, "mean TTFT (ms)", d, "ablations", sty, labels=["mean TTFT"])
         lines += [f"![MFS ablations]({setting.name}/ablations.png)", ""]
     return lines
+
+
+def series(kind: str, variant: str, policy: str) -> Optional[str]:
+    """The line a run belongs to in the plots: the policy of the main variant (testbed, large), the
+    scheduler variant (schedulers), policy and fabric model (validate); None: not plotted as a line."""
+    if kind == "schedulers":
+        return variant
+    if kind == "validate":
+        return f"{policy} ({variant})"
+    return policy if variant == "main" else None
 
 
 def _bars(frame: pd.DataFrame, ylabel: str, d: Path, name: str, sty: Any, stacked: bool = False,
@@ -436,8 +446,7 @@ def write_index(settings: Sequence[tuple[Setting, Sequence[Expected]]], out: Pat
         done = sum(e.state == "finished" for e in expected)
         rows.append({"setting": f"[{s.title}]({s.name}.md)", "runs finished": f"{done}/{len(expected)}",
                      "requests + warm-up": f"{s.requests} + {s.warmup}", "seeds": len(s.seeds)})
-        rates = sorted({e.rate_per_gpu for e in expected if e.variant == "main"})
-        for c in claim_rows(s, table, rates):
+        for c in claim_rows(s, table, sorted({e.rate_per_gpu for e in expected})):
             claims.append({"setting": s.name, **{k: v for k, v in c.items() if k != "source"}})
     text = ["# Reproducing MFS at packet level", "",
             "Generated by `scratch/reproduce_mfs.py --report` from the runs finished so far; each page holds its "

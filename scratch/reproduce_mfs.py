@@ -205,7 +205,9 @@ def testbed_plans(opt: Options) -> list[Plan]:
                          + ("" if opt.rates else " (fractions " + ", ".join(f"{f:g}" for f in LOAD_FRACTIONS)
                             + " of the compute model's prefill capacity)") + "."),
             requests=opt.requests, warmup=opt.warmup, seeds=opt.seeds, anchor_rate=anchor, claims=claims,
-            notes=(("The Mooncake trace keeps its own arrival pattern, rescaled to each rate (not Poisson).",)
+            notes=(("The Mooncake trace keeps its own arrival pattern, rescaled to each rate (not Poisson); seed s "
+                    f"replays the window starting at ((s - 1) x {TRACE_SEED_SPACING_S:g}) mod {TRACE_WRAP_S:g} s "
+                    "of the trace.",)
                    if kind == "mooncake" else ()))
         plans.append(Plan(setting, "testbed", runs))
     return plans
@@ -377,6 +379,22 @@ def order_key(item: Item, plans: list[Plan]) -> tuple:
             _variant_rank(item.variant, item.plan), pols.index(item.policy))
 
 
+#: Trace workloads: seed s replays the window starting at ((s - 1) x this) mod TRACE_WRAP_S seconds of the
+#: trace (the Mooncake conversation trace spans 3,537 s; 1,536 of its requests about 450 s), so that
+#: replications are different stretches of it (a trace replay has no random arrivals to vary).
+TRACE_SEED_SPACING_S = 600.0
+TRACE_WRAP_S = 3000.0
+
+
+def seeded(cfg: RunConfig, seed: int) -> RunConfig:
+    """The run config of one seed (a trace workload also moves its window, :data:`TRACE_SEED_SPACING_S`)."""
+    cfg = dataclasses.replace(cfg, seed=seed)
+    if cfg.workload.kind == "trace":
+        start = ((seed - 1) * TRACE_SEED_SPACING_S) % TRACE_WRAP_S
+        cfg = dataclasses.replace(cfg, workload=dataclasses.replace(cfg.workload, start_s=start))
+    return cfg
+
+
 def items(plans: list[Plan], variants: Optional[list[str]] = None) -> list[Item]:
     """Every run of the plans as a validated sweep point, in :func:`order_key` order (a run two settings
     share, e.g. a common baseline, is an item of each and one point: :func:`points`)."""
@@ -387,7 +405,7 @@ def items(plans: list[Plan], variants: Optional[list[str]] = None) -> list[Item]
                 continue
             for seed in plan.setting.seeds:
                 try:
-                    pt = point_of(dataclasses.replace(cfg, seed=seed),
+                    pt = point_of(seeded(cfg, seed),
                                   {"setting": plan.setting.name, "variant": v, "policy": p, "rate_per_gpu": r,
                                    "seed": seed}, ROOT)
                 except ConfigError as exc:

@@ -252,3 +252,13 @@ def test_scheduler_pages_compare_variants_at_each_rate_and_plot_them(tmp_path):
     assert text.count(f"| mean TTFT | 2 | -17.8% | {0.4 / 0.5 - 1:+.1%} | 1 | holds |") == 1
     assert (tmp_path / "out" / "sch" / "attainment_vs_rate.png").exists()
     assert "![TTFT CDF](sch/ttft_cdf.png)" in text
+
+
+def test_trace_replications_replay_different_windows(script):
+    opt = script.Options(requests=64, warmup=32, seeds=(1, 2, 3), rates=(0.1,), policies=("fair",))
+    plan = next(p for p in script.testbed_plans(opt) if p.setting.name == "testbed-mooncake")
+    cfg = plan.runs[("main", "fair", 0.1)]
+    starts = [script.seeded(cfg, s).workload.start_s for s in (1, 2, 3, 6)]
+    assert starts == [0.0, 600.0, 1200.0, 0.0]
+    its = script.items([plan], ["main"])
+    assert len({it.point.run_id for it in its}) == 3

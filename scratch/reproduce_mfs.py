@@ -521,7 +521,7 @@ def report(plans: list[Plan], its: list[Item], work: Path) -> list[Path]:
     return pages
 
 
-def publish(names: list[str], work: Path, reference: Path = REFERENCE) -> list[Path]:
+def publish(names: list[str], work: Path, reference: Path) -> list[Path]:
     """Copy each named setting's page and plots (PNG) and the README from ``work`` into ``reference``
     (never the runs)."""
     copied = []

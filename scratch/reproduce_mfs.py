@@ -305,7 +305,7 @@ def scheduler_plans(opt: Options) -> list[Plan]:
                             routing="zipf", routing_params={"exponent": 1.2, "seed": 1})
     base = RunConfig(topology=topo, workload=wl, serving=serving, policy="fair", scenario="reproduce schedulers")
     rates = list(opt.rates) if opt.rates else rate_grid(capacity_per_gpu(base))
-    anchor = nearest(rates, rates[len(rates) // 2])
+    anchor = rates[len(rates) // 2]  # the middle of the grid
     pairs = {
         "kairos": (("fcfs + continuous", {}),
                    ("kairos", {"queue_policy": "kairos", "decode": DecodeConfig(policy="kairos_slack", ep=2)}),

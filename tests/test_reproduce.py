@@ -262,3 +262,28 @@ def test_trace_replications_replay_different_windows(script):
     assert starts == [0.0, 600.0, 1200.0, 0.0]
     its = script.items([plan], ["main"])
     assert len({it.point.run_id for it in its}) == 3
+
+
+@pytest.mark.slow
+def test_validation_page_compares_the_models_run_by_run(tmp_path):
+    import dataclasses
+
+    from conftest import TINY_RUN
+    from ns3_mfs.experiment.run import load_run_config, run
+    from ns3_mfs.fabric import FabricConfig
+
+    cfg_file = tmp_path / "tiny.toml"
+    cfg_file.write_text(TINY_RUN.format(topo=ROOT / "topologies" / "testbed.toml"))
+    base = load_run_config(cfg_file)
+    exp = []
+    for model in ("packet", "flow"):
+        for policy in ("mfs", "fair"):
+            d = tmp_path / "runs" / f"{model}-{policy}"
+            run(dataclasses.replace(base, policy=policy, fabric=FabricConfig(model=model, cc="none")), out=d)
+            exp.append(Expected(model, policy, 1.0, 1, d, "finished"))
+    setting = Setting("val", "Validate", "validate", "desc", requests=3, warmup=0, seeds=(1,), anchor_rate=1.0,
+                      claims=(Claim("packet: TTFT", "ttft_mean_s", ("packet", "mfs"), ("packet", "fair"), None),))
+    text = write_page(setting, exp, tmp_path / "out").read_text()
+    section = text[text.index("## Flow model against packet model"):text.index("## Plots")]
+    assert section.count("| ttft |") == 2 and "| mfs |" in section and "| fair |" in section
+    assert "| packet: TTFT | 1 | — | " in text and "| not measured |" not in text

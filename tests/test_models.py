@@ -12,6 +12,7 @@ CATALOGUE = [
     "grok-1",
     "qwen3-30b-a3b",
     "qwen3-235b-a22b",
+    "qwen3-coder-480b-a35b",
     "deepseek-v3",
 ]
 
@@ -71,6 +72,28 @@ def test_qwen3_uses_explicit_head_dim():
     m = load_model("qwen3-30b-a3b")
     assert m.num_heads * m.head_dim != m.hidden_size
     assert m.kv_bytes_per_token_per_layer() == 2 * 4 * 128 * 2
+
+
+def test_qwen3_30b_a3b_bytes_by_hand():
+    m = load_model("qwen3-30b-a3b")
+    assert (m.layers, m.moe_layers, m.experts, m.top_k) == (48, 48, 128, 8)
+    assert m.kv_bytes_per_token() == 48 * 2 * 4 * 128 * 2 == 98304
+    assert m.dispatch_bytes_per_token() == m.combine_bytes_per_token() == 8 * 2048 * 2 == 32768
+    assert m.tp_allreduce_bytes_per_token() == 2048 * 2
+    assert m.expert_params() == 3 * 2048 * 768
+
+
+def test_qwen3_coder_480b_bytes_by_hand():
+    m = load_model("qwen3-coder-480b-a35b")
+    assert (m.layers, m.moe_layers, m.hidden_size, m.experts, m.top_k) == (62, 62, 6144, 160, 8)
+    assert m.kv_bytes_per_token_per_layer() == 2 * 8 * 128 * 2 == 4096
+    assert m.kv_bytes_per_token() == 62 * 4096 == 253952
+    assert m.dispatch_bytes_per_token() == m.combine_bytes_per_token() == 8 * 6144 * 2 == 98304
+    assert m.tp_allreduce_bytes_per_token() == 6144 * 2
+    assert m.expert_params() == 3 * 6144 * 2560
+    # Q and O 6144x12288, K and V 6144x1024.
+    assert m.attention_params_per_layer() == 2 * 6144 * 12288 + 2 * 6144 * 1024
+    assert m.weight_bytes() == 480e9 * 2
 
 
 def test_ring_allreduce_volume():

@@ -1,6 +1,5 @@
 """Result files: strict JSON (no bare NaN), readable by the group, and the reproduction script's paths."""
 
-import importlib.util
 import json
 import math
 import os
@@ -75,56 +74,6 @@ def test_a_serving_run_writes_strict_json_readable_by_the_group(tmp_path):
         assert stat.S_IMODE(p.stat().st_mode) == 0o644, p.name
     df = ns3_mfs.load_results(tmp_path)
     assert "tpot_mean_s" in df.attrs["metric_columns"] and df["tpot_mean_s"].isna().all()
-
-
-def _reproduce():
-    spec = importlib.util.spec_from_file_location("reproduce_mfs", ROOT / "scratch" / "reproduce_mfs.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_reproduce_writes_to_results_reproduce_and_publishes_only_when_asked(tmp_path, capsys):
-    mod = _reproduce()
-    assert mod.SETTINGS == tuple(mod.settings(True))
-    args = mod.parse_args([])
-    assert args.work == (ROOT / "results" / "reproduce").resolve() and not args.publish
-    assert mod.parse_args(["--publish"]).publish
-    with pytest.raises(SystemExit):
-        mod.parse_args(["--work", str(ROOT / "results" / "reference" / "x")])
-    assert "inside" in capsys.readouterr().err
-    work, ref = tmp_path / "reproduce", tmp_path / "reference"
-    (work / "testbed-poisson").mkdir(parents=True)
-    (work / "testbed-poisson" / "compare.csv").write_text("policy\nmfs\n")
-    (work / "testbed-poisson" / "runs").mkdir()
-    (work / "testbed-poisson.md").write_text("## testbed-poisson\n")
-    copied = mod.publish(work, "testbed-poisson", ref)
-    assert sorted(p.relative_to(ref).as_posix() for p in copied) == ["testbed-poisson.md",
-                                                                    "testbed-poisson/compare.csv"]
-    assert not (ref / "testbed-poisson" / "runs").exists()
-
-
-def test_reproduce_main_leaves_the_reference_alone_without_publish(tmp_path, monkeypatch):
-    mod = _reproduce()
-    import pandas as pd
-
-    ran = []
-
-    def fake_compare(cfg, policies, rates, work, jobs):
-        ran.append(work)
-        work.mkdir(parents=True)
-        (work / "compare.csv").write_text("x\n1\n")
-        return pd.DataFrame({"policy": ["mfs"], "rate_per_gpu": [1.0]})
-
-    ref = tmp_path / "reference"
-    monkeypatch.setattr(mod, "compare", fake_compare)
-    monkeypatch.setattr(mod, "compare_plots", lambda work: None)
-    monkeypatch.setattr(mod, "REFERENCE", ref)
-    mod.main(["--quick", "--only", "testbed-poisson", "--work", str(tmp_path / "w")])
-    assert ran == [tmp_path / "w" / "testbed-poisson"] and (tmp_path / "w" / "testbed-poisson.md").exists()
-    assert not ref.exists()
-    mod.main(["--quick", "--only", "testbed-poisson", "--work", str(tmp_path / "w2"), "--publish"])
-    assert (ref / "testbed-poisson" / "compare.csv").exists() and (ref / "testbed-poisson.md").exists()
 
 
 def _documented_problems(out, kind):

@@ -338,9 +338,7 @@ RoceNetDevice::SendPfc(uint8_t cls, uint16_t quanta)
     h.type = RoceFrameType::PAUSE;
     h.pauseClassEnable = static_cast<uint8_t>(1u << cls);
     h.pauseQuanta[cls] = quanta;
-    Ptr<Packet> p = Create<Packet>();
-    p->AddHeader(h);
-    m_ctrl.push_back(Create<RoceQueueItem>(p, h));
+    m_ctrl.push_back(RoceQueueItem::NewFrame(h));
     (quanta ? m_stats.pauseSent : m_stats.resumeSent)++;
     m_pfcTxTrace(cls, quanta);
     if (!m_busy)

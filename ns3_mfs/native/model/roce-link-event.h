@@ -51,7 +51,7 @@ class RoceRxEvent : public EventImpl
 
   private:
     RoceNetDevice* m_dev;      //!< receiver
-    Ptr<RoceQueueItem> m_item; //!< the frame (handed over on delivery)
+    Ptr<RoceQueueItem> m_item; //!< the frame to deliver (null once delivered)
 };
 
 /**

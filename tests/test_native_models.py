@@ -2,7 +2,8 @@
 
 Each suite checks one model on its own (no fabric): the flow-level fabric (max-min
 sharing, strict priority, rate cap, ideal latency), the RMLQ queue disc
-(strict-priority band order, RED/ECN marking law), the switch buffer manager
+(strict-priority band order, RED/ECN marking law), the frame packet pool
+(reuse only of dead frames' packets, header bytes written on demand), the switch buffer manager
 (XOFF/XON, dynamic threshold, headroom) and the RDMA NIC (go-back-N, DCQCN
 steps). A failing C++ check fails the pytest test and its message names the
 test case and the check.
@@ -16,7 +17,7 @@ import pytest
 
 from ns3_mfs import _build
 
-SUITES = ["flow-fabric", "quad-heap-scheduler", "rdma-nic", "rmlq-queue-disc", "switch-buffer-manager"]
+SUITES = ["flow-fabric", "quad-heap-scheduler", "rdma-nic", "rmlq-queue-disc", "roce-packet-pool", "switch-buffer-manager"]
 
 
 @pytest.fixture(scope="module")

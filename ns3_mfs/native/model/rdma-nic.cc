@@ -426,14 +426,13 @@ RdmaNic::PortPull(uint32_t, uint8_t pausedMask)
         h.flow = f.id;
         h.psn = f.sndNxt;
         h.payload = static_cast<uint32_t>(std::min<uint64_t>(m_mtu, f.size - f.sndNxt));
-        Ptr<Packet> p = Create<Packet>(h.payload);
-        p->AddHeader(h);
+        Ptr<RoceQueueItem> frame = RoceQueueItem::NewFrame(h);
         f.sndNxt += h.payload;
         f.bytesSent += h.payload;
         double rate = f.rateCap > 0 ? std::min(f.rate, f.rateCap) : f.rate;
         if (rate < m_lineRate)
         {
-            double wire = p->GetSize() + RoceHeader::kPreambleIfg;
+            double wire = frame->GetSize() + RoceHeader::kPreambleIfg;
             f.nextTxPs = now + static_cast<int64_t>(std::llround(wire * 8e12 / rate));
         }
         if (f.rate < m_lineRate)
@@ -457,7 +456,7 @@ RdmaNic::PortPull(uint32_t, uint8_t pausedMask)
         }
         Ready(f);
         ArmRto(f);
-        return Create<RoceQueueItem>(p, h);
+        return frame;
     }
     if (earliest != std::numeric_limits<int64_t>::max())
     {
@@ -743,9 +742,7 @@ RdmaNic::SendControl(RoceFrameType type, const RdmaFlow& f, uint64_t psn)
     h.dst = (m_host == f.dst) ? f.src : f.dst;
     h.flow = f.id;
     h.psn = psn;
-    Ptr<Packet> p = Create<Packet>();
-    p->AddHeader(h);
-    m_dev->Enqueue(Create<RoceQueueItem>(p, h));
+    m_dev->Enqueue(RoceQueueItem::NewFrame(h));
 }
 
 void

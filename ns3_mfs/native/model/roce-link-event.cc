@@ -4,36 +4,28 @@
  */
 #include "roce-link-event.h"
 
-#include "mfs-free-list.h"
 #include "roce-net-device.h"
 
 namespace ns3
 {
 
-RoceRxEvent::RoceRxEvent(RoceNetDevice* dev, Ptr<RoceQueueItem> item)
-    : m_dev(dev),
-      m_item(std::move(item))
+RoceRxEvent::RoceRxEvent(RoceNetDevice* dev)
+    : m_dev(dev)
 {
-}
-
-RoceRxEvent::~RoceRxEvent() = default;
-
-void*
-RoceRxEvent::operator new(std::size_t size)
-{
-    return MfsFreeList<RoceRxEvent>::Allocate(size);
 }
 
 void
-RoceRxEvent::operator delete(void* p)
+RoceRxEvent::SetFrame(Ptr<RoceQueueItem> item)
 {
-    MfsFreeList<RoceRxEvent>::Release(p);
+    m_item = std::move(item);
 }
 
 void
 RoceRxEvent::Notify()
 {
-    m_dev->Receive(std::move(m_item));
+    m_dev->Receive(m_item);
+    m_item = nullptr; // ns-3's Ptr has no move: drop the frame here, not when the event is reused
+    m_dev->RecycleRxEvent(this);
 }
 
 RoceTxDoneEvent::RoceTxDoneEvent(RoceNetDevice* dev)

@@ -10,8 +10,6 @@
 #include "ns3/event-impl.h"
 #include "ns3/ptr.h"
 
-#include <cstddef>
-
 namespace ns3
 {
 
@@ -28,9 +26,10 @@ class RoceNetDevice;
  * they take the same place in ns-3's event order (same time, same uid) as
  * the generic ones they replace:
  *
- * - RoceRxEvent delivers a frame to the far end of a link. Its storage
- *   comes from a free list (class-specific operator new/delete), so after
- *   the first frames in flight no event allocates.
+ * - RoceRxEvent delivers a frame to the far end of a link. The receiving
+ *   device keeps its delivered events and hands them out again for the
+ *   next frames sent to it, so after the first frames in flight no event
+ *   is allocated, constructed or destroyed.
  * - RoceTxDoneEvent ends the serialisation of a frame. A device owns one
  *   and schedules it again for every frame (a port serialises one frame
  *   at a time, so it is never pending twice).
@@ -38,31 +37,21 @@ class RoceNetDevice;
 class RoceRxEvent : public EventImpl
 {
   public:
-    /**
-     * @param dev the receiving device
-     * @param item the frame
-     */
-    RoceRxEvent(RoceNetDevice* dev, Ptr<RoceQueueItem> item);
-    ~RoceRxEvent() override;
+    /** @param dev the receiving device (not owned: it keeps this event when idle) */
+    explicit RoceRxEvent(RoceNetDevice* dev);
 
     /**
-     * Storage from the free list (or the heap when it is empty).
-     * @param size object size (sizeof(RoceRxEvent))
-     * @return the storage
+     * Load the frame to deliver (before the event is scheduled).
+     * @param item the frame
      */
-    static void* operator new(std::size_t size);
-    /**
-     * Return storage to the free list.
-     * @param p the storage
-     */
-    static void operator delete(void* p);
+    void SetFrame(Ptr<RoceQueueItem> item);
 
   protected:
     void Notify() override;
 
   private:
-    RoceNetDevice* m_dev;    //!< receiver
-    Ptr<RoceQueueItem> m_item; //!< the frame (handed over on delivery)
+    RoceNetDevice* m_dev;      //!< receiver
+    Ptr<RoceQueueItem> m_item; //!< the frame to deliver (null once delivered)
 };
 
 /**

@@ -64,8 +64,9 @@ RoceChannel::Attach(Ptr<RoceNetDevice> dev)
 void
 RoceChannel::Transmit(Ptr<RoceQueueItem> item, const RoceNetDevice* src, Time txTime)
 {
-    RoceNetDevice* peer = PeekPointer(m_dev[m_dev[0] == src ? 1 : 0]);
-    Simulator::Schedule(txTime + m_delay, Ptr<EventImpl>(new RoceRxEvent(peer, std::move(item)), false));
+    Ptr<RoceRxEvent> ev = m_dev[m_dev[0] == src ? 1 : 0]->TakeRxEvent();
+    ev->SetFrame(std::move(item));
+    Simulator::Schedule(txTime + m_delay, Ptr<EventImpl>(std::move(ev)));
 }
 
 Ptr<RoceNetDevice>
@@ -149,6 +150,7 @@ RoceNetDevice::DoDispose()
     m_ctrl.clear();
     m_owner = nullptr;
     m_txDoneEvent->Detach();
+    m_idleRxEvents.clear();
     NetDevice::DoDispose();
 }
 
@@ -179,6 +181,7 @@ RoceNetDevice::SetQueueDisc(Ptr<RmlqQueueDisc> qdisc)
     m_qdisc = qdisc;
     m_qdisc->Initialize();
     m_psPerByte = 8e12 / static_cast<double>(m_rate.GetBitRate());
+    m_txTimeBytes = 0;
 }
 
 Ptr<RmlqQueueDisc>
@@ -317,8 +320,14 @@ void
 RoceNetDevice::StartTx(Ptr<RoceQueueItem> item)
 {
     m_busy = true;
-    m_txBytes += item->GetSize() + RoceHeader::kPreambleIfg;
-    Time tx = TxTime(item->GetSize());
+    uint32_t size = item->GetSize();
+    m_txBytes += size + RoceHeader::kPreambleIfg;
+    if (size != m_txTimeBytes) // frames come in few sizes: convert only when the size changes
+    {
+        m_txTimeBytes = size;
+        m_txTime = TxTime(size);
+    }
+    Time tx = m_txTime;
     m_stats.txFrames++;
     if (item->Hdr().type == RoceFrameType::DATA)
     {
@@ -331,6 +340,24 @@ RoceNetDevice::StartTx(Ptr<RoceQueueItem> item)
     m_lastArrivalPs = (Simulator::Now() + tx + m_channel->GetDelay()).GetPicoSeconds();
     Simulator::Schedule(tx, Ptr<EventImpl>(m_txDoneEvent));
     m_channel->Transmit(std::move(item), this, tx);
+}
+
+Ptr<RoceRxEvent>
+RoceNetDevice::TakeRxEvent()
+{
+    if (m_idleRxEvents.empty())
+    {
+        return Create<RoceRxEvent>(this);
+    }
+    Ptr<RoceRxEvent> ev = std::move(m_idleRxEvents.back());
+    m_idleRxEvents.pop_back();
+    return ev;
+}
+
+void
+RoceNetDevice::RecycleRxEvent(RoceRxEvent* ev)
+{
+    m_idleRxEvents.emplace_back(ev);
 }
 
 void
@@ -347,9 +374,7 @@ RoceNetDevice::SendPfc(uint8_t cls, uint16_t quanta)
     h.type = RoceFrameType::PAUSE;
     h.pauseClassEnable = static_cast<uint8_t>(1u << cls);
     h.pauseQuanta[cls] = quanta;
-    Ptr<Packet> p = Create<Packet>();
-    p->AddHeader(h);
-    m_ctrl.push_back(Create<RoceQueueItem>(p, h));
+    m_ctrl.push_back(RoceQueueItem::NewFrame(h));
     (quanta ? m_stats.pauseSent : m_stats.resumeSent)++;
     m_pfcTxTrace(cls, quanta);
     if (!m_busy)

@@ -27,6 +27,7 @@ namespace ns3
 
 class RoceNetDevice;
 class RoceTxDoneEvent;
+class RoceRxEvent;
 
 /**
  * @ingroup ns3mfs
@@ -279,6 +280,16 @@ class RoceNetDevice : public NetDevice
 
   private:
     friend class RoceTxDoneEvent; //!< calls TxComplete
+    friend class RoceRxEvent;     //!< calls RecycleRxEvent
+    friend class RoceChannel;     //!< calls TakeRxEvent
+
+    /** @return an idle delivery event of this device (a new one if none is idle) */
+    Ptr<RoceRxEvent> TakeRxEvent();
+    /**
+     * Keep a delivery event that has run, for a later frame.
+     * @param ev the event
+     */
+    void RecycleRxEvent(RoceRxEvent* ev);
 
     /** Start the next frame: control frames first, then the queue disc, then the owner. */
     void TransmitNext();
@@ -317,11 +328,14 @@ class RoceNetDevice : public NetDevice
     bool m_pulling{false};        //!< inside the owner's PortPull (which may Kick: see TransmitNext)
     int64_t m_lastArrivalPs{-1};  //!< the last frame sent reaches the peer then (ps)
     uint64_t m_txBytes{0};        //!< bytes put on the wire
+    uint32_t m_txTimeBytes{0};    //!< frame size of m_txTime (0: none yet)
+    Time m_txTime;                //!< TxTime(m_txTimeBytes), kept for the next frame of that size
     std::deque<Ptr<RoceQueueItem>> m_ctrl; //!< MAC control frames waiting
     uint8_t m_pausedMask{0};      //!< classes paused by the peer
     std::array<EventId, RoceHeader::kNumClasses> m_pauseExpiry; //!< pause timers
     std::array<int64_t, RoceHeader::kNumClasses> m_pausedSincePs; //!< start of the current pause, or -1
     Ptr<RoceTxDoneEvent> m_txDoneEvent; //!< end of serialisation, scheduled again for every frame
+    std::vector<Ptr<RoceRxEvent>> m_idleRxEvents; //!< delivery events that ran, for the next frames sent here
 
     TracedCallback<Ptr<const QueueDiscItem>> m_phyTxBeginTrace; //!< frame starts on the wire
     TracedCallback<Ptr<const QueueDiscItem>> m_macRxTrace;      //!< frame received

@@ -5,6 +5,7 @@
 #include "roce-queue-item.h"
 
 #include "mfs-free-list.h"
+#include "roce-packet-pool.h"
 
 #include "ns3/packet.h"
 
@@ -21,6 +22,18 @@ RoceQueueItem::RoceQueueItem(Ptr<Packet> p, const RoceHeader& h)
       m_hdr(h),
       m_size(p->GetSize())
 {
+}
+
+RoceQueueItem::~RoceQueueItem()
+{
+    RocePacketPool::Give(GetPacket());
+}
+
+Ptr<RoceQueueItem>
+RoceQueueItem::NewFrame(const RoceHeader& h)
+{
+    uint32_t size = h.GetSerializedSize() + (h.type == RoceFrameType::DATA ? h.payload : 0);
+    return Create<RoceQueueItem>(RocePacketPool::Take(size), h);
 }
 
 void*
@@ -54,9 +67,9 @@ RoceQueueItem::Mark()
 void
 RoceQueueItem::SyncWireHeader()
 {
-    RoceHeader wire;
-    GetPacket()->RemoveHeader(wire);
-    GetPacket()->AddHeader(m_hdr);
+    Ptr<Packet> p = GetPacket();
+    p->RemoveAtStart(m_hdr.GetSerializedSize());
+    p->AddHeader(m_hdr);
 }
 
 bool

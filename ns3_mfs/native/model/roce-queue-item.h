@@ -24,6 +24,11 @@ namespace ns3
  * Mark() changes only it (rewriting the packet bytes at every mark cost a
  * quarter of the simulator's speed under deep queues); SyncWireHeader()
  * writes it back into the packet for whoever needs the bytes (a pcap tap).
+ *
+ * Frames made by NewFrame() do not write their header into the packet at
+ * all (its bytes are unspecified until SyncWireHeader()), and their packet
+ * comes from RocePacketPool, to which every item gives its packet back when
+ * it dies: the fabric creates no ns-3 Packet per frame in steady state.
  */
 class RoceQueueItem : public QueueDiscItem
 {
@@ -33,6 +38,17 @@ class RoceQueueItem : public QueueDiscItem
      * @param h a copy of the packet's RoceHeader
      */
     RoceQueueItem(Ptr<Packet> p, const RoceHeader& h);
+
+    /** Gives the packet back to RocePacketPool (kept if nothing else holds it). */
+    ~RoceQueueItem() override;
+
+    /**
+     * A frame of the fabric: a packet of the frame's size from
+     * RocePacketPool, the header not written into it (see SyncWireHeader).
+     * @param h the header (its type and payload decide the size)
+     * @return the frame
+     */
+    static Ptr<RoceQueueItem> NewFrame(const RoceHeader& h);
 
     /**
      * Storage from a free list (MfsFreeList): a frame's item is created and
@@ -74,7 +90,10 @@ class RoceQueueItem : public QueueDiscItem
      */
     bool Mark() override;
 
-    /** Write the parsed header back into the packet bytes. */
+    /**
+     * Write the parsed header into the packet's first bytes (over whatever
+     * they hold: an older header, or nothing yet for a NewFrame() frame).
+     */
     void SyncWireHeader();
 
     /** Exposes the DS field: DSCP = traffic class, ECN in the low two bits. */

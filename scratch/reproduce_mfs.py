@@ -71,7 +71,10 @@ REFERENCE = ROOT / "results" / "reference"
 WORK = ROOT / "results" / "reproduce"
 PARTS = ("testbed", "large", "validate", "schedulers")
 POLICIES = ("mfs", "fair", "sjf", "edf", "karuna")
-ABLATIONS = ("defer", "rli", "red", "scavenger")
+#: MFS switches turned off one at a time at the anchor rate: the paper's components (defer, rli, red, scavenger),
+#: then each fidelity fix of issue 15 (rank .. atomic; docs/explanation/policies.md), so a row shows what it does.
+ABLATIONS = ("defer", "rli", "red", "scavenger",
+             "rank", "own_deadline", "per_request", "late_low", "waiting_layer", "traffic_matrix", "atomic")
 #: Rates as fractions of the estimated prefill capacity (req/s per prefill GPU, :func:`capacity_per_gpu`):
 #: from low load to past saturation.
 LOAD_FRACTIONS = (0.4, 0.6, 0.8, 0.95, 1.1, 1.3)

@@ -176,9 +176,9 @@ def test_dry_run_lists_every_point_and_runs_nothing(script, capsys, tmp_path):
                                  "--dry-run")) == 0
     out = capsys.readouterr().out
     lines = [ln for ln in out.splitlines() if ln.startswith("  ")]
-    # (2 rates x 2 policies + 4 ablations + the collectives-only pair) x 2 seeds
-    assert len(lines) == (2 * 2 + 4 + 1) * 2
-    assert "part testbed: 18 runs, 18 to run" in out and "total: about" in out
+    # (2 rates x 2 policies + 11 ablations + the collectives-only pair) x 2 seeds
+    assert len(lines) == (2 * 2 + 11 + 1) * 2
+    assert "part testbed: 32 runs, 32 to run" in out and "total: about" in out
     assert not (tmp_path / "work" / "testbed" / "runs").exists()
 
 
@@ -190,12 +190,12 @@ def test_points_run_seed_by_seed_anchor_rate_first(script, tmp_path):
     assert plans[0].setting.anchor_rate == 1.2
     seeds = [it.seed for it in its]
     assert seeds == sorted(seeds)  # every seed-1 point before any seed-2 point
-    first = its[: 2 + 4 + 1]  # the anchor's policies, then its ablations and contention pair
+    first = its[: 2 + 11 + 1]  # the anchor's policies, then its ablations and contention pair
     assert all(it.rate == 1.2 and it.seed == 1 for it in first)
     assert [it.variant for it in first[:2]] == ["main", "main"]
-    assert {it.variant for it in first[2:]} == {"ablation:defer off", "ablation:rli off", "ablation:red off",
-                                                "ablation:scavenger off", "collectives only"}
-    assert [it.rate for it in its[7:11]] == [0.5, 0.5, 3.0, 3.0]  # then by distance from the anchor
+    assert {it.variant for it in first[2:]} == {f"ablation:{sw} off" for sw in script.ABLATIONS} | {"collectives only"}
+    assert {"ablation:atomic off", "ablation:late_low off"} < {it.variant for it in first}  # issue 15's fixes
+    assert [it.rate for it in its[14:18]] == [0.5, 0.5, 3.0, 3.0]  # then by distance from the anchor
 
 
 def test_capacity_estimate_gives_rates_spanning_saturation(script):

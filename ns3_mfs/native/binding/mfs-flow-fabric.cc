@@ -410,6 +410,13 @@ FlowLevelFabric::FlowPath(uint32_t flow) const
     return m->fabric.Path(flow);
 }
 
+std::vector<uint32_t>
+FlowLevelFabric::PathOf(uint32_t srcHost, uint32_t dstHost, uint32_t flow)
+{
+    m->Build();
+    return m->fabric.PathOf(srcHost, dstHost, flow);
+}
+
 uint64_t
 FlowLevelFabric::Counter(const std::string& name) const
 {

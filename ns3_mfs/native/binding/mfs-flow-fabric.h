@@ -102,6 +102,11 @@ class FlowLevelFabric
     /** @return node indices along a flow's path (the packet model's path) */
     std::vector<uint32_t> FlowPath(uint32_t flow) const;
     /**
+     * @return node indices along the path a flow from @p srcHost to @p dstHost with id @p flow
+     *         would take (both models' routes and ECMP hash; no such flow need exist)
+     */
+    std::vector<uint32_t> PathOf(uint32_t srcHost, uint32_t dstHost, uint32_t flow);
+    /**
      * @param name events, reallocations, reallocated_flows, active_flows
      *        (the packet model's other counters are not defined: 0)
      */

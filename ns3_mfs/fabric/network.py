@@ -598,6 +598,16 @@ class Network:
     def flow_path(self, flow: Flow | int) -> list[int]:
         return [int(x) for x in self._fabric().FlowPath(_fid(flow))]
 
+    def path_of(self, src: int, dst: int, flow_id: int) -> list[int]:
+        """Flow model: the nodes a flow from host ``src`` to ``dst`` with id ``flow_id`` crosses (the routes and
+        ECMP hash both models use; no such flow need exist, e.g. one of another run on this topology)."""
+        if self.model != "flow":
+            raise ConfigError("path_of: only the flow model recomputes paths; use fabric.model = 'flow'")
+        try:
+            return [int(x) for x in self._fabric().PathOf(int(src), int(dst), int(flow_id))]
+        except Exception as exc:  # C++ std::invalid_argument
+            raise ConfigError(_what(exc)) from None
+
     @property
     def drained(self) -> bool:
         """True when no event is left: the run finished rather than being stopped."""

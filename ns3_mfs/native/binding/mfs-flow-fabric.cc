@@ -213,10 +213,10 @@ FlowLevelFabric::AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uin
 }
 
 void
-FlowLevelFabric::SetPriority(uint32_t flow, uint32_t cls, bool)
+FlowLevelFabric::SetPriority(uint32_t flow, uint32_t cls, bool atomic)
 {
     CheckClass(cls);
-    m->fabric.SetClass(flow, static_cast<uint8_t>(cls));
+    m->fabric.SetClass(flow, static_cast<uint8_t>(cls), atomic);
 }
 
 void

@@ -57,7 +57,7 @@ class FlowLevelFabric
 
     /** As Fabric::AddFlow. */
     uint32_t AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls, double startS, bool notify);
-    /** Change a flow's class; takes effect at once (atomic is accepted and means the same). */
+    /** Change a flow's class: at once, or with @p atomic at its next message boundary (FlowFabric::SetClass). */
     void SetPriority(uint32_t flow, uint32_t cls, bool atomic = false);
     /** Cap a flow's rate in wire bit/s (0 = no cap). */
     void SetRateCap(uint32_t flow, double bps);

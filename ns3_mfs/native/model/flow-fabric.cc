@@ -44,6 +44,10 @@ FlowFabric::~FlowFabric()
         {
             Simulator::Cancel(f.next);
         }
+        if (f.apply.IsPending())
+        {
+            Simulator::Cancel(f.apply);
+        }
     }
 }
 
@@ -79,6 +83,7 @@ void
 FlowFabric::SetAckLoad(uint32_t interval, double ackWireBytes)
 {
     m_ackWeight = interval ? ackWireBytes / (double(interval) * (m_mtu + kFrameOverhead)) : 0.0;
+    m_ackWireBytes = interval ? ackWireBytes : 0.0;
 }
 
 uint32_t
@@ -261,6 +266,8 @@ FlowFabric::AddFlow(uint32_t src, uint32_t dst, uint64_t bytes, uint8_t cls, int
     st.mark = 0;
     st.id = id;
     st.demoted = 0;
+    st.pendingCls = -1;
+    st.apply = EventId();
     st.notify = notify;
     st.held = st.sending = st.frozen = st.dirty = false;
     Route(src, dst, id, st.links);
@@ -344,16 +351,57 @@ FlowFabric::Start(uint32_t id)
 }
 
 void
-FlowFabric::SetClass(uint32_t id, uint8_t cls)
+FlowFabric::SetClass(uint32_t id, uint8_t cls, bool atomic)
 {
     Flow& f = At(id);
+    State* st = f.slot == kNoSlot ? nullptr : &m_states[f.slot];
+    if (st && st->pendingCls >= 0)
+    {
+        st->pendingCls = -1; // a newer change replaces it
+        Simulator::Cancel(st->apply);
+        Touch(id);
+    }
     if (f.cls == cls)
     {
         return;
     }
+    if (atomic && st && st->sending && st->rate > 0)
+    {
+        // Bytes are in flight: stop sending until the last of them is acknowledged, then change.
+        st->pendingCls = cls;
+        st->apply = Simulator::Schedule(Seconds(RoundTripS(*st)), &FlowFabric::ApplyPendingClass, this, id);
+        Touch(id);
+        return;
+    }
     f.cls = cls;
     f.classChanges++;
-    if (f.slot != kNoSlot && m_states[f.slot].sending)
+    if (st && st->sending)
+    {
+        Touch(id);
+    }
+}
+
+double
+FlowFabric::RoundTripS(const State& f) const
+{
+    double back = 0;
+    for (uint32_t l : f.ackLinks)
+    {
+        back += m_links[l].delayS + m_ackWireBytes * 8 / m_links[l].bps;
+    }
+    return f.extraS + back;
+}
+
+void
+FlowFabric::ApplyPendingClass(uint32_t id)
+{
+    ++m_events;
+    Flow& f = m_flows[id];
+    State& st = S(id);
+    f.cls = static_cast<uint8_t>(st.pendingCls);
+    f.classChanges++;
+    st.pendingCls = -1;
+    if (st.sending)
     {
         Touch(id);
     }
@@ -588,6 +636,14 @@ FlowFabric::Next(uint32_t id)
     }
     if (f.sent + kByteSlack >= f.wire)
     {
+        if (f.pendingCls >= 0)
+        {
+            // Its last byte left in the instant of an atomic change: the class applies to nothing left.
+            Simulator::Cancel(f.apply);
+            r.cls = static_cast<uint8_t>(f.pendingCls);
+            r.classChanges++;
+            f.pendingCls = -1;
+        }
         f.sent = f.wire;
         f.sending = false;
         f.rate = 0;
@@ -807,9 +863,9 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
         for (uint32_t id : cls)
         {
             State& f = S(id);
-            if (f.held && HigherSending(f, m_flows[id].cls))
+            if (f.pendingCls >= 0 || (f.held && HigherSending(f, m_flows[id].cls)))
             {
-                continue; // held at its NIC: rate 0
+                continue; // waiting for a message boundary, or held at its NIC: rate 0
             }
             open.push_back(id);
             for (uint32_t l : f.links)

@@ -45,7 +45,9 @@ namespace ns3
  * Events use ns-3's Simulator, so timers and callbacks of the same process
  * interleave with flow events as in the packet model. Not modelled: PFC,
  * ECN and DCQCN dynamics, buffer occupancy, head-of-line blocking, packet
- * reordering; class changes take effect at once (no message boundary).
+ * reordering. An atomic class change (SetClass) idles the flow for one
+ * unloaded round trip, as the packet model's NIC holds it until its
+ * in-flight frames are acknowledged.
  *
  * Memory: a delivered flow keeps only its Flow record (56 bytes); its path,
  * ACK path, thresholds and event live in a State whose storage the next new
@@ -132,8 +134,13 @@ class FlowFabric
 
     /** Add a flow starting at absolute time @p startPs; @return its id. */
     uint32_t AddFlow(uint32_t src, uint32_t dst, uint64_t bytes, uint8_t cls, int64_t startPs, bool notify);
-    /** Change a flow's class (at once). */
-    void SetClass(uint32_t id, uint8_t cls);
+    /**
+     * Change a flow's class. At once, or with @p atomic at its next message boundary, as the packet
+     * model's NIC: a flow that is sending stops for one round trip (its last frame's delivery latency
+     * plus its ACK's way back, unloaded) so that none of its bytes is in flight, then takes the class.
+     * A newer change replaces a pending one.
+     */
+    void SetClass(uint32_t id, uint8_t cls, bool atomic = false);
     /** Cap a flow's rate (wire bit/s; 0 = none; above the NIC's line rate = the line rate). */
     void SetRateCap(uint32_t id, double bps);
     /** PIAS: one class down at each threshold of payload bytes sent. */
@@ -190,6 +197,8 @@ class FlowFabric
         uint64_t mark{0};               //!< component search epoch
         uint32_t id{0};                 //!< flow id
         uint32_t demoted{0};            //!< thresholds crossed so far
+        int16_t pendingCls{-1};         //!< class taken at the message boundary (atomic change), -1: none
+        EventId apply;                  //!< when the pending class is taken
         bool notify{false};             //!< call the done callback
         bool held{false};               //!< held while a higher class of its NIC sends
         bool sending{false};            //!< started and not all bytes transmitted
@@ -233,6 +242,8 @@ class FlowFabric
     bool HigherSending(const State& f, uint8_t cls) const;
     void Route(uint32_t src, uint32_t dst, uint32_t id, std::vector<uint32_t>& links) const;
     void Reschedule(State& f);
+    void ApplyPendingClass(uint32_t id);
+    double RoundTripS(const State& f) const;
 
     std::vector<std::vector<uint32_t>> m_peer;     //!< per node, node behind each port
     std::vector<std::vector<uint32_t>> m_portLink; //!< per node, directed link of each port
@@ -249,6 +260,7 @@ class FlowFabric
     DoneCallback m_done;                           //!< completion callback
     uint32_t m_mtu{4096};                          //!< payload per frame
     double m_ackWeight{0};                         //!< ACK wire bits per data wire bit
+    double m_ackWireBytes{0};                      //!< wire bytes of one ACK
     uint64_t m_active{0};                          //!< flows started, not delivered
     uint64_t m_events{0};                          //!< events processed
     uint64_t m_reallocs{0};                        //!< reallocations

@@ -133,8 +133,8 @@ class Recorder:
 
 
 def _columns(records: list[FlowRecord], names: list[str], text: set[str]) -> pd.DataFrame:
-    """A frame of the records' fields ``names``, one column at a time (``text`` fields as objects, the
-    others as numbers, typed as pandas types a list of them)."""
+    """A frame of the records' fields ``names``, one column at a time (``text`` fields as object arrays, the
+    others as numpy types them: int64 or float64)."""
     cols: dict[str, Any] = {}
     for name in names:
         values = [getattr(r, name) for r in records]

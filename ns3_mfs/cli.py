@@ -147,9 +147,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .analysis.validation import compare_runs, cdf_overlays, same_order
+    from .analysis.validation import LINKS, compare_runs, cdf_overlays, same_order
     from .experiment.run import load_run_config
-    from .experiment.validate import run_validation
+    from .experiment.validate import flow_links, run_validation
     from .store import write_table
 
     cfg = load_run_config(args.config)
@@ -157,17 +157,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     records = run_validation(cfg, out, policies, log=lambda m: print(m, file=sys.stderr))
     dirs = {(r["policy"], r["model"]): Path(r["dir"]) for r in records}
-    tables, samples = [], {}
+    tables, links, samples = [], [], {}
     for policy in dict.fromkeys(r["policy"] for r in records):
-        t, smp = compare_runs(dirs[(policy, "packet")], dirs[(policy, "flow")])
+        t, smp = compare_runs(dirs[(policy, "packet")], dirs[(policy, "flow")],
+                              links_of=lambda s, d, f: flow_links(cfg, s, d, f))
         t.insert(0, "policy", policy)
         tables.append(t)
+        if LINKS in smp:
+            links.append(smp[LINKS].assign(policy=policy))
         samples[policy] = smp
     import pandas as pd
 
     table = pd.concat(tables, ignore_index=True)
     write_table(out / "validation.parquet", table)
     table.to_csv(out / "validation.csv", index=False)
+    if links:  # flow FCT errors by link (every link a flow crossed, by node names), worst first per policy
+        by_link = pd.concat(links, ignore_index=True)
+        by_link[["policy"] + [c for c in by_link.columns if c != "policy"]].to_csv(out / "validation_links.csv",
+                                                                                    index=False)
     cdf_overlays(samples, out)
     cols = ["policy", "metric", "pairs", "packet_mean", "flow_mean", "median_abs_rel_err", "p90_abs_rel_err",
             "p99_abs_rel_err", "ks", "where"]

@@ -259,3 +259,28 @@ def test_demotion_set_on_a_running_flow_takes_effect():
     row = net.flows().iloc[0]
     assert row["final_priority"] == 3 and row["class_changes"] == 2
     assert row["fct_s"] == pytest.approx(row["ideal_fct_s"], rel=1e-9)  # alone: the class does not matter
+
+
+def test_atomic_class_change_waits_one_round_trip():
+    """An atomic class change (MFS's message boundary) stops a sending flow until its bytes in flight are
+    acknowledged, as the packet model's NIC: one unloaded round trip (its last frame's pipeline latency plus
+    its ACK's way back), then the new class. A change at once costs nothing."""
+    nbytes, ack = 4_000_000, 66 + 20  # an ACK frame with preamble and gap
+    fcts = {}
+    for atomic in (False, True):
+        net = flow_net(TestbedTopology(servers=2, nics_per_server=1))
+        f = net.start_flow(1, 0, nbytes, priority=3)
+        seen = {}
+        net.schedule(50e-6, lambda: net.set_priority(f, 1, atomic=atomic))
+        net.schedule(50.5e-6, lambda: seen.update(rate=net.flow_rate_bps(f), cls=net.flow_priority(f)))
+        net.run()
+        row = net.flows().iloc[0]
+        assert row["final_priority"] == 1 and row["class_changes"] == 1
+        fcts[atomic] = (row["fct_s"], row["ideal_fct_s"], seen)
+    fct, ideal, seen = fcts[False]
+    assert fct == pytest.approx(ideal, rel=1e-9) and seen == {"rate": G, "cls": 1}
+    fct, ideal, seen = fcts[True]
+    pipeline = ideal - wire(nbytes) * 8 / G  # the last frame's way to the receiver
+    back = 2 * (1e-6 + ack * 8 / G)          # the ACK over the two links back
+    assert seen == {"rate": 0.0, "cls": 3}   # held, still in its old class
+    assert fct == pytest.approx(ideal + pipeline + back, rel=1e-9)

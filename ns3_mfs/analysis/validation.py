@@ -15,14 +15,16 @@ compared metric by metric:
 For each: the median, p90 and p99 of the absolute paired relative error
 ``|flow - packet| / packet``, the signed median, the Kolmogorov-Smirnov
 distance between the two samples, and where the largest errors sit (the
-stage or kind with the largest mean error, the destination hosts of the
-worst flows and their sources: the receiving and sending NIC links).
+stage or kind with the largest mean error and, given the links each flow
+crossed, the links the worst flows share: NIC, switch-to-switch and host-path
+links such as PCIe, NVLink or UPI, named by the topology's node names;
+without them, the destination and source hosts of the worst flows).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,6 +33,8 @@ import pandas as pd
 FLOW_KEY = ("stage", "layer", "request_id", "batch_id", "collective_id", "src_gpu", "dst_gpu", "src", "dst",
             "bytes")
 COLLECTIVE_KEY = ("batch_id", "instance", "layer", "kind")
+#: The entry of compare_runs's samples that holds the flow FCT errors by link (not a metric).
+LINKS = "links"
 
 
 def ks_distance(a: Iterable[float], b: Iterable[float]) -> float:
@@ -46,16 +50,23 @@ def ks_distance(a: Iterable[float], b: Iterable[float]) -> float:
     return float(np.max(np.abs(fx - fy)))
 
 
-def pair(packet: pd.DataFrame, flow: pd.DataFrame, key: Iterable[str], value: str) -> pd.DataFrame:
+#: The links each flow crossed, from its source and destination hosts and flow id (one tuple of link names per
+#: flow): ``ns3_mfs.experiment.validate.flow_links`` for a run config.
+LinksOf = Callable[[Sequence[int], Sequence[int], Sequence[int]], list[tuple[str, ...]]]
+
+
+def pair(packet: pd.DataFrame, flow: pd.DataFrame, key: Iterable[str], value: str,
+         keep: Iterable[str] = ()) -> pd.DataFrame:
     """Rows of both tables matched on ``key`` (duplicates matched in order): columns ``packet``, ``flow``,
-    ``rel_err`` (signed, relative to packet) and the key columns."""
+    ``rel_err`` (signed, relative to packet), the key columns and the packet side's ``keep`` columns."""
     cols = [c for c in key if c in packet.columns and c in flow.columns]
-    p = packet[cols + [value]].copy()
+    keep = [c for c in keep if c in packet.columns and c not in cols]
+    p = packet[cols + [value] + keep].copy()
     f = flow[cols + [value]].copy()
     for d in (p, f):
         d["_n"] = d.groupby(cols, dropna=False).cumcount() if cols else np.arange(len(d))
     m = p.merge(f, on=cols + ["_n"], how="inner", suffixes=("_packet", "_flow"))
-    out = m[cols].copy()
+    out = m[cols + keep].copy()
     out["packet"] = m[f"{value}_packet"].astype(float)
     out["flow"] = m[f"{value}_flow"].astype(float)
     out = out[np.isfinite(out["packet"]) & np.isfinite(out["flow"]) & (out["packet"] > 0)]
@@ -87,13 +98,35 @@ def error_row(metric: str, paired: pd.DataFrame, packet_values: Iterable[float],
     }
 
 
-def _where_flows(paired: pd.DataFrame) -> str:
+def link_errors(paired: pd.DataFrame, links: list[tuple[str, ...]]) -> pd.DataFrame:
+    """Per directed link: the paired flows that crossed it, their mean and largest |relative error|, and how
+    many of the worst 1 % of flows (at least one) crossed it; worst links first (by that count, then by
+    mean error). ``links[i]`` are the links of ``paired``'s row i."""
+    a = paired["rel_err"].abs().to_numpy()
+    worst = set(np.argsort(-a, kind="stable")[: max(1, len(a) // 100)]) if len(a) else set()
+    rows = [(link, a[i], i in worst) for i, path in enumerate(links) for link in path]
+    if not rows:
+        return pd.DataFrame(columns=["link", "flows", "mean_abs_rel_err", "max_abs_rel_err", "worst_flows"])
+    d = pd.DataFrame(rows, columns=["link", "err", "worst"])
+    t = d.groupby("link", sort=False).agg(flows=("err", "size"), mean_abs_rel_err=("err", "mean"),
+                                          max_abs_rel_err=("err", "max"), worst_flows=("worst", "sum"))
+    t = t.reset_index().sort_values(["worst_flows", "mean_abs_rel_err", "link"], ascending=[False, False, True])
+    return t.reset_index(drop=True)
+
+
+def _where_flows(paired: pd.DataFrame, by_link: Optional[pd.DataFrame] = None) -> str:
     if paired.empty:
         return ""
     parts = []
     if "stage" in paired.columns:
         by = paired.assign(a=paired["rel_err"].abs()).groupby("stage")["a"].mean().sort_values(ascending=False)
         parts.append("stage " + ", ".join(f"{s} {v:.1%}" for s, v in by.head(3).items()))
+    if by_link is not None and len(by_link):
+        n = max(1, len(paired) // 100)
+        parts.append(f"worst 1% ({n}) cross " + ", ".join(
+            f"{r.link} ({r.worst_flows}, mean {r.mean_abs_rel_err:.1%} of {r.flows})"
+            for r in by_link.head(3).itertuples()))
+        return "; ".join(parts)
     worst = paired.loc[paired["rel_err"].abs().sort_values(ascending=False).index[: max(1, len(paired) // 100)]]
     for col, what in (("dst", "into host"), ("src", "from host")):
         if col in worst.columns:
@@ -102,8 +135,10 @@ def _where_flows(paired: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def compare_runs(packet_dir: Path, flow_dir: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """The validation rows of one pair of result directories, and the paired samples by metric."""
+def compare_runs(packet_dir: Path, flow_dir: Path,
+                 links_of: Optional[LinksOf] = None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The validation rows of one pair of result directories, and the paired samples by metric (with
+    ``links_of``, ``links``: the flow FCT errors by link of the packet run's flows, :func:`link_errors`)."""
     import json
 
     packet_dir, flow_dir = Path(packet_dir), Path(flow_dir)
@@ -111,9 +146,13 @@ def compare_runs(packet_dir: Path, flow_dir: Path) -> tuple[pd.DataFrame, dict[s
     pf, ff = pd.read_parquet(packet_dir / "flows.parquet"), pd.read_parquet(flow_dir / "flows.parquet")
     if "path" in pf.columns:  # intra-server transfers do not use the fabric
         pf, ff = pf[pf["path"] == "network"], ff[ff["path"] == "network"]
-    p = pair(pf, ff, FLOW_KEY, "fct_s")
+    p = pair(pf, ff, FLOW_KEY, "fct_s", keep=("flow_id",))
     samples["flow_fct"] = p
-    rows.append(error_row("flow_fct", p, pf["fct_s"], ff["fct_s"], _where_flows(p)))
+    by_link = None
+    if links_of is not None and {"src", "dst", "flow_id"} <= set(p.columns):
+        by_link = link_errors(p, links_of(p["src"].tolist(), p["dst"].tolist(), p["flow_id"].tolist()))
+        samples[LINKS] = by_link
+    rows.append(error_row("flow_fct", p, pf["fct_s"], ff["fct_s"], _where_flows(p, by_link)))
     if (packet_dir / "collectives.parquet").exists() and (flow_dir / "collectives.parquet").exists():
         pc, fc = pd.read_parquet(packet_dir / "collectives.parquet"), pd.read_parquet(flow_dir / "collectives.parquet")
         for kind in sorted(set(pc["kind"]) | set(fc["kind"])):
@@ -170,7 +209,7 @@ def cdf_overlays(samples: dict[str, dict[str, pd.DataFrame]], out: Path) -> list
     import matplotlib.pyplot as plt
 
     paths = []
-    metrics = sorted({m for per in samples.values() for m in per})
+    metrics = sorted({m for per in samples.values() for m in per if m != LINKS})
     for metric in metrics:
         fig, ax = plt.subplots(figsize=(4.8, 3.4))
         for policy, per in samples.items():

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from ..config import ConfigError
+from ..fabric.network import Network
 from ..policies import REGISTRY as POLICIES
-from .run import RunConfig, run
+from .run import RunConfig, run, run_topology
 
 MODELS = ("packet", "flow")
 
@@ -50,3 +51,21 @@ def run_validation(cfg: RunConfig, out: Path, policies: Optional[Sequence[str]] 
         if log is not None:
             log(f"validate: {policy} on the {model} model: {wall:.1f} s wall, {summary.get('status')}")
     return records
+
+
+def flow_links(cfg: RunConfig, src: Sequence[int], dst: Sequence[int],
+               flow_id: Sequence[int]) -> list[tuple[str, ...]]:
+    """The directed links (``"a>b"``, the topology's node names) each flow of a run of ``cfg`` crossed: the
+    routes and ECMP hash of both models, recomputed from its hosts and flow id on the run's topology (switch
+    links and, with a host path, PCIe, NVLink and UPI links included); nothing per flow is stored in a run."""
+    graph = run_topology(cfg).graph()
+    net = Network(graph, dataclasses.replace(cfg.fabric, model="flow"), seed=cfg.seed)
+    try:
+        names = [graph.node_name(i) for i in range(graph.num_nodes)]
+        out = []
+        for s, d, f in zip(src, dst, flow_id):
+            path = net.path_of(s, d, f)
+            out.append(tuple(f"{names[a]}>{names[b]}" for a, b in zip(path, path[1:])))
+        return out
+    finally:
+        net.close()

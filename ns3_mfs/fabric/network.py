@@ -244,7 +244,7 @@ def _ps(us: float) -> str:
     return f"{round(us * 1e6)}ps"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Flow:
     """Handle of a flow started on a :class:`Network`."""
 
@@ -344,8 +344,9 @@ class Network:
         else:
             self._f = ns.Fabric()
             self._build_packet_model()
-        self._flows: list[Flow] = []
-        self._on_done: dict[int, Callable[[Flow], None]] = {}
+        #: handle and callback of each flow that has a callback, until it is called (no per-flow list is kept
+        #: for the whole run: a large run starts millions of flows)
+        self._on_done: dict[int, tuple[Flow, Callable[[Flow], None]]] = {}
         self._timers: dict[int, Callable[[], None]] = {}
         self._next_token = 0
         self._error: Optional[BaseException] = None
@@ -461,9 +462,8 @@ class Network:
         except Exception as exc:  # C++ std::invalid_argument
             raise ConfigError(_what(exc)) from None
         flow = Flow(fid, int(src), int(dst), int(nbytes), int(priority), start)
-        self._flows.append(flow)
         if on_done is not None:
-            self._on_done[fid] = on_done
+            self._on_done[fid] = (flow, on_done)
         return flow
 
     def set_priority(self, flow: Flow | int, priority: int, atomic: bool = False) -> None:
@@ -530,11 +530,12 @@ class Network:
     def _flow_done(self, fid: int) -> None:
         if self._progress is not None:
             self._tick()
-        cb = self._on_done.pop(int(fid), None)
-        if cb is None or self._error is not None:
+        entry = self._on_done.pop(int(fid), None)
+        if entry is None or self._error is not None:
             return
+        flow, cb = entry
         try:
-            cb(self._flows[int(fid)])
+            cb(flow)
         except BaseException as exc:  # surfaced by run()
             self._error = exc
             self._f.Stop()
@@ -596,6 +597,16 @@ class Network:
 
     def flow_path(self, flow: Flow | int) -> list[int]:
         return [int(x) for x in self._fabric().FlowPath(_fid(flow))]
+
+    def path_of(self, src: int, dst: int, flow_id: int) -> list[int]:
+        """Flow model: the nodes a flow from host ``src`` to ``dst`` with id ``flow_id`` crosses (the routes and
+        ECMP hash both models use; no such flow need exist, e.g. one of another run on this topology)."""
+        if self.model != "flow":
+            raise ConfigError("path_of: only the flow model recomputes paths; use fabric.model = 'flow'")
+        try:
+            return [int(x) for x in self._fabric().PathOf(int(src), int(dst), int(flow_id))]
+        except Exception as exc:  # C++ std::invalid_argument
+            raise ConfigError(_what(exc)) from None
 
     @property
     def drained(self) -> bool:

@@ -28,10 +28,13 @@ NETWORK, INTRA_SERVER = "network", "intra_server"
 META_COLUMNS = ["stage", "layer", "request_id", "batch_id", "collective_id", "src_gpu", "dst_gpu"]
 COLLECTIVE_COLUMNS = ["collective_id", "batch_id", "instance", "layer", "kind", "start_s", "end_s", "bytes",
                       "transfers", "cct_s"]
+#: Columns of a copy timed off the fabric, in their order in the flows table.
+COPY_COLUMNS = ["stage", "layer", "request_id", "batch_id", "collective_id", "bytes", "start_s", "end_s",
+                "src_gpu", "dst_gpu"]
 STEP_COLUMNS = ["batch_id", "instance", "layer", "kind", "start_s", "end_s", "tokens"]
 
 
-@dataclass
+@dataclass(slots=True)
 class FlowRecord:
     """One transfer of the serving engine, from its start to its row in the flows table."""
 
@@ -52,11 +55,6 @@ class FlowRecord:
     def meta(self) -> tuple:
         return (self.stage, self.layer, self.request_id, self.batch_id, self.collective_id, self.src_gpu,
                 self.dst_gpu)
-
-    def copy_row(self) -> dict[str, Any]:
-        return dict(stage=self.stage, layer=self.layer, request_id=self.request_id, batch_id=self.batch_id,
-                    collective_id=self.collective_id, bytes=self.bytes, start_s=self.start_s, end_s=self.end_s,
-                    src_gpu=self.src_gpu, dst_gpu=self.dst_gpu)
 
 
 class Recorder:
@@ -93,15 +91,19 @@ class Recorder:
         """The fabric's flows with their serving columns, then the copies timed off the fabric.
 
         ``path`` is ``network``, or ``intra_server`` for a transfer inside a server: a copy off the fabric,
-        or with a host path a fabric flow whose ``route`` names the nodes it crosses."""
-        meta = pd.DataFrame.from_dict(self.flow_meta(), orient="index", columns=META_COLUMNS)
-        flows = fabric_flows.join(meta, on="flow_id")
+        or with a host path a fabric flow whose ``route`` names the nodes it crosses. Columns are built
+        one at a time from the records (a large run has millions: no per-flow dict or tuple is made)."""
         fabric = [r for r in self.flows if r.flow_id >= 0]
-        flows["path"] = flows["flow_id"].map({r.flow_id: r.path for r in fabric})
+        meta = _columns(fabric, META_COLUMNS + ["path"], {"stage", "path"})
+        meta.index = np.fromiter((r.flow_id for r in fabric), dtype=np.int64, count=len(fabric))
+        flows = fabric_flows.join(meta, on="flow_id")
         if any(r.route for r in fabric):
-            flows["route"] = flows["flow_id"].map({r.flow_id: r.route for r in fabric if r.route})
-        intra = pd.DataFrame([r.copy_row() for r in self.flows if r.flow_id < 0])
-        if len(intra):
+            route = pd.Series([r.route or np.nan for r in fabric], index=meta.index, dtype=object)
+            flows["route"] = flows["flow_id"].map(route)
+        del fabric, meta
+        copies = [r for r in self.flows if r.flow_id < 0]
+        if copies:
+            intra = _columns(copies, COPY_COLUMNS, {"stage"})
             intra["fct_s"] = intra["end_s"] - intra["start_s"]
             intra["path"] = INTRA_SERVER
             intra["completed"] = True
@@ -128,6 +130,16 @@ class Recorder:
         if decode.setup.enabled:
             tables["decode_steps"] = steps_table(decode)
         return tables
+
+
+def _columns(records: list[FlowRecord], names: list[str], text: set[str]) -> pd.DataFrame:
+    """A frame of the records' fields ``names``, one column at a time (``text`` fields as object arrays, the
+    others as numpy types them: int64 or float64)."""
+    cols: dict[str, Any] = {}
+    for name in names:
+        values = [getattr(r, name) for r in records]
+        cols[name] = np.array(values, dtype=object) if name in text or not records else np.array(values)
+    return pd.DataFrame(cols)
 
 
 def requests_table(states: dict, decode: DecodeSide, slo_of: np.ndarray | float) -> pd.DataFrame:

@@ -72,6 +72,7 @@ class Transfers:
         self.clock, self.policy, self.layout, self.intra, self.recorder = clock, policy, layout, intra, recorder
         #: flow stages whose bytes are moved (``serving.traffic``); the others arrive at once, unrecorded
         self.stages = stages
+        self._routes: dict[tuple[int, ...], str] = {}  #: route names by node path
 
     def send(self, src: tuple[str, int], dst_gpu: int, nbytes: int, stage: str, layer: int, request: int,
              batch: int, collective: int, on_done: Callable[[], None], instance: int = 0,
@@ -111,8 +112,13 @@ class Transfers:
         self.recorder.flow(rec)
 
     def _route(self, flow: Any) -> str:
-        """The nodes a fabric flow crosses, by name (empty where the transport cannot tell)."""
+        """The nodes a fabric flow crosses, by name (empty where the transport cannot tell); one string per
+        distinct path, shared by the records of the flows that take it."""
         net = getattr(self.policy, "transport", None)
         if not hasattr(net, "flow_path") or not hasattr(net, "graph"):
             return ""
-        return ">".join(net.graph.node_name(n) for n in net.flow_path(flow))
+        path = tuple(net.flow_path(flow))
+        name = self._routes.get(path)
+        if name is None:
+            name = self._routes[path] = ">".join(net.graph.node_name(n) for n in path)
+        return name

@@ -213,10 +213,10 @@ FlowLevelFabric::AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uin
 }
 
 void
-FlowLevelFabric::SetPriority(uint32_t flow, uint32_t cls, bool)
+FlowLevelFabric::SetPriority(uint32_t flow, uint32_t cls, bool atomic)
 {
     CheckClass(cls);
-    m->fabric.SetClass(flow, static_cast<uint8_t>(cls));
+    m->fabric.SetClass(flow, static_cast<uint8_t>(cls), atomic);
 }
 
 void
@@ -408,6 +408,13 @@ std::vector<uint32_t>
 FlowLevelFabric::FlowPath(uint32_t flow) const
 {
     return m->fabric.Path(flow);
+}
+
+std::vector<uint32_t>
+FlowLevelFabric::PathOf(uint32_t srcHost, uint32_t dstHost, uint32_t flow)
+{
+    m->Build();
+    return m->fabric.PathOf(srcHost, dstHost, flow);
 }
 
 uint64_t

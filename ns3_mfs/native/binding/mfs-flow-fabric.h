@@ -57,7 +57,7 @@ class FlowLevelFabric
 
     /** As Fabric::AddFlow. */
     uint32_t AddFlow(uint32_t srcHost, uint32_t dstHost, uint64_t bytes, uint32_t cls, double startS, bool notify);
-    /** Change a flow's class; takes effect at once (atomic is accepted and means the same). */
+    /** Change a flow's class: at once, or with @p atomic at its next message boundary (FlowFabric::SetClass). */
     void SetPriority(uint32_t flow, uint32_t cls, bool atomic = false);
     /** Cap a flow's rate in wire bit/s (0 = no cap). */
     void SetRateCap(uint32_t flow, double bps);
@@ -101,6 +101,11 @@ class FlowLevelFabric
     uint32_t NumFlows() const;
     /** @return node indices along a flow's path (the packet model's path) */
     std::vector<uint32_t> FlowPath(uint32_t flow) const;
+    /**
+     * @return node indices along the path a flow from @p srcHost to @p dstHost with id @p flow
+     *         would take (both models' routes and ECMP hash; no such flow need exist)
+     */
+    std::vector<uint32_t> PathOf(uint32_t srcHost, uint32_t dstHost, uint32_t flow);
     /**
      * @param name events, reallocations, reallocated_flows, active_flows
      *        (the packet model's other counters are not defined: 0)

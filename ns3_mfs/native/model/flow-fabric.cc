@@ -34,15 +34,21 @@ constexpr double kRateSlack = 1e-9;
 constexpr double kFarS = 1e6;
 } // namespace
 
+static_assert(sizeof(FlowFabric::Flow) <= 56, "a delivered flow's record stays small (millions per run)");
+
 FlowFabric::FlowFabric() = default;
 
 FlowFabric::~FlowFabric()
 {
-    for (auto& f : m_flows)
+    for (auto& f : m_states)
     {
         if (f.next.IsPending())
         {
             Simulator::Cancel(f.next);
+        }
+        if (f.apply.IsPending())
+        {
+            Simulator::Cancel(f.apply);
         }
     }
 }
@@ -79,6 +85,7 @@ void
 FlowFabric::SetAckLoad(uint32_t interval, double ackWireBytes)
 {
     m_ackWeight = interval ? ackWireBytes / (double(interval) * (m_mtu + kFrameOverhead)) : 0.0;
+    m_ackWireBytes = interval ? ackWireBytes : 0.0;
 }
 
 uint32_t
@@ -180,6 +187,25 @@ FlowFabric::At(uint32_t id)
     return m_flows[id];
 }
 
+FlowFabric::State*
+FlowFabric::Live(uint32_t id)
+{
+    const Flow& f = At(id);
+    return f.slot == kNoSlot ? nullptr : &m_states[f.slot];
+}
+
+FlowFabric::State&
+FlowFabric::S(uint32_t id)
+{
+    return m_states[m_flows[id].slot];
+}
+
+const FlowFabric::State&
+FlowFabric::S(uint32_t id) const
+{
+    return m_states[m_flows[id].slot];
+}
+
 const FlowFabric::Flow&
 FlowFabric::GetFlow(uint32_t id) const
 {
@@ -220,35 +246,58 @@ FlowFabric::AddFlow(uint32_t src, uint32_t dst, uint64_t bytes, uint8_t cls, int
         throw std::logic_error("AddFlow before SetRoutes");
     }
     const uint32_t id = m_flows.size();
+    uint32_t slot;
+    if (m_freeSlots.empty())
+    {
+        slot = m_states.size();
+        m_states.emplace_back();
+    }
+    else
+    {
+        slot = m_freeSlots.back();
+        m_freeSlots.pop_back();
+    }
+    State& st = m_states[slot]; // a reused state keeps its vectors' storage
+    st.links.clear();
+    st.ackLinks.clear();
+    st.demoteAt.clear();
+    st.next = EventId();
+    st.capBps = st.sent = st.rate = st.newRate = 0;
+    st.lastPs = 0;
+    st.txDonePs = -1;
+    st.mark = 0;
+    st.id = id;
+    st.demoted = 0;
+    st.pendingCls = -1;
+    st.apply = EventId();
+    st.notify = notify;
+    st.held = st.sending = st.frozen = st.dirty = false;
+    Route(src, dst, id, st.links);
+    if (m_ackWeight > 0)
+    {
+        Route(dst, src, id, st.ackLinks); // ACKs: source and destination swapped, same flow id
+    }
+    std::vector<std::pair<double, double>> hops;
+    double minBps = std::numeric_limits<double>::infinity();
+    double delays = 0;
+    for (uint32_t l : st.links)
+    {
+        hops.emplace_back(m_links[l].bps, m_links[l].delayS);
+        minBps = std::min(minBps, m_links[l].bps);
+        delays += m_links[l].delayS;
+    }
+    st.wire = WireOf(bytes);
     Flow f;
     f.id = id;
     f.src = src;
     f.dst = dst;
     f.size = bytes;
     f.cls = f.initialCls = cls;
-    f.notify = notify;
     f.startPs = startPs;
-    Route(src, dst, id, f.links);
-    if (m_ackWeight > 0)
-    {
-        Route(dst, src, id, f.ackLinks); // ACKs: source and destination swapped, same flow id
-    }
-    std::vector<std::pair<double, double>> hops;
-    double minBps = std::numeric_limits<double>::infinity();
-    for (uint32_t l : f.links)
-    {
-        hops.emplace_back(m_links[l].bps, m_links[l].delayS);
-        minBps = std::min(minBps, m_links[l].bps);
-    }
-    f.wire = WireOf(bytes);
-    double delays = 0;
-    for (const auto& h : hops)
-    {
-        delays += h.second;
-    }
-    f.idealS = m_ideal ? m_ideal(hops, bytes) : f.wire * 8 / minBps + delays;
-    f.extraS = std::max(0.0, f.idealS - f.wire * 8 / minBps);
-    m_flows.push_back(std::move(f));
+    f.slot = slot;
+    f.idealS = m_ideal ? m_ideal(hops, bytes) : st.wire * 8 / minBps + delays;
+    st.extraS = std::max(0.0, f.idealS - st.wire * 8 / minBps);
+    m_flows.push_back(f);
     Simulator::Schedule(PicoSeconds(std::max<int64_t>(0, startPs - Simulator::Now().GetPicoSeconds())),
                         &FlowFabric::Start,
                         this,
@@ -288,7 +337,7 @@ void
 FlowFabric::Start(uint32_t id)
 {
     ++m_events;
-    Flow& f = m_flows[id];
+    State& f = S(id);
     f.sending = true;
     f.lastPs = Simulator::Now().GetPicoSeconds();
     ++m_active;
@@ -304,16 +353,57 @@ FlowFabric::Start(uint32_t id)
 }
 
 void
-FlowFabric::SetClass(uint32_t id, uint8_t cls)
+FlowFabric::SetClass(uint32_t id, uint8_t cls, bool atomic)
 {
     Flow& f = At(id);
+    State* st = f.slot == kNoSlot ? nullptr : &m_states[f.slot];
+    if (st && st->pendingCls >= 0)
+    {
+        st->pendingCls = -1; // a newer change replaces it
+        Simulator::Cancel(st->apply);
+        Touch(id);
+    }
     if (f.cls == cls)
     {
         return;
     }
+    if (atomic && st && st->sending && st->rate > 0)
+    {
+        // Bytes are in flight: stop sending until the last of them is acknowledged, then change.
+        st->pendingCls = cls;
+        st->apply = Simulator::Schedule(Seconds(RoundTripS(*st)), &FlowFabric::ApplyPendingClass, this, id);
+        Touch(id);
+        return;
+    }
     f.cls = cls;
     f.classChanges++;
-    if (f.sending)
+    if (st && st->sending)
+    {
+        Touch(id);
+    }
+}
+
+double
+FlowFabric::RoundTripS(const State& f) const
+{
+    double back = 0;
+    for (uint32_t l : f.ackLinks)
+    {
+        back += m_links[l].delayS + m_ackWireBytes * 8 / m_links[l].bps;
+    }
+    return f.extraS + back;
+}
+
+void
+FlowFabric::ApplyPendingClass(uint32_t id)
+{
+    ++m_events;
+    Flow& f = m_flows[id];
+    State& st = S(id);
+    f.cls = static_cast<uint8_t>(st.pendingCls);
+    f.classChanges++;
+    st.pendingCls = -1;
+    if (st.sending)
     {
         Touch(id);
     }
@@ -322,10 +412,14 @@ FlowFabric::SetClass(uint32_t id, uint8_t cls)
 void
 FlowFabric::SetRateCap(uint32_t id, double bps)
 {
-    Flow& f = At(id);
-    double line = m_links[f.links.front()].bps;
-    f.capBps = bps > 0 ? std::min(bps, line) : 0;
-    if (f.sending)
+    State* f = Live(id);
+    if (!f)
+    {
+        return; // delivered: nothing left to pace
+    }
+    double line = m_links[f->links.front()].bps;
+    f->capBps = bps > 0 ? std::min(bps, line) : 0;
+    if (f->sending)
     {
         Touch(id);
     }
@@ -334,10 +428,14 @@ FlowFabric::SetRateCap(uint32_t id, double bps)
 void
 FlowFabric::SetDemotion(uint32_t id, std::vector<uint64_t> thresholds)
 {
-    Flow& f = At(id);
-    f.demoteAt = std::move(thresholds);
-    f.demoted = 0;
-    if (f.sending)
+    State* f = Live(id);
+    if (!f)
+    {
+        return;
+    }
+    f->demoteAt = std::move(thresholds);
+    f->demoted = 0;
+    if (f->sending)
     {
         Touch(id);
     }
@@ -346,16 +444,20 @@ FlowFabric::SetDemotion(uint32_t id, std::vector<uint64_t> thresholds)
 void
 FlowFabric::SetHold(uint32_t id, bool held)
 {
-    Flow& f = At(id);
-    f.held = held;
-    if (f.sending)
+    State* f = Live(id);
+    if (!f)
+    {
+        return;
+    }
+    f->held = held;
+    if (f->sending)
     {
         Touch(id);
     }
 }
 
 double
-FlowFabric::SentNow(const Flow& f) const
+FlowFabric::SentNow(const State& f) const
 {
     if (!f.sending)
     {
@@ -366,7 +468,7 @@ FlowFabric::SentNow(const Flow& f) const
 }
 
 void
-FlowFabric::Advance(Flow& f)
+FlowFabric::Advance(State& f)
 {
     int64_t now = Simulator::Now().GetPicoSeconds();
     if (f.sending && now > f.lastPs)
@@ -392,11 +494,11 @@ uint64_t
 FlowFabric::BytesSent(uint32_t id) const
 {
     const Flow& f = GetFlow(id);
-    if (f.txDonePs >= 0)
+    if (f.slot == kNoSlot || m_states[f.slot].txDonePs >= 0)
     {
         return f.size;
     }
-    return std::min(f.size, PayloadOf(SentNow(f) + kByteSlack));
+    return std::min(f.size, PayloadOf(SentNow(m_states[f.slot]) + kByteSlack));
 }
 
 uint64_t
@@ -409,7 +511,8 @@ FlowFabric::BytesDelivered(uint32_t id) const
 double
 FlowFabric::Rate(uint32_t id) const
 {
-    return GetFlow(id).rate;
+    const Flow& f = GetFlow(id);
+    return f.slot == kNoSlot ? 0.0 : m_states[f.slot].rate;
 }
 
 uint64_t
@@ -423,12 +526,12 @@ FlowFabric::PortTxBytes(uint32_t node, uint32_t port) const
     double bytes = l.txBytes;
     for (uint32_t id : l.flows)
     {
-        const Flow& f = m_flows[id];
+        const State& f = S(id);
         bytes += SentNow(f) - f.sent;
     }
     for (uint32_t id : l.ackFlows)
     {
-        const Flow& f = m_flows[id];
+        const State& f = S(id);
         bytes += (SentNow(f) - f.sent) * m_ackWeight;
     }
     return uint64_t(bytes + kByteSlack);
@@ -438,8 +541,26 @@ std::vector<uint32_t>
 FlowFabric::Path(uint32_t id) const
 {
     const Flow& f = GetFlow(id);
-    std::vector<uint32_t> path{m_hostNode[f.src]};
-    for (uint32_t l : f.links)
+    return PathOf(f.src, f.dst, id);
+}
+
+std::vector<uint32_t>
+FlowFabric::PathOf(uint32_t src, uint32_t dst, uint32_t id) const
+{
+    const uint32_t hosts = m_hostNode.size();
+    if (src >= hosts || dst >= hosts || src == dst)
+    {
+        throw std::invalid_argument("a path joins two different hosts in 0.." + std::to_string(int64_t(hosts) - 1) +
+                                    " (got " + std::to_string(src) + " and " + std::to_string(dst) + ")");
+    }
+    if (m_offsets.empty())
+    {
+        throw std::logic_error("PathOf before SetRoutes");
+    }
+    std::vector<uint32_t> links;
+    Route(src, dst, id, links); // the same routes and hash as the flow's, so no per-flow copy is kept
+    std::vector<uint32_t> path{m_hostNode[src]};
+    for (uint32_t l : links)
     {
         path.push_back(m_peer[m_links[l].node][m_links[l].port]);
     }
@@ -479,7 +600,7 @@ FlowFabric::GetNPorts(uint32_t node) const
 void
 FlowFabric::Touch(uint32_t id)
 {
-    m_flows[id].dirty = true;
+    S(id).dirty = true;
     m_dirtyFlows.push_back(id);
     if (!m_pending)
     {
@@ -503,19 +624,28 @@ void
 FlowFabric::Next(uint32_t id)
 {
     ++m_events;
-    Flow& f = m_flows[id];
+    State& f = S(id);
+    Flow& r = m_flows[id];
     Advance(f);
     while (f.demoted < f.demoteAt.size() && f.sent + kByteSlack >= WireOf(f.demoteAt[f.demoted]))
     {
         f.demoted++;
-        if (f.cls + 1u < RoceHeader::kNumClasses)
+        if (r.cls + 1u < RoceHeader::kNumClasses)
         {
-            f.cls++;
-            f.classChanges++;
+            r.cls++;
+            r.classChanges++;
         }
     }
     if (f.sent + kByteSlack >= f.wire)
     {
+        if (f.pendingCls >= 0)
+        {
+            // Its last byte left in the instant of an atomic change: the class applies to nothing left.
+            Simulator::Cancel(f.apply);
+            r.cls = static_cast<uint8_t>(f.pendingCls);
+            r.classChanges++;
+            f.pendingCls = -1;
+        }
         f.sent = f.wire;
         f.sending = false;
         f.rate = 0;
@@ -551,18 +681,22 @@ FlowFabric::Delivered(uint32_t id)
     Flow& f = m_flows[id];
     f.endPs = Simulator::Now().GetPicoSeconds();
     --m_active;
-    if (f.notify && m_done)
+    State& st = m_states[f.slot];
+    const bool notify = st.notify;
+    m_freeSlots.push_back(f.slot); // its path and events are no longer needed: the next flow reuses them
+    f.slot = kNoSlot;
+    if (notify && m_done)
     {
         m_done(id);
     }
 }
 
 bool
-FlowFabric::HigherSending(const Flow& f) const
+FlowFabric::HigherSending(const State& f, uint8_t cls) const
 {
     for (uint32_t id : m_links[f.links.front()].flows)
     {
-        if (m_flows[id].cls < f.cls)
+        if (m_flows[id].cls < cls)
         {
             return true;
         }
@@ -571,7 +705,7 @@ FlowFabric::HigherSending(const Flow& f) const
 }
 
 void
-FlowFabric::Reschedule(Flow& f)
+FlowFabric::Reschedule(State& f)
 {
     if (f.next.IsPending())
     {
@@ -612,7 +746,7 @@ FlowFabric::Reallocate()
     };
     for (uint32_t id : m_dirtyFlows)
     {
-        Flow& f = m_flows[id];
+        State& f = S(id);
         if (f.sending && f.mark != m_epoch)
         {
             f.mark = m_epoch;
@@ -632,11 +766,12 @@ FlowFabric::Reallocate()
     {
         for (; fi < flows.size(); ++fi)
         {
-            for (uint32_t l : m_flows[flows[fi]].links)
+            const State& f = S(flows[fi]);
+            for (uint32_t l : f.links)
             {
                 addLink(l);
             }
-            for (uint32_t l : m_flows[flows[fi]].ackLinks)
+            for (uint32_t l : f.ackLinks)
             {
                 addLink(l);
             }
@@ -647,7 +782,7 @@ FlowFabric::Reallocate()
             {
                 for (uint32_t id : *list)
                 {
-                    Flow& f = m_flows[id];
+                    State& f = S(id);
                     if (f.mark != m_epoch)
                     {
                         f.mark = m_epoch;
@@ -660,12 +795,12 @@ FlowFabric::Reallocate()
     m_reallocFlows += flows.size();
     for (uint32_t id : flows)
     {
-        Advance(m_flows[id]);
+        Advance(S(id));
     }
     Fill(flows, links);
     for (uint32_t id : flows)
     {
-        Flow& f = m_flows[id];
+        State& f = S(id);
         if (f.newRate != f.rate || !f.next.IsPending() || f.dirty)
         {
             f.rate = f.newRate;
@@ -686,10 +821,10 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
     std::array<std::vector<uint32_t>, RoceHeader::kNumClasses> byClass;
     for (uint32_t id : flows)
     {
-        Flow& f = m_flows[id];
+        State& f = S(id);
         f.newRate = 0;
         f.frozen = false;
-        byClass[std::min<uint32_t>(f.cls, RoceHeader::kNumClasses - 1)].push_back(id);
+        byClass[std::min<uint32_t>(m_flows[id].cls, RoceHeader::kNumClasses - 1)].push_back(id);
     }
     const double w = m_ackWeight;
     // A link's fair share: its residual over its load (a flow counts 1 on its path, w where its ACKs pass,
@@ -698,7 +833,7 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
         const Link& k = m_links[l];
         return k.residual / k.load;
     };
-    auto freeze = [this, w](Flow& f, double rate) {
+    auto freeze = [this, w](State& f, double rate) {
         f.newRate = rate;
         f.frozen = true;
         for (uint32_t l : f.links)
@@ -729,10 +864,10 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
         open.clear();
         for (uint32_t id : cls)
         {
-            Flow& f = m_flows[id];
-            if (f.held && HigherSending(f))
+            State& f = S(id);
+            if (f.pendingCls >= 0 || (f.held && HigherSending(f, m_flows[id].cls)))
             {
-                continue; // held at its NIC: rate 0
+                continue; // waiting for a message boundary, or held at its NIC: rate 0
             }
             open.push_back(id);
             for (uint32_t l : f.links)
@@ -750,7 +885,7 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
             double capMin = std::numeric_limits<double>::infinity();
             for (uint32_t id : open)
             {
-                const Flow& f = m_flows[id];
+                const State& f = S(id);
                 // Only a flow's data path limits it: its ACKs (control class, ahead of every data class)
                 // take their share of the reverse links without ever holding the flow back.
                 for (uint32_t l : f.links)
@@ -768,7 +903,7 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
                 // Capped flows below the fair share take their cap; that leaves no one else less.
                 for (uint32_t id : open)
                 {
-                    Flow& f = m_flows[id];
+                    State& f = S(id);
                     if (f.capBps > 0 && f.capBps <= level)
                     {
                         freeze(f, f.capBps);
@@ -782,7 +917,7 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
                 const double limit = level * (1 + 1e-12);
                 for (uint32_t id : open)
                 {
-                    for (uint32_t l : m_flows[id].links)
+                    for (uint32_t l : S(id).links)
                     {
                         if (share(l) <= limit)
                         {
@@ -792,7 +927,7 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
                 }
                 for (uint32_t id : open)
                 {
-                    Flow& f = m_flows[id];
+                    State& f = S(id);
                     bool hit = false;
                     for (uint32_t l : f.links)
                     {
@@ -804,7 +939,7 @@ FlowFabric::Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& link
                     }
                 }
             }
-            open.erase(std::remove_if(open.begin(), open.end(), [this](uint32_t id) { return m_flows[id].frozen; }),
+            open.erase(std::remove_if(open.begin(), open.end(), [this](uint32_t id) { return S(id).frozen; }),
                        open.end());
         }
     }

@@ -8,6 +8,7 @@
 #include "ns3/event-id.h"
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <utility>
 #include <vector>
@@ -44,7 +45,13 @@ namespace ns3
  * Events use ns-3's Simulator, so timers and callbacks of the same process
  * interleave with flow events as in the packet model. Not modelled: PFC,
  * ECN and DCQCN dynamics, buffer occupancy, head-of-line blocking, packet
- * reordering; class changes take effect at once (no message boundary).
+ * reordering. An atomic class change (SetClass) idles the flow for one
+ * unloaded round trip, as the packet model's NIC holds it until its
+ * in-flight frames are acknowledged.
+ *
+ * Memory: a delivered flow keeps only its Flow record (56 bytes); its path,
+ * ACK path, thresholds and event live in a State whose storage the next new
+ * flow reuses, so states grow with the flows alive at once, not the run.
  */
 class FlowFabric
 {
@@ -54,39 +61,28 @@ class FlowFabric
     /** Ideal FCT (s) of a payload size over (rate, delay) hops. */
     using IdealFctFunction = std::function<double(const std::vector<std::pair<double, double>>&, uint64_t)>;
 
-    /** One flow. */
+    /**
+     * What the run keeps of a flow: its row of the flows table (56 bytes). What only a flow
+     * that has not been delivered needs (its path, rate, events) is a State, whose storage is
+     * reused once the flow is delivered.
+     */
     struct Flow
     {
-        uint32_t id{0};                //!< flow id
-        uint32_t src{0};               //!< source host
-        uint32_t dst{0};               //!< destination host
-        uint64_t size{0};              //!< payload bytes
-        uint8_t cls{0};                //!< current class
-        uint8_t initialCls{0};         //!< class at start
-        uint32_t classChanges{0};      //!< class changes so far
-        bool notify{false};            //!< call the done callback
-        bool held{false};              //!< held while a higher class of its NIC sends
-        bool sending{false};           //!< started and not all bytes transmitted
-        double capBps{0};              //!< rate cap (wire bit/s), 0 = none
-        std::vector<uint32_t> links;   //!< directed links of its path, source NIC first
-        std::vector<uint32_t> ackLinks; //!< directed links its ACKs take back (their own ECMP path)
-        double wire{0};                //!< wire bytes of the whole flow
-        double sent{0};                //!< wire bytes transmitted at lastPs
-        double rate{0};                //!< current rate (wire bit/s)
-        double newRate{0};             //!< rate being computed
-        int64_t lastPs{0};             //!< time of the last update of sent
-        int64_t startPs{0};            //!< start time (ps)
-        int64_t txDonePs{-1};          //!< time its last wire byte left the source (ps), -1 before
-        int64_t endPs{-1};             //!< delivery time of its last byte (ps), -1 before
-        double extraS{0};              //!< latency from end of transmission to delivery (s)
-        double idealS{0};              //!< ideal FCT alone on its path (s)
-        std::vector<uint64_t> demoteAt; //!< PIAS thresholds (payload bytes sent)
-        uint32_t demoted{0};           //!< thresholds crossed so far
-        EventId next;                  //!< next transmission event (end or demotion)
-        uint64_t mark{0};              //!< component search epoch
-        bool frozen{false};            //!< rate fixed in the current filling
-        bool dirty{false};             //!< changed since the last reallocation (reschedule its event)
+        uint64_t size{0};          //!< payload bytes
+        int64_t startPs{0};        //!< start time (ps)
+        int64_t endPs{-1};         //!< delivery time of its last byte (ps), -1 before
+        double idealS{0};          //!< ideal FCT alone on its path (s)
+        uint32_t id{0};            //!< flow id
+        uint32_t src{0};           //!< source host
+        uint32_t dst{0};           //!< destination host
+        uint32_t classChanges{0};  //!< class changes so far
+        uint32_t slot{0};          //!< its State while not delivered (kNoSlot after)
+        uint8_t cls{0};            //!< current class
+        uint8_t initialCls{0};     //!< class at start
     };
+
+    /** Flow::slot of a delivered flow. */
+    static constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
 
     FlowFabric();
     ~FlowFabric();
@@ -138,8 +134,13 @@ class FlowFabric
 
     /** Add a flow starting at absolute time @p startPs; @return its id. */
     uint32_t AddFlow(uint32_t src, uint32_t dst, uint64_t bytes, uint8_t cls, int64_t startPs, bool notify);
-    /** Change a flow's class (at once). */
-    void SetClass(uint32_t id, uint8_t cls);
+    /**
+     * Change a flow's class. At once, or with @p atomic at its next message boundary, as the packet
+     * model's NIC: a flow that is sending stops for one round trip (its last frame's delivery latency
+     * plus its ACK's way back, unloaded) so that none of its bytes is in flight, then takes the class.
+     * A newer change replaces a pending one.
+     */
+    void SetClass(uint32_t id, uint8_t cls, bool atomic = false);
     /** Cap a flow's rate (wire bit/s; 0 = none; above the NIC's line rate = the line rate). */
     void SetRateCap(uint32_t id, double bps);
     /** PIAS: one class down at each threshold of payload bytes sent. */
@@ -161,6 +162,11 @@ class FlowFabric
     uint64_t PortTxBytes(uint32_t node, uint32_t port) const;
     /** @return node indices along a flow's path */
     std::vector<uint32_t> Path(uint32_t id) const;
+    /**
+     * @return node indices along the path a flow with these ends and id takes (the routes and
+     *         ECMP hash of AddFlow; the flow need not exist)
+     */
+    std::vector<uint32_t> PathOf(uint32_t src, uint32_t dst, uint32_t id) const;
     /** @return flows started and not delivered */
     uint64_t GetActive() const;
     /** @return events processed (starts, transmission ends, demotions, deliveries, reallocations) */
@@ -173,6 +179,33 @@ class FlowFabric
     uint32_t GetNPorts(uint32_t node) const;
 
   private:
+    /** What a flow needs until it is delivered (reused by a later flow after that). */
+    struct State
+    {
+        std::vector<uint32_t> links;    //!< directed links of its path, source NIC first
+        std::vector<uint32_t> ackLinks; //!< directed links its ACKs take back (their own ECMP path)
+        std::vector<uint64_t> demoteAt; //!< PIAS thresholds (payload bytes sent)
+        EventId next;                   //!< next transmission event (end or demotion)
+        double capBps{0};               //!< rate cap (wire bit/s), 0 = none
+        double wire{0};                 //!< wire bytes of the whole flow
+        double sent{0};                 //!< wire bytes transmitted at lastPs
+        double rate{0};                 //!< current rate (wire bit/s)
+        double newRate{0};              //!< rate being computed
+        double extraS{0};               //!< latency from end of transmission to delivery (s)
+        int64_t lastPs{0};              //!< time of the last update of sent
+        int64_t txDonePs{-1};           //!< time its last wire byte left the source (ps), -1 before
+        uint64_t mark{0};               //!< component search epoch
+        uint32_t id{0};                 //!< flow id
+        uint32_t demoted{0};            //!< thresholds crossed so far
+        int16_t pendingCls{-1};         //!< class taken at the message boundary (atomic change), -1: none
+        EventId apply;                  //!< when the pending class is taken
+        bool notify{false};             //!< call the done callback
+        bool held{false};               //!< held while a higher class of its NIC sends
+        bool sending{false};            //!< started and not all bytes transmitted
+        bool frozen{false};             //!< rate fixed in the current filling
+        bool dirty{false};              //!< changed since the last reallocation (reschedule its event)
+    };
+
     /** One direction of a link. */
     struct Link
     {
@@ -190,10 +223,15 @@ class FlowFabric
     };
 
     Flow& At(uint32_t id);
+    /** @return the state of a flow not yet delivered, or nullptr */
+    State* Live(uint32_t id);
+    /** @return the state of a flow known not to be delivered */
+    State& S(uint32_t id);
+    const State& S(uint32_t id) const;
     double WireOf(uint64_t payload) const;
     uint64_t PayloadOf(double wire) const;
-    double SentNow(const Flow& f) const;
-    void Advance(Flow& f);
+    double SentNow(const State& f) const;
+    void Advance(State& f);
     void Start(uint32_t id);
     void Next(uint32_t id);
     void Delivered(uint32_t id);
@@ -201,9 +239,11 @@ class FlowFabric
     void TouchLink(uint32_t link);
     void Reallocate();
     void Fill(std::vector<uint32_t>& flows, const std::vector<uint32_t>& links);
-    bool HigherSending(const Flow& f) const;
+    bool HigherSending(const State& f, uint8_t cls) const;
     void Route(uint32_t src, uint32_t dst, uint32_t id, std::vector<uint32_t>& links) const;
-    void Reschedule(Flow& f);
+    void Reschedule(State& f);
+    void ApplyPendingClass(uint32_t id);
+    double RoundTripS(const State& f) const;
 
     std::vector<std::vector<uint32_t>> m_peer;     //!< per node, node behind each port
     std::vector<std::vector<uint32_t>> m_portLink; //!< per node, directed link of each port
@@ -213,11 +253,14 @@ class FlowFabric
     std::vector<std::vector<uint16_t>> m_ports;    //!< routes
     std::vector<uint32_t> m_seed;                  //!< ECMP seed per node
     std::vector<Link> m_links;                     //!< directed links
-    std::vector<Flow> m_flows;                     //!< flows by id
+    std::deque<Flow> m_flows;                      //!< flows by id (a deque: no copy when it grows)
+    std::vector<State> m_states;                   //!< states of the flows not delivered, by slot
+    std::vector<uint32_t> m_freeSlots;             //!< slots of m_states free for the next flow
     IdealFctFunction m_ideal;                      //!< ideal FCT of a path
     DoneCallback m_done;                           //!< completion callback
     uint32_t m_mtu{4096};                          //!< payload per frame
     double m_ackWeight{0};                         //!< ACK wire bits per data wire bit
+    double m_ackWireBytes{0};                      //!< wire bytes of one ACK
     uint64_t m_active{0};                          //!< flows started, not delivered
     uint64_t m_events{0};                          //!< events processed
     uint64_t m_reallocs{0};                        //!< reallocations

@@ -20,8 +20,8 @@ and the increase steps scale with each port's rate, whatever the profile.
   rpg_byte_reset 32767 bytes, rpg_threshold 1 (F), rpg_min_rate 1 Mb/s,
   rpg_max_rate 0 (line rate), clamp_tgt_rate 0 and
   clamp_tgt_rate_after_time_inc 1, min_time_between_cnps 4 us (CNP pacing at
-  the notification point). initial_alpha_value is "the initial value of alpha
-  to use when receiving the first CNP for a flow" and a flow back at
+  the notification point). initial_alpha_value is documented as the alpha a
+  flow gets at its first CNP, and a flow back at
   rpg_max_rate (0: port speed) releases its rate limiter, so alpha starts at
   1023/1024 at the first CNP of each congestion episode
   (``dcqcn_alpha_at_first_cnp``). Not modelled: rate_to_set_on_first_cnp (default 0,

@@ -130,8 +130,8 @@ using RdmaFlowTable = std::deque<RdmaFlow>;
  *  - MinDecreaseFactor: firmware rpg_min_dec_fac;
  *  - InitialAlphaAtFirstCnp: the reaction point lives in a rate limiter that
  *    the first CNP allocates, alpha <- InitialAlpha there (firmware
- *    initial_alpha_value, "the initial value of alpha to use when receiving
- *    the first CNP for a flow"), and that is released when the rate is back
+ *    initial_alpha_value: the alpha a flow gets at its first CNP), and that
+ *    is released when the rate is back
  *    at line rate (rpg_max_rate 0 = port speed; rates in 1 Mbit/s steps), so
  *    the next congestion episode starts over from InitialAlpha instead of the
  *    alpha that decayed while the flow ran unlimited.

@@ -20,7 +20,11 @@ and the increase steps scale with each port's rate, whatever the profile.
   rpg_byte_reset 32767 bytes, rpg_threshold 1 (F), rpg_min_rate 1 Mb/s,
   rpg_max_rate 0 (line rate), clamp_tgt_rate 0 and
   clamp_tgt_rate_after_time_inc 1, min_time_between_cnps 4 us (CNP pacing at
-  the notification point). Not modelled: rate_to_set_on_first_cnp (default 0,
+  the notification point). initial_alpha_value is documented as the alpha a
+  flow gets at its first CNP, and a flow back at
+  rpg_max_rate (0: port speed) releases its rate limiter, so alpha starts at
+  1023/1024 at the first CNP of each congestion episode
+  (``dcqcn_alpha_at_first_cnp``). Not modelled: rate_to_set_on_first_cnp (default 0,
   off). The switch's ECN thresholds are not NIC firmware: they stay those of
   the ``hpcc`` profile.
 - ``"hpcc"``: the package defaults before the connectx profile, as HPCC's
@@ -58,6 +62,7 @@ _HPCC: dict[str, Any] = {
     "dcqcn_alpha_per_window": False,
     "dcqcn_clamp_target_rate": True,
     "dcqcn_clamp_target_after_timer": False,
+    "dcqcn_alpha_at_first_cnp": False,
 }
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -78,6 +83,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "dcqcn_alpha_per_window": True,  # alpha sampled once per dce_tcp_rtt window
         "dcqcn_clamp_target_rate": False,  # clamp_tgt_rate = 0
         "dcqcn_clamp_target_after_timer": True,  # clamp_tgt_rate_after_time_inc = 1
+        "dcqcn_alpha_at_first_cnp": True,  # initial_alpha_value applies at the first CNP; rpg_max_rate 0 releases
     },
     "hpcc": _HPCC,
     "paper": {

@@ -125,6 +125,10 @@ class FabricConfig:
     dcqcn_clamp_target_after_timer: Optional[bool] = spec(
         None, doc="without clamp_target_rate: clamp at a cut only after a timer increase"
     )
+    dcqcn_alpha_at_first_cnp: Optional[bool] = spec(
+        None, doc="alpha takes dcqcn_initial_alpha at the first CNP since the flow last ran at line rate "
+        "(ConnectX rate limiter) instead of at the flow's start"
+    )
     scheduler: Literal["QuadHeapScheduler", "PriorityQueueScheduler", "MapScheduler", "CalendarScheduler",
                        "ListScheduler"] = spec(
         "QuadHeapScheduler", doc="ns-3 event scheduler (results do not depend on it)"
@@ -237,6 +241,7 @@ class FabricConfig:
             ("RdmaNic", "AlphaPerWindow", str(self.dcqcn_alpha_per_window).lower()),
             ("RdmaNic", "ClampTargetRate", str(self.dcqcn_clamp_target_rate).lower()),
             ("RdmaNic", "ClampTargetAfterTimeIncrease", str(self.dcqcn_clamp_target_after_timer).lower()),
+            ("RdmaNic", "InitialAlphaAtFirstCnp", str(self.dcqcn_alpha_at_first_cnp).lower()),
         ]
 
 

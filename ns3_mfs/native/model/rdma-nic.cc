@@ -22,6 +22,11 @@ namespace ns3
 NS_LOG_COMPONENT_DEFINE("RdmaNic");
 NS_OBJECT_ENSURE_REGISTERED(RdmaNic);
 
+namespace
+{
+constexpr double kRateUnit = 1e6; //!< bit/s; the unit of the firmware's rates
+} // namespace
+
 TypeId
 RdmaNic::GetTypeId()
 {
@@ -135,6 +140,14 @@ RdmaNic::GetTypeId()
                           BooleanValue(false),
                           MakeBooleanAccessor(&RdmaNic::m_clampTargetAfterTimer),
                           MakeBooleanChecker())
+            .AddAttribute("InitialAlphaAtFirstCnp",
+                          "A flow's reaction point starts at its first CNP since it last ran at line rate (ConnectX: "
+                          "a rate limiter is allocated then, initial_alpha_value, and released back at line rate, "
+                          "rpg_max_rate): alpha takes InitialAlpha there; false: alpha starts at InitialAlpha when the "
+                          "flow starts and decays from there.",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&RdmaNic::m_alphaAtFirstCnp),
+                          MakeBooleanChecker())
             .AddTraceSource("FlowDone",
                             "The last byte of a flow was delivered in order (flow id).",
                             MakeTraceSourceAccessor(&RdmaNic::m_flowDoneTrace),
@@ -178,7 +191,8 @@ RdmaNic::RdmaNic()
       m_minDecreaseFactor(0.0),
       m_alphaPerWindow(false),
       m_clampTarget(true),
-      m_clampTargetAfterTimer(false)
+      m_clampTargetAfterTimer(false),
+      m_alphaAtFirstCnp(false)
 {
 }
 
@@ -616,15 +630,27 @@ RdmaNic::OnCnp(RdmaFlow& f)
         return;
     }
     int64_t now = Simulator::Now().GetPicoSeconds();
-    DecayAlpha(f, now);
-    if (m_alphaPerWindow)
+    if (m_alphaAtFirstCnp && !f.limited)
     {
-        f.cnpInWindow = true; // counted when the window ends
+        // The first CNP since the flow last ran at line rate allocates its rate limiter: alpha takes
+        // its initial value and its update windows start now (this CNP is not an alpha sample).
+        f.limited = true;
+        f.alpha = m_initialAlpha;
+        f.alphaPs = now;
+        f.cnpInWindow = false;
     }
     else
     {
-        f.alpha = (1.0 - m_g) * f.alpha + m_g;
-        f.alphaPs = now; // the alpha timer restarts at each CNP
+        DecayAlpha(f, now);
+        if (m_alphaPerWindow)
+        {
+            f.cnpInWindow = true; // counted when the window ends
+        }
+        else
+        {
+            f.alpha = (1.0 - m_g) * f.alpha + m_g;
+            f.alphaPs = now; // the alpha timer restarts at each CNP
+        }
     }
     if (f.decreasePs < 0 || now - f.decreasePs >= m_decreaseInterval.GetPicoSeconds())
     {
@@ -688,7 +714,14 @@ RdmaNic::RateIncrease(RdmaFlow& f)
                                           : static_cast<double>(m_rai.GetBitRate());
         f.targetRate = std::min(m_lineRate, f.targetRate + step);
     }
-    SetRate(f, std::min(m_lineRate, (f.targetRate + f.rate) / 2));
+    double rate = std::min(m_lineRate, (f.targetRate + f.rate) / 2);
+    if (m_alphaAtFirstCnp && m_lineRate - rate < kRateUnit)
+    {
+        // Firmware rates move in steps of 1 Mbit/s: within one of line rate is line rate (else
+        // halving the gap would never get there and release the rate limiter).
+        rate = m_lineRate;
+    }
+    SetRate(f, rate);
 }
 
 void
@@ -712,6 +745,7 @@ RdmaNic::SetRate(RdmaFlow& f, double rate)
     }
     if (rate >= m_lineRate)
     {
+        f.limited = false; // back at line rate: the rate limiter is released
         f.nextTxPs = 0;
         m_dev->Kick();
     }

@@ -52,6 +52,7 @@ struct RdmaFlow
     // DCQCN reaction point (sender)
     double rate{0};          //!< current rate Rc (bit/s); line rate when not limited
     double targetRate{0};    //!< target rate Rt (bit/s)
+    bool limited{false};     //!< a rate limiter is allocated (from a CNP until the rate is back at line rate)
     double alpha{1.0};       //!< congestion estimate
     int64_t alphaPs{0};      //!< alpha was last brought up to date (ps)
     bool cnpInWindow{false}; //!< AlphaPerWindow: a CNP arrived in the current alpha window
@@ -126,7 +127,14 @@ using RdmaFlowTable = std::deque<RdmaFlow>;
  *    ClampTargetAfterTimeIncrease, firmware clamp_tgt_rate_after_time_inc) by
  *    the timer; otherwise Rt keeps its value, so a run of back-to-back cuts
  *    recovers towards the rate before the first of them (as QCN does);
- *  - MinDecreaseFactor: firmware rpg_min_dec_fac.
+ *  - MinDecreaseFactor: firmware rpg_min_dec_fac;
+ *  - InitialAlphaAtFirstCnp: the reaction point lives in a rate limiter that
+ *    the first CNP allocates, alpha <- InitialAlpha there (firmware
+ *    initial_alpha_value: the alpha a flow gets at its first CNP), and that
+ *    is released when the rate is back
+ *    at line rate (rpg_max_rate 0 = port speed; rates in 1 Mbit/s steps), so
+ *    the next congestion episode starts over from InitialAlpha instead of the
+ *    alpha that decayed while the flow ran unlimited.
  * A flow below line rate is paced: its next packet may start
  * wire-bytes x 8 / Rc after the previous one. The NIC stays event driven: a
  * single wake-up event per NIC for the earliest paced flow, and the increase
@@ -313,6 +321,7 @@ class RdmaNic : public Object, public RocePortOwner
     bool m_alphaPerWindow;    //!< alpha sampled once per window (ConnectX) instead of at each CNP
     bool m_clampTarget;       //!< Rt <- Rc at every cut
     bool m_clampTargetAfterTimer; //!< also Rt <- Rc at a cut if the timer raised the rate since the last cut
+    bool m_alphaAtFirstCnp;   //!< alpha <- InitialAlpha at the first CNP after line rate (ConnectX rate limiter)
     double m_lineRate{0};     //!< port rate (bit/s)
     Stats m_stats;            //!< counters
     EventId m_wake;           //!< wake-up for the earliest paced flow

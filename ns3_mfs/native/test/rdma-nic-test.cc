@@ -317,8 +317,8 @@ class NicIdleTestCase : public NicTestCase
 };
 
 /**
- * The ConnectX firmware steps (NVIDIA's DCQCN parameters): the initial alpha,
- * alpha sampled once per window (a CNP counts when its window ends), the
+ * The ConnectX firmware steps (NVIDIA's DCQCN parameters): the initial alpha
+ * at the first CNP, alpha sampled once per window (a CNP counts when its window ends), the
  * minimum decrease factor bounding a cut, and the target rate clamped at a
  * cut only after a timer increase.
  */
@@ -345,6 +345,7 @@ class NicDcqcnConnectXTestCase : public NicTestCase
         nic->SetAttribute("MinDecreaseFactor", DoubleValue(0.6));
         nic->SetAttribute("ClampTargetRate", BooleanValue(false));
         nic->SetAttribute("ClampTargetAfterTimeIncrease", BooleanValue(true));
+        nic->SetAttribute("InitialAlphaAtFirstCnp", BooleanValue(true));
         Simulator::Schedule(NanoSeconds(10500), &NicDcqcnConnectXTestCase::InjectCnp, this);
         Simulator::Schedule(NanoSeconds(100500), &NicDcqcnConnectXTestCase::InjectCnp, this);
         Simulator::Stop(MicroSeconds(156));
@@ -352,17 +353,15 @@ class NicDcqcnConnectXTestCase : public NicTestCase
         Simulator::Run();
 
         NS_TEST_ASSERT_MSG_EQ(m_rates.size(), 4u, "two cuts and two timer stages");
-        // 10.5 us: alpha ~ 0.95 would cut to 52 %; the minimum decrease factor keeps 60 %.
+        // 10.5 us: alpha = a0 would cut to 50 %; the minimum decrease factor keeps 60 %.
         NS_TEST_ASSERT_MSG_EQ(m_rates[0].first, NanoSeconds(10500), "first cut at the CNP");
         NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[0].second, 0.6 * line, 1e-6 * line, "cut bounded by MinDecreaseFactor");
         // 65.5 us: fast recovery towards Rt, which the cut left at line rate (no timer increase before it).
         NS_TEST_ASSERT_MSG_EQ(m_rates[1].first, NanoSeconds(65500), "timer stage");
         NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[1].second, 0.8 * line, 1e-6 * line, "Rt was not clamped");
-        // 100.5 us: alpha decayed per 1 us window from a0; the window [10, 11) us that saw the
-        // first CNP ended with alpha <- (1-g) alpha + g.
-        double alpha = a0 * std::pow(1 - g, 10);
-        alpha = (1 - g) * alpha + g;
-        alpha *= std::pow(1 - g, 89);
+        // 100.5 us: alpha decayed per 1 us window from a0, set by the first CNP (not a sample) and
+        // with its windows starting there: 90 windows without a CNP.
+        double alpha = a0 * std::pow(1 - g, 90);
         double second = 0.8 * line * (1 - alpha / 2);
         NS_TEST_ASSERT_MSG_EQ(m_rates[2].first, NanoSeconds(100500), "second cut at the CNP");
         NS_TEST_ASSERT_MSG_EQ_TOL(m_rates[2].second, second, 1e-6 * line, "Rc (1 - alpha/2), alpha per window");
@@ -428,6 +427,51 @@ class NicDcqcnClampTestCase : public NicTestCase
     }
 };
 
+/**
+ * InitialAlphaAtFirstCnp (ConnectX): the first CNP cuts with alpha =
+ * InitialAlpha; the rate limiter is released when the rate is back at line
+ * rate (firmware rpg_max_rate, 0 = port speed), and the next CNP starts over
+ * with InitialAlpha instead of the alpha that decayed meanwhile.
+ */
+class NicDcqcnReleaseTestCase : public NicTestCase
+{
+  public:
+    NicDcqcnReleaseTestCase()
+        : NicTestCase("DCQCN: back at line rate the rate limiter is released; the next CNP starts with InitialAlpha")
+    {
+    }
+
+  private:
+    void DoRun() override
+    {
+        Build(true, 1ull << 40);
+        const double line = 100e9;
+        m_nic[0]->SetAttribute("InitialAlphaAtFirstCnp", BooleanValue(true));
+        Simulator::Schedule(MicroSeconds(10), &NicDcqcnReleaseTestCase::InjectCnp, this);
+        Simulator::Schedule(MicroSeconds(2000), &NicDcqcnReleaseTestCase::InjectCnp, this);
+        Simulator::Stop(MicroSeconds(2001));
+        m_nic[0]->StartFlow(0);
+        Simulator::Run();
+
+        NS_TEST_ASSERT_MSG_EQ_TOL(m_rates.front().second, 0.5 * line, 1e-6 * line, "first cut with alpha 1");
+        // Fast recovery halves the gap to Rt = line rate every 55 us; within 1 Mbit/s it is line rate.
+        size_t back = 0;
+        while (back < m_rates.size() && m_rates[back].second < line)
+        {
+            ++back;
+        }
+        NS_TEST_ASSERT_MSG_EQ((back < m_rates.size() && m_rates[back].first < MicroSeconds(2000)), true,
+                              "back at line rate before the second CNP");
+        NS_TEST_ASSERT_MSG_EQ(m_rates[back].first,
+                              MicroSeconds(10 + 55 * 16),
+                              "after 16 stages (50 Gbit/s / 2^16 < 1 Mbit/s)");
+        // Alpha would have decayed to (1 - 1/256)^1990 ~ 4e-4 (a cut of 0.02 %); it starts over at 1.
+        NS_TEST_ASSERT_MSG_EQ(m_rates.back().first, MicroSeconds(2000), "second cut at the CNP");
+        NS_TEST_ASSERT_MSG_EQ_TOL(m_rates.back().second, 0.5 * line, 1e-6 * line, "second cut with alpha 1 again");
+        NS_TEST_ASSERT_MSG_EQ(m_flows[0].limited, true, "limited again");
+    }
+};
+
 /** The RdmaNic test suite. */
 class RdmaNicTestSuite : public TestSuite
 {
@@ -439,6 +483,7 @@ class RdmaNicTestSuite : public TestSuite
         AddTestCase(new NicDcqcnTestCase, Duration::QUICK);
         AddTestCase(new NicDcqcnConnectXTestCase, Duration::QUICK);
         AddTestCase(new NicDcqcnClampTestCase, Duration::QUICK);
+        AddTestCase(new NicDcqcnReleaseTestCase, Duration::QUICK);
         AddTestCase(new NicIdleTestCase, Duration::QUICK);
     }
 };

@@ -3,8 +3,8 @@
 * :func:`config_reference`: every key of a run config (and of the tables it
   names: topology kinds, ``[fabric]``, ``[serving]``, ``[workload]``, every
   policy's and scheduler's parameters) with its type, default, limits and
-  meaning, read from the config dataclasses and the ``spec(doc=..., min=...)``
-  metadata of their fields (:func:`ns3_mfs.config.spec`).
+  meaning: the rows of :func:`ns3_mfs.config_docs.key_rows` (the same rows
+  ``ns3-mfs config docs`` prints), laid out as the site's page.
 * :func:`cli_reference`: every ``ns3-mfs`` command and option, read from the
   argparse parser of :mod:`ns3_mfs.cli`.
 * :func:`results_reference`: the columns of every result file, from

@@ -1,5 +1,7 @@
 """``ns3-mfs compare`` and policies chosen in run configs."""
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -32,8 +34,6 @@ def test_compare_runs_every_pair_and_plots(tmp_path, root):
 
 def test_compare_style_paper_writes_single_column_pdfs(tmp_path, root):
     """``compare --style`` is ``plot --style``: paper = single-column (3.4 in) PDFs only."""
-    import re
-
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY.format(topo=root / "topologies/testbed.toml"))
     out = tmp_path / "cmp"
@@ -45,7 +45,7 @@ def test_compare_style_paper_writes_single_column_pdfs(tmp_path, root):
     again = run_cli(*args)  # the style is not part of a run: nothing runs again, the figures are redrawn
     assert again.returncode == 0 and "compare: 0 ran, 1 already finished, 0 failed" in again.stderr
     assert (out / "ttft_cdf.png").exists()
-    res = run_cli(*args, "--style", "paper")
+    assert run_cli(*args, "--style", "paper").returncode == 0
     box = re.search(rb"/MediaBox \[\s*0 0 ([0-9.]+) ", (out / "ttft_cdf.pdf").read_bytes())
     assert box and 2.5 * 72 < float(box.group(1)) <= 3.4 * 72  # cropped to its content, within one column
     bad = run_cli("compare", str(cfg), "--out", str(tmp_path / "o"), "--style", "poster")

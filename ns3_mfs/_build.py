@@ -231,7 +231,7 @@ def ensure_test_built(verbose: bool = False) -> Path:
     """
     lib = ensure_built(verbose)
     h = hashlib.sha256(lib.parent.name.encode())
-    _hash_files(h, test_sources())
+    _hash_files(h, test_sources() + _files((TEST_DIR,), ".h"))
     target = lib.parent / f"{TEST_NAME}-{h.hexdigest()[:12]}"
     if target.exists():
         return target

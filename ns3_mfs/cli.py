@@ -123,6 +123,7 @@ def _seeds(text: Optional[str], first: int) -> Optional[list[int]]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from .analysis.style import get_style
     from .experiment.compare import compare
     from .experiment.run import load_run_config
 
@@ -130,6 +131,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ConfigError("--rates: renamed; give --rates-per-gpu (requests/s per prefill GPU, the workload's "
                           "rate_per_gpu; the cluster's rate_per_s is that x serving.prefill_gpus)")
     cfg = load_run_config(args.config, _sets(args))
+    get_style(args.style)  # a bad --style fails before anything runs
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     out = Path(args.out)
     table = compare(cfg, policies, _floats(args.rates_per_gpu, "--rates-per-gpu"), out, args.jobs,
@@ -138,7 +140,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     seeds=_seeds(args.seeds, cfg.seed), progress=_progress(args))
     from .analysis.plots import compare_plots
 
-    compare_plots(out)
+    compare_plots(out, args.style)
     cols = [c for c in ("policy", "rate_per_gpu", "seed", "ttft_slo_attainment", "ttft_mean_s", "ttft_p99_s",
                         "cct_mean_s", "cct_p99_s", "error") if c in table.columns]
     print(table[cols].to_string(index=False))
@@ -424,6 +426,10 @@ def _set_flag(p: argparse.ArgumentParser) -> None:
                         "working directory); see 'ns3-mfs config docs'")
 
 
+def _style_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--style", help="screen (default: PNG and PDF) or paper (single column, 8 pt, PDF only)")
+
+
 def _quiet_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (bars are drawn on a terminal only; NS3_MFS_PROGRESS=1 forces them on)")
@@ -557,7 +563,7 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--y", help="metric on the y axis (sweep; attainment: ttft_slo_attainment)")
     pl.add_argument("--hue", help="config key that colours the lines")
     pl.add_argument("--out", help="output file (without extension, or .png/.pdf: both are written)")
-    pl.add_argument("--style", help="screen (default: PNG and PDF) or paper (single column, 8 pt, PDF only)")
+    _style_flag(pl)
     pl.add_argument("--window", help="time window START:END of pfc-timeline and queue-heatmap "
                     "(s, ms, us or ns; e.g. 2.7ms:2.9ms, 0.5:)")
     pl.add_argument("--view", help="pfc-timeline: bars (each pause), fraction (fraction of time paused per "
@@ -605,6 +611,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--jobs", type=int, default=0, help="parallel runs (default: cores; Ray: cluster CPUs)")
     c.add_argument("--backend", choices=("local", "ray"), default="local", help="where the runs go")
     c.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS or a new local Ray)")
+    _style_flag(c)
     _set_flag(c)
     _quiet_flag(c)
     _stale_flag(c)

@@ -3,8 +3,8 @@
 * :func:`config_reference`: every key of a run config (and of the tables it
   names: topology kinds, ``[fabric]``, ``[serving]``, ``[workload]``, every
   policy's and scheduler's parameters) with its type, default, limits and
-  meaning, read from the config dataclasses and the ``spec(doc=..., min=...)``
-  metadata of their fields (:func:`ns3_mfs.config.spec`).
+  meaning: the rows of :func:`ns3_mfs.config_docs.key_rows` (the same rows
+  ``ns3-mfs config docs`` prints), laid out as the site's page.
 * :func:`cli_reference`: every ``ns3-mfs`` command and option, read from the
   argparse parser of :mod:`ns3_mfs.cli`.
 * :func:`results_reference`: the columns of every result file, from
@@ -20,112 +20,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import html
 import re
-import types
-import typing
-from typing import Any, Iterable, Literal, Optional, Union, get_args, get_origin, get_type_hints
+from typing import Any, Iterable
+
+from .config_docs import key_rows, markdown_table, md_cell, nested_tables, toml_text
 
 # ----------------------------------------------------------------------------- config keys
-
-
-def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell (no raw HTML, no column breaks, one line)."""
-    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
-
-
-def type_name(tp: Any) -> str:
-    """A short TOML-side name of a field type: ``int``, ``float``, ``"a" | "b"``, ``list of int``, ``table``."""
-    origin = get_origin(tp)
-    if origin is Literal:
-        return " \\| ".join(f'`{a!r}`'.replace("'", '"') if isinstance(a, str) else f"`{a!r}`" for a in get_args(tp))
-    if origin in (Union, types.UnionType):
-        return " or ".join(type_name(a) for a in get_args(tp) if a is not type(None))
-    if origin in (list, tuple):
-        return f"list of {type_name(get_args(tp)[0])}"
-    if tp is dict or origin is dict or dataclasses.is_dataclass(tp):
-        return "table"
-    if tp is Any:
-        return "any"
-    return {bool: "bool", int: "int", float: "float", str: "string"}.get(tp, getattr(tp, "__name__", str(tp)))
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, float) and value.is_integer() and abs(value) >= 1e6:
-        return f"{value:.0e}".replace("e+0", "e").replace("e+", "e")
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{}" if not value else "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
-    return repr(value)
-
-
-def default_text(f: dataclasses.Field, unset: str = "unset") -> str:
-    """The default of a field as TOML text, ``required`` or ``unset`` (absent: see the meaning)."""
-    if f.default is not dataclasses.MISSING:
-        value = f.default
-    elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        value = f.default_factory()  # type: ignore[misc]
-    else:
-        return "required"
-    if value is None:
-        return unset
-    if dataclasses.is_dataclass(value):
-        return "table"
-    return f"`{_toml(value)}`"
-
-
-def limits_text(meta: typing.Mapping[str, Any]) -> str:
-    """The validation rules of a field (``>= 1``, ``> 0``, ``<= 64``, ``one of ...``)."""
-    out = []
-    if "choices" in meta:
-        out.append("one of " + ", ".join(f"`{_toml(c)}`" for c in meta["choices"]))
-    if "gt" in meta:
-        out.append(f"> {_toml(meta['gt'])}")
-    if "min" in meta:
-        out.append(f">= {_toml(meta['min'])}")
-    if "max" in meta:
-        out.append(f"<= {_toml(meta['max'])}")
-    return ", ".join(out)
-
-
-def _inner(tp: Any) -> Any:
-    if get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        return args[0] if len(args) == 1 else tp
-    return tp
-
-
-def field_rows(cls: type, unset: Optional[dict[str, str]] = None) -> list[dict[str, str]]:
-    """One row per init field of dataclass ``cls``: key, type, default, limits, meaning."""
-    hints = get_type_hints(cls)
-    rows = []
-    for f in dataclasses.fields(cls):
-        if not f.init:
-            continue
-        meaning = str(f.metadata.get("doc", ""))
-        tp = _inner(hints[f.name])
-        if not meaning and dataclasses.is_dataclass(tp):
-            meaning = f"the [{f.name}] table (below)"
-        elif not meaning and f.name == "kind":
-            meaning = "selects this kind"
-        elif not meaning and f.name == "topology":
-            meaning = "path of a topology TOML (relative to the run config) or an inline [topology] table (below)"
-        rows.append({"key": f.name, "type": type_name(hints[f.name]),
-                     "default": default_text(f, (unset or {}).get(f.name, "unset")),
-                     "limits": limits_text(f.metadata), "meaning": meaning})
-    return rows
-
-
-def _table(rows: list[dict[str, str]]) -> list[str]:
-    out = ["| key | type | default | limits | meaning |", "|---|---|---|---|---|"]
-    for r in rows:
-        out.append(f"| `{r['key']}` | {r['type']} | {r['default']} | {r['limits']} | {_cell(r['meaning'])} |")
-    return out
 
 
 def _doc_line(obj: Any) -> str:
@@ -134,31 +34,24 @@ def _doc_line(obj: Any) -> str:
     return " ".join(first.split())
 
 
-def _section(title: str, cls: type, intro: str = "", level: int = 2,
-             unset: Optional[dict[str, str]] = None) -> list[str]:
+def _section(title: str, cls: type, table: str, intro: str = "", level: int = 2) -> list[str]:
+    """A heading, an introduction and the keys of ``cls`` (whose dotted table name is ``table``)."""
     lines = [f"{'#' * level} {title}", ""]
     text = intro or _doc_line(cls)
     if text:
         lines += [text, ""]
     if not dataclasses.fields(cls):
         return lines + ["No parameters.", ""]
-    return lines + _table(field_rows(cls, unset)) + [""]
+    return lines + markdown_table(key_rows(cls, table)) + [""]
 
 
 def _nested(prefix: str, cls: type, level: int) -> list[str]:
-    """Sections for the fields of ``cls`` that are tables (dataclasses), recursively."""
-    out = []
-    hints = get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        tp = _inner(hints[f.name])
-        if dataclasses.is_dataclass(tp):
-            key = f"{prefix}.{f.name}"
-            out += _section(f"`[{key}]`", tp, level=level)
-            out += _nested(key, tp, level)
-    return out
+    """Sections for the tables inside ``cls`` (dataclass fields), recursively."""
+    return [line for key, tp in nested_tables(cls, prefix) for line in _section(f"`[{key}]`", tp, key, level=level)]
 
 
 def _registry_sections(title: str, table: str, registry: Any, selector: str, level: int = 2) -> list[str]:
+    """``table``: where the chosen one's parameters go, ``[serving.dispatch_params]`` or ``[policies.<name>]``."""
     takes = any(dataclasses.fields(registry[n].Params) for n in registry)
     where = (f"Its parameters go in `{table}` (only those of the chosen one)." if takes
              else "None of them takes parameters.")
@@ -166,7 +59,8 @@ def _registry_sections(title: str, table: str, registry: Any, selector: str, lev
              f"`{selector}` names one of: " + ", ".join(f"`{n}`" for n in sorted(registry)) + ". " + where, ""]
     for name in sorted(registry):
         cls = registry[name]
-        lines += _section(f"`{name}`", cls.Params, intro=_doc_line(cls), level=level + 1)
+        lines += _section(f"`{name}`", cls.Params, table.strip("[]").replace("<name>", name), intro=_doc_line(cls),
+                          level=level + 1)
     return lines
 
 
@@ -176,6 +70,7 @@ def config_reference() -> str:
     from .fabric.cc_profiles import PROFILE_KEYS, PROFILES
     from .fabric.network import FabricConfig
     from .fabric.topology import REGISTRY as KINDS
+    from .fabric.topology import Topology
     from .policies import REGISTRY as POLICIES
     from .serving import dispatch, placement, queueing, routing
     from .serving.config import ServingConfig
@@ -188,25 +83,24 @@ def config_reference() -> str:
            "that is not listed, a value of the wrong type or out of its limits is refused with a one-line "
            "error naming the key path (exit code 2). Limits are inclusive unless written `>`; *unset* means "
            "the key may be left out (the meaning says what happens then).", ""]
-    out += _section("Top level", RunConfig, intro="Keys outside any table. `topology` is a path to a topology "
-                    "TOML (relative to the run config) or an inline `[topology]` table.")
+    out += _section("Top level", RunConfig, "", intro="Keys outside any table. `topology` is a path to a "
+                    "topology TOML (relative to the run config) or an inline `[topology]` table.")
     out += ["## `[topology]`", "",
             "`kind` selects one of: " + ", ".join(f"`{k}`" for k in sorted(KINDS)) + ". The same keys make a "
             "topology file (`ns3-mfs fabric TOPOLOGY FLOWS`).", ""]
     for kind in sorted(KINDS):
-        out += _section(f'`kind = "{kind}"`', KINDS[kind], level=3)
-    profile_keys = set(PROFILE_KEYS)
-    out += _section("`[fabric]`", FabricConfig, intro="Settings of the lossless RoCE fabric (`FabricConfig`; "
-                    "also the `--config` file of `ns3-mfs fabric`). Keys whose default is *profile* take it "
-                    "from `dcqcn_profile` (table below) unless given.",
-                    unset={k: "*profile*" for k in profile_keys})
+        out += _section(f'`kind = "{kind}"`', KINDS[kind], "topology", level=3)
+    out += _nested("topology", Topology, 3)  # the tables every kind has ([topology.host])
+    out += _section("`[fabric]`", FabricConfig, "fabric", intro="Settings of the lossless RoCE fabric "
+                    "(`FabricConfig`; also the `--config` file of `ns3-mfs fabric`). Keys whose default is *profile* take it "
+                    "from `dcqcn_profile` (table below) unless given.")
     names = list(PROFILES)
     out += ["### DCQCN profiles", "", "| key | " + " | ".join(f"`{n}`" for n in names) + " |",
             "|---|" + "---|" * len(names)]
     for key in PROFILE_KEYS:
-        out.append(f"| `{key}` | " + " | ".join(f"`{_toml(PROFILES[n][key])}`" for n in names) + " |")
+        out.append(f"| `{key}` | " + " | ".join(f"`{toml_text(PROFILES[n][key])}`" for n in names) + " |")
     out.append("")
-    out += _section("`[serving]`", ServingConfig)
+    out += _section("`[serving]`", ServingConfig, "serving")
     out += _nested("serving", ServingConfig, 3)
     out += _registry_sections("`[serving.decode]` batching policies", "[serving.decode]", DECODE,
                               "serving.decode.policy", level=3)
@@ -217,8 +111,8 @@ def config_reference() -> str:
         ("Expert placements", "[serving.placement_params]", placement.REGISTRY, "serving.placement"),
     ):
         out += _registry_sections(f"{title}: `{table}`", table, reg, sel, level=3)
-    out += _section("`[workload]`", WorkloadConfig, intro="Where requests come from (`WorkloadConfig`): "
-                    "`poisson` or `gamma` arrivals with `[workload.input]`/`[workload.output]` length "
+    out += _section("`[workload]`", WorkloadConfig, "workload", intro="Where requests come from "
+                    "(`WorkloadConfig`): `poisson` or `gamma` arrivals with `[workload.input]`/`[workload.output]` length "
                     "distributions, generated `sessions`, or a `trace` file.")
     out += _nested("workload", WorkloadConfig, 3)
     out += _registry_sections("Flow-scheduling policies: `[policies.<name>]`", "[policies.<name>]", POLICIES,
@@ -227,8 +121,8 @@ def config_reference() -> str:
             "`serving.model` and `serving.gpu` take a catalogue name or the path of a TOML file with these keys "
             "(catalogue: " + ", ".join(f"`{m}`" for m in list_models()) + "; GPUs: "
             + ", ".join(f"`{g}`" for g in list_gpus()) + ").", ""]
-    out += _section("Model file (`ModelSpec`)", ModelSpec, level=3)
-    out += _section("GPU file (`GpuProfile`)", GpuProfile, level=3)
+    out += _section("Model file (`ModelSpec`)", ModelSpec, "", level=3)
+    out += _section("GPU file (`GpuProfile`)", GpuProfile, "", level=3)
     return "\n".join(out) + "\n"
 
 
@@ -257,7 +151,7 @@ def _options(p: argparse.ArgumentParser) -> list[str]:
         if a.required and a.option_strings:
             default = "required"
         choices = ", ".join(f"`{c}`" for c in a.choices) if a.choices else ""
-        rows.append(f"| {name} | {_cell(a.help or '')} | {default} | {choices} |")
+        rows.append(f"| {name} | {md_cell(a.help or '')} | {default} | {choices} |")
     if not rows:
         return []
     return ["| argument | meaning | default | allowed |", "|---|---|---|---|", *rows, ""]
@@ -432,7 +326,7 @@ def results_reference() -> str:
         out += [f"## `{name.split(' ')[0]}`" + (f" {name.split(' ', 1)[1]}" if " " in name else ""), "",
                 f"One row per {per}." if name.endswith(".parquet") or "flows.parquet" in name else f"Per {per}.",
                 "", "| column | meaning |", "|---|---|"]
-        out += [f"| `{c}` | {_cell(m).replace('&lt;', '<').replace('&gt;', '>') if '`' in m else _cell(m)} |"
+        out += [f"| `{c}` | {md_cell(m).replace('&lt;', '<').replace('&gt;', '>') if '`' in m else md_cell(m)} |"
                 for c, m in cols.items()]
         out.append("")
     return "\n".join(out) + "\n"

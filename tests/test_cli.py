@@ -4,6 +4,7 @@ unit per key, paths relative to the file that names them, missing files, progres
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from pathlib import Path
 
@@ -102,14 +103,29 @@ def test_config_docs_lists_every_key_of_a_section():
     assert res.returncode == 0, res.stderr
     for f in dataclasses.fields(FabricConfig):
         assert f"\n  {f.name} " in res.stdout, f.name
-    assert "mtu" in res.stdout and "default 4096; allowed: 1024, 2048, 4096" in res.stdout
+    assert "\n  mtu " in res.stdout and "int, default 4096; one of 1024, 2048, 4096\n" in res.stdout
     md = run_cli("config", "docs", "workload", "--format", "markdown").stdout
-    assert "| `rate_per_gpu` | number | `unset` | > 0 |" in md
+    assert "| `rate_per_gpu` | float | *unset* | > 0 |" in md
     bad = run_cli("config", "docs", "fabrc")
     assert bad.returncode == 2 and "did you mean 'fabric'?" in bad.stderr
-    assert {"run", "fabric", "serving", "workload", "workload.input", "policies.mfs", "topology.testbed"} <= set(
-        sections())
+    assert {"run", "fabric", "serving", "workload", "workload.input", "policies.mfs", "topology.testbed",
+            "topology.host"} <= set(sections())
     assert all(section_docs(s) for s in sections())
+
+
+def test_config_docs_text_and_markdown_say_the_same():
+    """One row model, two renderers: every key's type, default and limits read the same in both."""
+    from ns3_mfs.config_docs import key_rows, section_docs, sections
+
+    for name, cls in sections().items():
+        text, md = section_docs(name), section_docs(name, "markdown")
+        for r in key_rows(cls, "" if name == "run" else name):
+            limits = (["one of " + ", ".join(r.choices)] if r.choices else []) + list(r.bounds)
+            line = f"{r.type}, default {r.default}" + (f"; {', '.join(limits)}" if limits else "")
+            assert re.search(rf"^  {re.escape(r.key)} +{re.escape(line)}$", text, re.M), (name, r.key)
+            default = f"`{r.default}`" if r.default_is_value else f"*{r.default}*"
+            assert f"| `{r.key}` | {r.type} | {default} |" in md, (name, r.key)
+            assert "`" not in r.type and "typing." not in r.type and "e+" not in "".join(r.bounds), (name, r)
 
 
 def test_help_shows_defaults():

@@ -1,5 +1,7 @@
 """``ns3-mfs compare`` and policies chosen in run configs."""
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -28,6 +30,27 @@ def test_compare_runs_every_pair_and_plots(tmp_path, root):
     res = run_cli("compare", str(cfg), "--policies", "fair,mfs,pias", "--rates-per-gpu", "0.25,0.5", "--out", str(out))
     assert res.returncode == 0 and (out / "runs" / run_id / "meta.json").stat().st_mtime_ns == mtime
     assert "compare: 0 ran, 6 already finished, 0 failed" in res.stderr
+
+
+def test_compare_style_paper_writes_single_column_pdfs(tmp_path, root):
+    """``compare --style`` is ``plot --style``: paper = single-column (3.4 in) PDFs only."""
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY.format(topo=root / "topologies/testbed.toml"))
+    out = tmp_path / "cmp"
+    args = ("compare", str(cfg), "--policies", "fair", "--rates-per-gpu", "0.25", "--out", str(out), "--jobs", "1")
+    res = run_cli(*args, "--style", "paper")
+    assert res.returncode == 0, res.stderr
+    figures = sorted(p.name for p in out.glob("*.p[dn][fg]"))
+    assert figures == ["attainment_vs_rate.pdf", "cct_cdf.pdf", "ttft_cdf.pdf"]
+    again = run_cli(*args)  # the style is not part of a run: nothing runs again, the figures are redrawn
+    assert again.returncode == 0 and "compare: 0 ran, 1 already finished, 0 failed" in again.stderr
+    assert (out / "ttft_cdf.png").exists()
+    assert run_cli(*args, "--style", "paper").returncode == 0
+    box = re.search(rb"/MediaBox \[\s*0 0 ([0-9.]+) ", (out / "ttft_cdf.pdf").read_bytes())
+    assert box and 2.5 * 72 < float(box.group(1)) <= 3.4 * 72  # cropped to its content, within one column
+    bad = run_cli("compare", str(cfg), "--out", str(tmp_path / "o"), "--style", "poster")
+    assert bad.returncode == 2 and "--style: 'poster' is not a style; allowed: screen, paper" in bad.stderr
+    assert not (tmp_path / "o").exists()  # refused before any run
 
 
 def test_compare_refuses_unknown_policies(tmp_path, root):

@@ -279,6 +279,7 @@ def test_the_generated_references_name_every_key_command_and_option():
     from ns3_mfs.experiment.run import RunConfig
     from ns3_mfs.fabric.network import FabricConfig
     from ns3_mfs.fabric.topology import REGISTRY as KINDS
+    from ns3_mfs.fabric.topology.host_path import HostPath
     from ns3_mfs.policies import REGISTRY as POLICIES
     from ns3_mfs.serving import dispatch, placement, queueing, routing
     from ns3_mfs.serving.config import ServingConfig
@@ -288,7 +289,7 @@ def test_the_generated_references_name_every_key_command_and_option():
 
     config = ref.config_reference()
     classes = [RunConfig, FabricConfig, ServingConfig, DecodeConfig, WorkloadConfig, LengthDist, SessionConfig,
-               *KINDS.classes.values()]
+               HostPath, *KINDS.classes.values()]
     for reg in (POLICIES, dispatch.REGISTRY, placement.REGISTRY, queueing.REGISTRY, routing.REGISTRY):
         classes += [cls.Params for cls in reg.classes.values()]
     for cls in classes:

@@ -1,5 +1,8 @@
 """C++ unit tests of the native models (ns3_mfs/native/test/), run through ns-3's TestRunner.
 
+The program starts, as ns-3's own test-runner does under ./test.py, at the
+default nanosecond resolution; each suite switches to picoseconds itself.
+
 Each suite checks one model on its own (no fabric): the flow-level fabric (max-min
 sharing, strict priority, rate cap, ideal latency), the RMLQ queue disc
 (strict-priority band order, RED/ECN marking law), the frame packet pool
@@ -32,6 +35,7 @@ def run_suite(runner: str, suite: str) -> subprocess.CompletedProcess:
 def test_every_suite_is_run_here(runner):
     out = subprocess.run([runner, "--list"], capture_output=True, text=True, timeout=60)
     assert sorted(out.stdout.split()) == SUITES
+    assert "Invalid test name" not in out.stderr, out.stderr  # ns-3's rule: no '"/\\|? in a test name
 
 
 @pytest.mark.parametrize("suite", SUITES)

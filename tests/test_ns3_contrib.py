@@ -59,6 +59,17 @@ def test_cmake_lists_exactly_the_module_files():
     assert ex["NAME"] == ["rmlq-queue-disc-example"] and "${libmfs}" in ex["LIBRARIES_TO_LINK"]
 
 
+def test_examples_to_run_lists_every_example_program():
+    """ns-3's test.py runs the example programs named in test/examples-to-run.py."""
+    import ast
+
+    tree = ast.parse((NATIVE / "test" / "examples-to-run.py").read_text())
+    lists = {t.id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+             for t in node.targets}
+    assert all(len(e) == 3 and e[1] == "True" for e in lists["cpp_examples"]) and lists["python_examples"] == []
+    assert sorted({e[0].split()[0] for e in lists["cpp_examples"]}) == sorted(p.stem for p in _build.example_sources())
+
+
 def test_module_files_include_module_headers_as_ns3_headers():
     files = [*_build.module_headers(), *_build._files(_build.MODULE_DIRS, ".cc"), *_build.test_sources(),
              *_build.example_sources()]

@@ -12,6 +12,8 @@
 #include "ns3/simulator.h"
 #include "ns3/test.h"
 
+#include "mfs-test-suite.h"
+
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -62,7 +64,7 @@ class FlowFabricShareTestCase : public TestCase
 {
   public:
     FlowFabricShareTestCase()
-        : TestCase("n flows on one link: 1/n each, one completion time")
+        : TestCase("n flows on one link: a share of 1 over n each, one completion time")
     {
     }
 
@@ -141,11 +143,11 @@ class FlowFabricPriorityCapTestCase : public TestCase
 };
 
 /** The FlowFabric test suite. */
-class FlowFabricTestSuite : public TestSuite
+class FlowFabricTestSuite : public MfsTestSuite
 {
   public:
     FlowFabricTestSuite()
-        : TestSuite("flow-fabric", Type::UNIT)
+        : MfsTestSuite("flow-fabric")
     {
         AddTestCase(new FlowFabricShareTestCase, Duration::QUICK);
         AddTestCase(new FlowFabricPriorityCapTestCase, Duration::QUICK);

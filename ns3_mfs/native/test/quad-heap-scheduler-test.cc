@@ -9,6 +9,8 @@
 
 #include "ns3/test.h"
 
+#include "mfs-test-suite.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <random>
@@ -78,11 +80,11 @@ class QuadHeapOrderTestCase : public TestCase
 };
 
 /** The QuadHeapScheduler test suite. */
-class QuadHeapSchedulerTestSuite : public TestSuite
+class QuadHeapSchedulerTestSuite : public MfsTestSuite
 {
   public:
     QuadHeapSchedulerTestSuite()
-        : TestSuite("quad-heap-scheduler", Type::UNIT)
+        : MfsTestSuite("quad-heap-scheduler")
     {
         AddTestCase(new QuadHeapOrderTestCase, Duration::QUICK);
     }

@@ -13,6 +13,8 @@
 #include "ns3/node.h"
 #include "ns3/simulator.h"
 #include "ns3/test.h"
+
+#include "mfs-test-suite.h"
 #include "ns3/uinteger.h"
 
 #include <cmath>
@@ -473,11 +475,11 @@ class NicDcqcnReleaseTestCase : public NicTestCase
 };
 
 /** The RdmaNic test suite. */
-class RdmaNicTestSuite : public TestSuite
+class RdmaNicTestSuite : public MfsTestSuite
 {
   public:
     RdmaNicTestSuite()
-        : TestSuite("rdma-nic", Type::UNIT)
+        : MfsTestSuite("rdma-nic")
     {
         AddTestCase(new NicGoBackNTestCase, Duration::QUICK);
         AddTestCase(new NicDcqcnTestCase, Duration::QUICK);

@@ -22,6 +22,8 @@
 #include "ns3/rng-seed-manager.h"
 #include "ns3/simulator.h"
 #include "ns3/test.h"
+
+#include "mfs-test-suite.h"
 #include "ns3/uinteger.h"
 
 #include <cmath>
@@ -97,7 +99,7 @@ class RmlqDirectPathTestCase : public TestCase
 {
   public:
     RmlqDirectPathTestCase()
-        : TestCase("EnqueueDirect/DequeueDirect: same band order, pause handling and band counters")
+        : TestCase("EnqueueDirect and DequeueDirect: same band order, pause handling and band counters")
     {
     }
 
@@ -299,11 +301,11 @@ class RmlqEcnLawTestCase : public TestCase
 };
 
 /** The RmlqQueueDisc test suite. */
-class RmlqQueueDiscTestSuite : public TestSuite
+class RmlqQueueDiscTestSuite : public MfsTestSuite
 {
   public:
     RmlqQueueDiscTestSuite()
-        : TestSuite("rmlq-queue-disc", Type::UNIT)
+        : MfsTestSuite("rmlq-queue-disc")
     {
         AddTestCase(new RmlqBandOrderTestCase, Duration::QUICK);
         AddTestCase(new RmlqBandCapTestCase, Duration::QUICK);

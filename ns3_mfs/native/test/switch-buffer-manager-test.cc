@@ -11,6 +11,8 @@
 #include "ns3/double.h"
 #include "ns3/simulator.h"
 #include "ns3/test.h"
+
+#include "mfs-test-suite.h"
 #include "ns3/uinteger.h"
 
 #include <cmath>
@@ -254,11 +256,11 @@ class BufferLossyTestCase : public BufferTestCase
 };
 
 /** The SwitchBufferManager test suite. */
-class SwitchBufferManagerTestSuite : public TestSuite
+class SwitchBufferManagerTestSuite : public MfsTestSuite
 {
   public:
     SwitchBufferManagerTestSuite()
-        : TestSuite("switch-buffer-manager", Type::UNIT)
+        : MfsTestSuite("switch-buffer-manager")
     {
         AddTestCase(new BufferRegionsTestCase, Duration::QUICK);
         AddTestCase(new BufferStaticThresholdTestCase, Duration::QUICK);

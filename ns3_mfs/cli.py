@@ -154,7 +154,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .experiment.validate import flow_links, run_validation
     from .store import write_table
 
+    from .analysis.style import get_style
+
     cfg = load_run_config(args.config)
+    get_style(args.style)  # a bad --style fails before anything runs
     policies = [p.strip() for p in args.policies.split(",") if p.strip()] if args.policies else None
     out = Path(args.out)
     records = run_validation(cfg, out, policies, log=lambda m: print(m, file=sys.stderr))
@@ -177,7 +180,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         by_link = pd.concat(links, ignore_index=True)
         by_link[["policy"] + [c for c in by_link.columns if c != "policy"]].to_csv(out / "validation_links.csv",
                                                                                     index=False)
-    cdf_overlays(samples, out)
+    cdf_overlays(samples, out, args.style)
     cols = ["policy", "metric", "pairs", "packet_mean", "flow_mean", "median_abs_rel_err", "p90_abs_rel_err",
             "p99_abs_rel_err", "ks", "where"]
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
@@ -354,8 +357,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_compare_testbed(args: argparse.Namespace) -> int:
+    from .analysis.style import get_style
     from .analysis.testbed import compare_testbed, compare_vllm, detect_format, format_report, parse_map
 
+    get_style(args.style)  # a bad --style fails before anything runs
     out = Path(args.out) if args.out else Path(args.simdir) / "testbed"
     fmt = detect_format(args.measured) if args.format == "auto" else args.format
     offset = args.ttft_offset_ms * 1e-3
@@ -370,13 +375,14 @@ def cmd_compare_testbed(args: argparse.Namespace) -> int:
         print(f"report: {out.resolve() / 'nccl_report.json'}", file=sys.stderr)
         return 0
     if fmt == "vllm":
-        report = compare_vllm(args.measured, args.simdir, out, ttft_offset_s=offset)
+        report = compare_vllm(args.measured, args.simdir, out, ttft_offset_s=offset, style=args.style)
         missing = [m for m in ("ttft", "tpot", "itl", "e2e") if m not in report]
         if missing:
             print(f"compare-testbed: not compared: {', '.join(missing)} (the run simulated no decode, or the "
                   "file has no such values; add a [serving.decode] table)", file=sys.stderr)
     else:
-        report = compare_testbed(args.measured, args.simdir, parse_map(args.map), out, ttft_offset_s=offset)
+        report = compare_testbed(args.measured, args.simdir, parse_map(args.map), out, ttft_offset_s=offset,
+                                 style=args.style)
     print(format_report(report))
     print(f"report: {out.resolve() / 'testbed_report.json'}", file=sys.stderr)
     return 0
@@ -588,6 +594,7 @@ def parser() -> argparse.ArgumentParser:
     ct.add_argument("--map", help="column renames measured_col=canonical,... (canonical: request_id, ttft_s, "
                     "ttft_ms, kind, cct_s, cct_ms)")
     ct.add_argument("--out", help="report directory (default: SIMDIR/testbed)")
+    _style_flag(ct)
     ct.set_defaults(func=cmd_compare_testbed)
 
     mm = sub.add_parser("make-measured", help="write a measured-like CSV from a run (values x lognormal noise)")
@@ -621,6 +628,7 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("config", help="run config TOML")
     v.add_argument("--out", required=True, help="result directory (OUT/<policy>/<model>/, validation.csv, CDFs)")
     v.add_argument("--policies", default="", help="comma-separated policy names (default: the config's policy)")
+    _style_flag(v)
     v.set_defaults(func=cmd_validate)
 
     b = sub.add_parser("build", help="build the native library now (else built on first use)")

@@ -155,3 +155,16 @@ def test_ks_pvalue_of_small_samples_is_exact():
     rep = compare_samples(pd.Series([1.0, 2.0, 3.0]), pd.Series([4.0, 5.0, 6.0]), by_id=False)
     assert rep["ks_distance"] == 1.0 and rep["ks_pvalue"] == pytest.approx(0.1)
     assert ks_pvalue(1.0, 3, 3) < 0.05
+
+
+def test_style_paper_writes_single_column_pdf_overlays(sim, tmp_path):
+    csv = tmp_path / "m.csv"
+    assert run_cli("make-measured", str(sim), str(csv), "--noise", "0.1").returncode == 0
+    out = tmp_path / "rep"
+    res = run_cli("compare-testbed", str(csv), str(sim), "--out", str(out), "--style", "paper")
+    assert res.returncode == 0, res.stderr
+    figs = sorted(p.name for p in out.iterdir() if p.suffix in (".png", ".pdf"))
+    assert figs == ["cct_combine_cdf_overlay.pdf", "cct_dispatch_cdf_overlay.pdf", "ttft_cdf_overlay.pdf"]
+    bad = run_cli("compare-testbed", str(csv), str(sim), "--out", str(tmp_path / "o"), "--style", "poster")
+    assert bad.returncode == 2 and "--style: 'poster' is not a style; allowed: screen, paper" in bad.stderr
+    assert not (tmp_path / "o").exists()

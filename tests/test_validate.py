@@ -53,7 +53,7 @@ def test_validate_command_writes_errors_and_cdfs(tmp_path):
     fct = t[t["metric"] == "flow_fct"].iloc[0]
     assert fct["pairs"] > 0 and 0 <= fct["ks"] <= 1 and fct["median_abs_rel_err"] < 0.10
     assert np.isfinite(fct["p99_abs_rel_err"])
-    assert (out / "cdf_ttft.png").stat().st_size > 0 and (out / "cdf_flow_fct.png").stat().st_size > 0
+    assert (out / "cdf_ttft.png").stat().st_size > 0 and (out / "cdf_flow_fct.pdf").stat().st_size > 0
     assert pd.read_parquet(out / "validation.parquet").shape == t.shape
     # Errors by link: every link the paired flows crossed, named by the topology's nodes, worst first.
     links = pd.read_csv(out / "validation_links.csv")
@@ -144,3 +144,11 @@ def test_errors_are_attributed_to_a_pcie_link_with_a_host_path(tmp_path):
     shared = table.set_index("link").loc["s0.psw0>s0.cpu0"]
     assert shared["worst_flows"] == 1 and shared["mean_abs_rel_err"] < 0.25
     assert f"cross {bad} (1, mean 25.0% of 4)" in _where_flows(paired, table)
+
+
+def test_validate_refuses_an_unknown_style_before_running(tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(TINY_RUN.format(topo=ROOT / "topologies" / "testbed.toml"))
+    r = run_cli("validate", str(cfg), "--out", str(tmp_path / "v"), "--style", "poster")
+    assert r.returncode == 2 and "--style: 'poster' is not a style; allowed: screen, paper" in r.stderr
+    assert not (tmp_path / "v").exists()

@@ -203,8 +203,9 @@ def _sim_tables(simdir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def compare_testbed(measured: str | Path, simdir: str | Path, mapping: Optional[dict[str, str]] = None,
-                    out: Optional[str | Path] = None, ttft_offset_s: float = 0.0) -> dict[str, dict[str, Any]]:
-    """Compare a measured CSV with a simulated run; writes the report and CDF plots to ``out``."""
+                    out: Optional[str | Path] = None, ttft_offset_s: float = 0.0,
+                    style: Optional[str] = None) -> dict[str, dict[str, Any]]:
+    """Compare a measured CSV with a simulated run; writes the report and CDF plots (in ``style``) to ``out``."""
     simdir = Path(simdir)
     meas = load_measured(measured, mapping)
     if ttft_offset_s and "ttft_s" in meas.columns:
@@ -241,7 +242,7 @@ def compare_testbed(measured: str | Path, simdir: str | Path, mapping: Optional[
         raise ConfigError(f"{measured}: no ttft_s or cct_s values")
     if out is not None:
         write_report(Path(out), report, overlays, {"measured": str(Path(measured).resolve()),
-                                                   "simulated": str(simdir.resolve())})
+                                                   "simulated": str(simdir.resolve())}, style)
     return report
 
 
@@ -267,7 +268,7 @@ def _sim_itls(simdir: Path) -> np.ndarray:
 
 
 def compare_vllm(measured: str | Path, simdir: str | Path, out: Optional[str | Path] = None,
-                 ttft_offset_s: float = 0.0) -> dict[str, dict[str, Any]]:
+                 ttft_offset_s: float = 0.0, style: Optional[str] = None) -> dict[str, dict[str, Any]]:
     """Compare a vLLM benchmark result JSON with a simulated run: TTFT, TPOT, ITL, E2E."""
     from ..serving.vllm_bench import load_vllm
 
@@ -304,13 +305,13 @@ def compare_vllm(measured: str | Path, simdir: str | Path, out: Optional[str | P
     if out is not None:
         write_report(Path(out), report, overlays, {"measured": str(Path(measured).resolve()),
                                                    "simulated": str(simdir.resolve()), "format": "vllm",
-                                                   "ttft_offset_s": offset})
+                                                   "ttft_offset_s": offset}, style)
     return report
 
 
 def write_report(out: Path, report: dict[str, dict[str, Any]], overlays: dict[str, tuple[np.ndarray, np.ndarray]],
-                 sources: dict[str, Any]) -> list[Path]:
-    """``testbed_report.json`` / ``.csv`` and one CDF overlay (PNG, PDF) per metric."""
+                 sources: dict[str, Any], style: Optional[str] = None) -> list[Path]:
+    """``testbed_report.json`` / ``.csv`` and one CDF overlay per metric (in the style's formats)."""
     from . import style as st
     from .plots import _write, ecdf_figure
 
@@ -322,7 +323,7 @@ def write_report(out: Path, report: dict[str, dict[str, Any]], overlays: dict[st
         w.writeheader()
         w.writerows(rows)
     paths = [out / "testbed_report.json", out / "testbed_report.csv"]
-    sty = st.STYLES["screen"]
+    sty = st.get_style(style)
     for name, (sim, meas) in overlays.items():
         what = (name.upper() if name in ("ttft", "tpot", "itl", "e2e") else
                 f"{name[4:].replace('_', '-')} CCT" if name.startswith("cct_") else name)

@@ -201,31 +201,22 @@ def same_order(table: pd.DataFrame, metric: str = "slo_attainment") -> Optional[
     return p == f
 
 
-def cdf_overlays(samples: dict[str, dict[str, pd.DataFrame]], out: Path) -> list[Path]:
-    """One PNG per metric: the packet and flow CDFs of each policy overlaid."""
-    import matplotlib
+def cdf_overlays(samples: dict[str, dict[str, pd.DataFrame]], out: Path, style: Optional[str] = None) -> list[Path]:
+    """One figure per metric (``cdf_<metric>``, in the style's formats): the packet and flow CDFs of each
+    policy overlaid, in the project's figure style (``--style``)."""
+    from . import style as st
+    from .plots import _write, ecdf_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    paths = []
+    sty = st.get_style(style)
+    paths: list[Path] = []
     metrics = sorted({m for per in samples.values() for m in per if m != LINKS})
     for metric in metrics:
-        fig, ax = plt.subplots(figsize=(4.8, 3.4))
-        for policy, per in samples.items():
-            d = per.get(metric)
-            if d is None or d.empty:
-                continue
-            for model, style in (("packet", "-"), ("flow", "--")):
-                v = np.sort(d[model].to_numpy())
-                ax.plot(v, np.arange(1, len(v) + 1) / len(v), style, label=f"{policy} {model}")
-        unit = "s"
-        ax.set_xlabel(f"{metric} ({unit})")
-        ax.set_ylabel("CDF")
-        ax.set_xscale("log")
-        ax.legend(fontsize=6)
-        p = out / f"cdf_{metric}.png"
-        fig.savefig(p, dpi=130, bbox_inches="tight")
-        plt.close(fig)
-        paths.append(p)
+        series = {f"{policy} {model}": d[model].to_numpy(float)
+                  for policy, per in samples.items() if (d := per.get(metric)) is not None and not d.empty
+                  for model in ("packet", "flow")}
+        if not series:
+            continue
+        with st.use(sty):
+            fig = ecdf_figure(series, f"{metric}_s", sty, title="packet vs flow model", what=metric)
+            paths += _write(fig, sty, out, f"cdf_{metric}")
     return paths

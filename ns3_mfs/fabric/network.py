@@ -355,11 +355,11 @@ class Network:
         self._timers: dict[int, Callable[[], None]] = {}
         self._next_token = 0
         self._error: Optional[BaseException] = None
-        # The C++ side holds std::function wrappers of these: keep them referenced.
-        self._done_cb = self._flow_done
-        self._timer_cb = self._timer_fired
-        self._f.SetFlowDoneCallback(self._done_cb)
-        self._f.SetTimerCallback(self._timer_cb)
+        # The C++ side holds std::function wrappers of these: keep them referenced. They are handed over at the
+        # first flow with a callback and the first timer: cppyy compiles a wrapper for each (about 0.1-0.2 s of
+        # CPU), which a run with neither (a flow list) does not need. Without one the C++ side calls nothing.
+        self._done_cb: Optional[Callable[[int], None]] = None
+        self._timer_cb: Optional[Callable[[int], None]] = None
         self.wall_s = 0.0
 
     @property
@@ -469,6 +469,9 @@ class Network:
         flow = Flow(fid, int(src), int(dst), int(nbytes), int(priority), start)
         if on_done is not None:
             self._on_done[fid] = (flow, on_done)
+            if self._done_cb is None:
+                self._done_cb = self._flow_done
+                self._fabric().SetFlowDoneCallback(self._done_cb)
         return flow
 
     def set_priority(self, flow: Flow | int, priority: int, atomic: bool = False) -> None:
@@ -526,6 +529,9 @@ class Network:
         token = self._next_token
         self._next_token += 1
         self._timers[token] = fn
+        if self._timer_cb is None:
+            self._timer_cb = self._timer_fired
+            self._fabric().SetTimerCallback(self._timer_cb)
         try:
             self._fabric().ScheduleTimer(at, token)
         except Exception as exc:  # C++ std::invalid_argument

@@ -265,29 +265,43 @@ def _fid(flow: "Flow | int") -> int:
     return flow.id if isinstance(flow, Flow) else int(flow)
 
 
-def _array(vec: Any, dtype: Any) -> np.ndarray:
-    n = vec.size()
-    if n == 0:
-        return np.empty(0, dtype=dtype)
-    return np.frombuffer(vec.data(), dtype=dtype, count=n).copy()
-
-
 def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
     """Codes of a label column as an object column of their names."""
     return pd.Series(np.array(labels, dtype=object)[codes] if len(codes) else [], dtype=object)
 
 
-def _column(fabric: Any, table: str, info: Any) -> Any:
-    """One column of a native record table, typed by its schema entry."""
-    data = fabric.Column(table, info.name)
-    kind = str(info.type)
-    if kind == "f64":
-        return _array(data.real, np.float64)
-    codes = _array(data.count, np.uint64).astype(np.int64)
-    if kind == "bool":
+@dataclass(frozen=True)
+class _ColumnInfo:
+    """One column of a native record table's schema (a line of ``TableSchema``)."""
+
+    name: str
+    type: str  #: f64, i64, bool, label or derived
+    labels: tuple[str, ...]
+
+
+def _schema(fabric: Any, table: str) -> list[_ColumnInfo]:
+    """A native table's columns, from the flat text of ``TableSchema`` (cppyy compiles no proxy for it)."""
+    out = []
+    for line in str(fabric.TableSchema(table)).splitlines():
+        name, kind, *labels = line.split("\t")
+        out.append(_ColumnInfo(name, kind, tuple(labels)))
+    return out
+
+
+def _column(fabric: Any, table: str, info: _ColumnInfo, rows: int) -> Any:
+    """One column of a native record table, typed by its schema entry, copied into a new array."""
+    # The array of the other kind is left untouched; cppyy takes no empty array for a pointer, so it has one element.
+    real = np.empty(rows if info.type == "f64" else 1, dtype=np.float64)
+    count = np.empty(1 if info.type == "f64" else rows, dtype=np.uint64)
+    if rows:
+        fabric.CopyColumn(table, info.name, real, count)
+    if info.type == "f64":
+        return real
+    codes = count.astype(np.int64)
+    if info.type == "bool":
         return codes.astype(bool)
-    if kind == "label":
-        return _labels(codes, [str(x) for x in info.labels])
+    if info.type == "label":
+        return _labels(codes, list(info.labels))
     return codes
 
 
@@ -650,15 +664,16 @@ class Network:
         f = self._fabric()
         if self.model == "flow" and name in PACKET_ONLY_TABLES:
             return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in PACKET_ONLY_TABLES[name].items()})
-        schema = list(f.TableColumns(name))
+        schema = _schema(f, name)
+        rows = int(f.TableRows(name))
         cols: dict[str, Any] = {}
         for info in schema:
-            if str(info.type) != "derived":
-                cols[str(info.name)] = _column(f, name, info)
+            if info.type != "derived":
+                cols[info.name] = _column(f, name, info, rows)
         for info in schema:
-            if str(info.type) == "derived":
-                cols[str(info.name)] = _DERIVED[str(info.name)](self, cols)
-        return pd.DataFrame({str(info.name): cols[str(info.name)] for info in schema})
+            if info.type == "derived":
+                cols[info.name] = _DERIVED[info.name](self, cols)
+        return pd.DataFrame({info.name: cols[info.name] for info in schema})
 
     def flows(self) -> pd.DataFrame:
         """One row per flow (times in s; NaN end for unfinished flows)."""

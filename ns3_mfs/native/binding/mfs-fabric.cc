@@ -619,6 +619,47 @@ Fabric::Column(const std::string& table, const std::string& name) const
     return out;
 }
 
+std::string
+SchemaText(const std::vector<ColumnInfo>& columns)
+{
+    std::string out;
+    for (const auto& c : columns)
+    {
+        out += c.name + '\t' + c.type;
+        for (const auto& label : c.labels)
+        {
+            out += '\t' + label;
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+void
+CopyColumnData(const ColumnData& data, double* real, uint64_t* count)
+{
+    std::copy(data.real.begin(), data.real.end(), real);
+    std::copy(data.count.begin(), data.count.end(), count);
+}
+
+std::string
+Fabric::TableSchema(const std::string& table) const
+{
+    return SchemaText(TableColumns(table));
+}
+
+uint64_t
+Fabric::TableRows(const std::string& table) const
+{
+    return m->recorder->GetTable(table).GetRows();
+}
+
+void
+Fabric::CopyColumn(const std::string& table, const std::string& name, double* real, uint64_t* count) const
+{
+    CopyColumnData(Column(table, name), real, count);
+}
+
 std::vector<uint32_t>
 Fabric::FlowPath(uint32_t flow) const
 {

@@ -462,6 +462,25 @@ FlowLevelFabric::TableColumns(const std::string& table) const
             col("rate_decreases", "f64"), col("completed", "bool")};
 }
 
+std::string
+FlowLevelFabric::TableSchema(const std::string& table) const
+{
+    return SchemaText(TableColumns(table));
+}
+
+uint64_t
+FlowLevelFabric::TableRows(const std::string& table) const
+{
+    TableColumns(table); // throws for a table the flow model does not have
+    return m->fabric.GetNFlows();
+}
+
+void
+FlowLevelFabric::CopyColumn(const std::string& table, const std::string& name, double* real, uint64_t* count) const
+{
+    CopyColumnData(Column(table, name), real, count);
+}
+
 ColumnData
 FlowLevelFabric::Column(const std::string& table, const std::string& name) const
 {

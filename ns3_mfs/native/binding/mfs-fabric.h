@@ -256,7 +256,7 @@ class Fabric
      * TableColumns() as text, for Python: one line per column, its fields
      * separated by tabs: name, type, then the labels of a label column.
      * (cppyy compiles a proxy for each C++ type it returns at its first use,
-     * about 0.1 s for the vectors and structs of TableColumns and Column;
+     * about 0.2 s in all for the vectors and structs of TableColumns and Column;
      * a string and a copy into a caller's array need none.)
      * @param table a name from Tables()
      */

@@ -315,6 +315,9 @@ _DERIVED: dict[str, Callable[["Network", dict[str, Any]], Any]] = {
 
 _current: Optional[weakref.ref] = None
 
+#: Timer tokens start above every flow id (a uint32), so one callback tells timers from flows.
+_FIRST_TIMER_TOKEN = 1 << 32
+
 #: Columns of the packet model's logs, which the flow model leaves empty (it models no PFC, queue or frame).
 PACKET_ONLY_TABLES: dict[str, dict[str, str]] = {
     "pfc": {"time_s": "float64", "node": "int64", "node_name": "object", "port": "int64", "priority": "int64",
@@ -367,13 +370,14 @@ class Network:
         #: for the whole run: a large run starts millions of flows)
         self._on_done: dict[int, tuple[Flow, Callable[[Flow], None]]] = {}
         self._timers: dict[int, Callable[[], None]] = {}
-        self._next_token = 0
+        self._next_token = _FIRST_TIMER_TOKEN
         self._error: Optional[BaseException] = None
-        # The C++ side holds std::function wrappers of these: keep them referenced. They are handed over at the
-        # first flow with a callback and the first timer: cppyy compiles a wrapper for each (about 0.1-0.2 s of
-        # CPU), which a run with neither (a flow list) does not need. Without one the C++ side calls nothing.
-        self._done_cb: Optional[Callable[[int], None]] = None
-        self._timer_cb: Optional[Callable[[int], None]] = None
+        # One callable serves as both the flow-done and the timer callback (cppyy compiles a wrapper per
+        # callable, about 0.1-0.2 s of CPU each); the C++ side holds a std::function wrapper of it: keep it
+        # referenced. It is handed over at the first flow with a callback and at the first timer, so a run
+        # with neither (a flow list) compiles none. Without it the C++ side calls nothing.
+        self._native_cb = self._native_event
+        self._cb_given = {"flow": False, "timer": False}
         self.wall_s = 0.0
 
     @property
@@ -483,9 +487,7 @@ class Network:
         flow = Flow(fid, int(src), int(dst), int(nbytes), int(priority), start)
         if on_done is not None:
             self._on_done[fid] = (flow, on_done)
-            if self._done_cb is None:
-                self._done_cb = self._flow_done
-                self._fabric().SetFlowDoneCallback(self._done_cb)
+            self._give_callback("flow")
         return flow
 
     def set_priority(self, flow: Flow | int, priority: int, atomic: bool = False) -> None:
@@ -543,14 +545,25 @@ class Network:
         token = self._next_token
         self._next_token += 1
         self._timers[token] = fn
-        if self._timer_cb is None:
-            self._timer_cb = self._timer_fired
-            self._fabric().SetTimerCallback(self._timer_cb)
+        self._give_callback("timer")
         try:
             self._fabric().ScheduleTimer(at, token)
         except Exception as exc:  # C++ std::invalid_argument
             del self._timers[token]
             raise ConfigError(_what(exc)) from None
+
+    def _give_callback(self, kind: str) -> None:
+        if not self._cb_given[kind]:
+            f = self._fabric()
+            (f.SetFlowDoneCallback if kind == "flow" else f.SetTimerCallback)(self._native_cb)
+            self._cb_given[kind] = True
+
+    def _native_event(self, value: int) -> None:
+        """The C++ callback: a flow id (below 2^32) or a timer token (from 2^32)."""
+        if value >= _FIRST_TIMER_TOKEN:
+            self._timer_fired(value)
+        else:
+            self._flow_done(value)
 
     def _flow_done(self, fid: int) -> None:
         if self._progress is not None:

@@ -72,7 +72,7 @@ struct Fabric::Impl
     Ptr<QueueSampler> queueSampler;
     Ptr<FabricRecorder> recorder;
     RunWatchdog watchdog;
-    std::function<void(uint32_t)> onFlowDone;
+    std::function<void(uint64_t)> onFlowDone;
     std::function<void(uint64_t)> onTimer;
     uint64_t activeFlows{0};
     std::unordered_set<uint32_t> active; //!< flows started and not yet delivered
@@ -370,7 +370,7 @@ Fabric::PortTxBytes(uint32_t node, uint32_t port) const
 }
 
 void
-Fabric::SetFlowDoneCallback(std::function<void(uint32_t)> cb)
+Fabric::SetFlowDoneCallback(std::function<void(uint64_t)> cb)
 {
     m->onFlowDone = std::move(cb);
 }

@@ -148,8 +148,12 @@ class Fabric
     /** @return bytes that left a port (frames, preamble and IFG) */
     uint64_t PortTxBytes(uint32_t node, uint32_t port) const;
 
-    /** @param cb called with the flow id when a flow added with notify completes */
-    void SetFlowDoneCallback(std::function<void(uint32_t)> cb);
+    /**
+     * @param cb called with the flow id when a flow added with notify completes (the type of the
+     *        timer callback's: cppyy compiles a wrapper per Python callable and std::function
+     *        type, so one Python callable can serve both for the cost of one wrapper)
+     */
+    void SetFlowDoneCallback(std::function<void(uint64_t)> cb);
     /** @param cb called with the token of each timer set by ScheduleTimer */
     void SetTimerCallback(std::function<void(uint64_t)> cb);
     /**

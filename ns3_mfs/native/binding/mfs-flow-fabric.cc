@@ -51,7 +51,7 @@ struct FlowLevelFabric::Impl
     uint64_t seed{1};
     uint32_t ackInterval{1};
     bool built{false};
-    std::function<void(uint32_t)> onFlowDone;
+    std::function<void(uint64_t)> onFlowDone;
     std::function<void(uint64_t)> onTimer;
     RunWatchdog watchdog;
     double maxWallS{0};
@@ -282,7 +282,7 @@ FlowLevelFabric::PortTxBytes(uint32_t node, uint32_t port) const
 }
 
 void
-FlowLevelFabric::SetFlowDoneCallback(std::function<void(uint32_t)> cb)
+FlowLevelFabric::SetFlowDoneCallback(std::function<void(uint64_t)> cb)
 {
     m->onFlowDone = std::move(cb);
 }

@@ -77,7 +77,7 @@ class FlowLevelFabric
     uint64_t PortTxBytes(uint32_t node, uint32_t port) const;
 
     /** As Fabric::SetFlowDoneCallback. */
-    void SetFlowDoneCallback(std::function<void(uint32_t)> cb);
+    void SetFlowDoneCallback(std::function<void(uint64_t)> cb);
     /** As Fabric::SetTimerCallback. */
     void SetTimerCallback(std::function<void(uint64_t)> cb);
     /** As Fabric::ScheduleTimer. */

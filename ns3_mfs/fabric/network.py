@@ -318,6 +318,18 @@ _current: Optional[weakref.ref] = None
 #: Timer tokens start above every flow id (a uint32), so one callback tells timers from flows.
 _FIRST_TIMER_TOKEN = 1 << 32
 
+
+def _native_event(value: int) -> None:
+    """The C++ callback of every Network of the process, for the one alive: a flow id or a timer token.
+
+    cppyy compiles a wrapper per Python callable handed to a ``std::function`` (0.1-0.2 s of CPU each);
+    one module-level callable makes that once per process, not twice per Network (a serving run builds
+    one Network per unloaded-TTFT probe).
+    """
+    net = _current() if _current is not None else None
+    if net is not None:
+        net._native_event(value)
+
 #: Columns of the packet model's logs, which the flow model leaves empty (it models no PFC, queue or frame).
 PACKET_ONLY_TABLES: dict[str, dict[str, str]] = {
     "pfc": {"time_s": "float64", "node": "int64", "node_name": "object", "port": "int64", "priority": "int64",
@@ -372,11 +384,9 @@ class Network:
         self._timers: dict[int, Callable[[], None]] = {}
         self._next_token = _FIRST_TIMER_TOKEN
         self._error: Optional[BaseException] = None
-        # One callable serves as both the flow-done and the timer callback (cppyy compiles a wrapper per
-        # callable, about 0.1-0.2 s of CPU each); the C++ side holds a std::function wrapper of it: keep it
-        # referenced. It is handed over at the first flow with a callback and at the first timer, so a run
-        # with neither (a flow list) compiles none. Without it the C++ side calls nothing.
-        self._native_cb = self._native_event
+        # The module's _native_event is the flow-done and the timer callback, handed over at the first flow
+        # with a callback and at the first timer, so a run with neither (a flow list) compiles no wrapper.
+        # Without it the C++ side calls nothing.
         self._cb_given = {"flow": False, "timer": False}
         self.wall_s = 0.0
 
@@ -555,11 +565,11 @@ class Network:
     def _give_callback(self, kind: str) -> None:
         if not self._cb_given[kind]:
             f = self._fabric()
-            (f.SetFlowDoneCallback if kind == "flow" else f.SetTimerCallback)(self._native_cb)
+            (f.SetFlowDoneCallback if kind == "flow" else f.SetTimerCallback)(_native_event)
             self._cb_given[kind] = True
 
     def _native_event(self, value: int) -> None:
-        """The C++ callback: a flow id (below 2^32) or a timer token (from 2^32)."""
+        """A flow id (below 2^32) or a timer token (from 2^32) from C++."""
         if value >= _FIRST_TIMER_TOKEN:
             self._timer_fired(value)
         else:

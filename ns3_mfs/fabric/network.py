@@ -330,6 +330,7 @@ def _native_event(value: int) -> None:
     if net is not None:
         net._native_event(value)
 
+
 #: Columns of the packet model's logs, which the flow model leaves empty (it models no PFC, queue or frame).
 PACKET_ONLY_TABLES: dict[str, dict[str, str]] = {
     "pfc": {"time_s": "float64", "node": "int64", "node_name": "object", "port": "int64", "priority": "int64",

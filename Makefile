@@ -36,6 +36,7 @@ docs: $(STAMP)
 
 bench: build
 	$(PY) scratch/bench_fabric.py
+	$(PY) scratch/bench_startup.py
 
 clean:
 	rm -rf $(VENV) build site *.egg-info .pytest_cache

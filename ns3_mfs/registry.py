@@ -18,6 +18,7 @@ such entry points, with a hash of their files, for the result identity.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, fields
 from typing import Any, Generic, Iterator, Mapping, Optional, TypeVar
@@ -31,10 +32,16 @@ GROUPS = ("ns3_mfs.topologies", "ns3_mfs.policies", "ns3_mfs.queue_policies", "n
           "ns3_mfs.routing", "ns3_mfs.placements", "ns3_mfs.decode_batching")
 
 
-def _entry_points(group: str) -> list[Any]:
+@functools.lru_cache(maxsize=None)
+def _all_entry_points() -> Any:
+    """Every installed entry point, read once per process (each read scans every installed distribution)."""
     from importlib.metadata import entry_points
 
-    return sorted(entry_points(group=group), key=lambda ep: ep.name)
+    return entry_points()
+
+
+def _entry_points(group: str) -> list[Any]:
+    return sorted(_all_entry_points().select(group=group), key=lambda ep: ep.name)
 
 
 def plugin_distributions() -> list[dict[str, str]]:

@@ -265,29 +265,43 @@ def _fid(flow: "Flow | int") -> int:
     return flow.id if isinstance(flow, Flow) else int(flow)
 
 
-def _array(vec: Any, dtype: Any) -> np.ndarray:
-    n = vec.size()
-    if n == 0:
-        return np.empty(0, dtype=dtype)
-    return np.frombuffer(vec.data(), dtype=dtype, count=n).copy()
-
-
 def _labels(codes: np.ndarray, labels: list[str]) -> pd.Series:
     """Codes of a label column as an object column of their names."""
     return pd.Series(np.array(labels, dtype=object)[codes] if len(codes) else [], dtype=object)
 
 
-def _column(fabric: Any, table: str, info: Any) -> Any:
-    """One column of a native record table, typed by its schema entry."""
-    data = fabric.Column(table, info.name)
-    kind = str(info.type)
-    if kind == "f64":
-        return _array(data.real, np.float64)
-    codes = _array(data.count, np.uint64).astype(np.int64)
-    if kind == "bool":
+@dataclass(frozen=True)
+class _ColumnInfo:
+    """One column of a native record table's schema (a line of ``TableSchema``)."""
+
+    name: str
+    type: str  #: f64, i64, bool, label or derived
+    labels: tuple[str, ...]
+
+
+def _schema(fabric: Any, table: str) -> list[_ColumnInfo]:
+    """A native table's columns, from the flat text of ``TableSchema`` (cppyy compiles no proxy for it)."""
+    out = []
+    for line in str(fabric.TableSchema(table)).splitlines():
+        name, kind, *labels = line.split("\t")
+        out.append(_ColumnInfo(name, kind, tuple(labels)))
+    return out
+
+
+def _column(fabric: Any, table: str, info: _ColumnInfo, rows: int) -> Any:
+    """One column of a native record table, typed by its schema entry, copied into a new array."""
+    # The array of the other kind is left untouched; cppyy takes no empty array for a pointer, so it has one element.
+    real = np.empty(rows if info.type == "f64" else 1, dtype=np.float64)
+    count = np.empty(1 if info.type == "f64" else rows, dtype=np.uint64)
+    if rows:
+        fabric.CopyColumn(table, info.name, real, count)
+    if info.type == "f64":
+        return real
+    codes = count.astype(np.int64)
+    if info.type == "bool":
         return codes.astype(bool)
-    if kind == "label":
-        return _labels(codes, [str(x) for x in info.labels])
+    if info.type == "label":
+        return _labels(codes, list(info.labels))
     return codes
 
 
@@ -300,6 +314,22 @@ _DERIVED: dict[str, Callable[["Network", dict[str, Any]], Any]] = {
 
 
 _current: Optional[weakref.ref] = None
+
+#: Timer tokens start above every flow id (a uint32), so one callback tells timers from flows.
+_FIRST_TIMER_TOKEN = 1 << 32
+
+
+def _native_event(value: int) -> None:
+    """The C++ callback of every Network of the process, for the one alive: a flow id or a timer token.
+
+    cppyy compiles a wrapper per Python callable handed to a ``std::function`` (0.1-0.2 s of CPU each);
+    one module-level callable makes that once per process, not twice per Network (a serving run builds
+    one Network per unloaded-TTFT probe).
+    """
+    net = _current() if _current is not None else None
+    if net is not None:
+        net._native_event(value)
+
 
 #: Columns of the packet model's logs, which the flow model leaves empty (it models no PFC, queue or frame).
 PACKET_ONLY_TABLES: dict[str, dict[str, str]] = {
@@ -353,13 +383,12 @@ class Network:
         #: for the whole run: a large run starts millions of flows)
         self._on_done: dict[int, tuple[Flow, Callable[[Flow], None]]] = {}
         self._timers: dict[int, Callable[[], None]] = {}
-        self._next_token = 0
+        self._next_token = _FIRST_TIMER_TOKEN
         self._error: Optional[BaseException] = None
-        # The C++ side holds std::function wrappers of these: keep them referenced.
-        self._done_cb = self._flow_done
-        self._timer_cb = self._timer_fired
-        self._f.SetFlowDoneCallback(self._done_cb)
-        self._f.SetTimerCallback(self._timer_cb)
+        # The module's _native_event is the flow-done and the timer callback, handed over at the first flow
+        # with a callback and at the first timer, so a run with neither (a flow list) compiles no wrapper.
+        # Without it the C++ side calls nothing.
+        self._cb_given = {"flow": False, "timer": False}
         self.wall_s = 0.0
 
     @property
@@ -469,6 +498,7 @@ class Network:
         flow = Flow(fid, int(src), int(dst), int(nbytes), int(priority), start)
         if on_done is not None:
             self._on_done[fid] = (flow, on_done)
+            self._give_callback("flow")
         return flow
 
     def set_priority(self, flow: Flow | int, priority: int, atomic: bool = False) -> None:
@@ -526,11 +556,25 @@ class Network:
         token = self._next_token
         self._next_token += 1
         self._timers[token] = fn
+        self._give_callback("timer")
         try:
             self._fabric().ScheduleTimer(at, token)
         except Exception as exc:  # C++ std::invalid_argument
             del self._timers[token]
             raise ConfigError(_what(exc)) from None
+
+    def _give_callback(self, kind: str) -> None:
+        if not self._cb_given[kind]:
+            f = self._fabric()
+            (f.SetFlowDoneCallback if kind == "flow" else f.SetTimerCallback)(_native_event)
+            self._cb_given[kind] = True
+
+    def _native_event(self, value: int) -> None:
+        """A flow id (below 2^32) or a timer token (from 2^32) from C++."""
+        if value >= _FIRST_TIMER_TOKEN:
+            self._timer_fired(value)
+        else:
+            self._flow_done(value)
 
     def _flow_done(self, fid: int) -> None:
         if self._progress is not None:
@@ -644,15 +688,16 @@ class Network:
         f = self._fabric()
         if self.model == "flow" and name in PACKET_ONLY_TABLES:
             return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in PACKET_ONLY_TABLES[name].items()})
-        schema = list(f.TableColumns(name))
+        schema = _schema(f, name)
+        rows = int(f.TableRows(name))
         cols: dict[str, Any] = {}
         for info in schema:
-            if str(info.type) != "derived":
-                cols[str(info.name)] = _column(f, name, info)
+            if info.type != "derived":
+                cols[info.name] = _column(f, name, info, rows)
         for info in schema:
-            if str(info.type) == "derived":
-                cols[str(info.name)] = _DERIVED[str(info.name)](self, cols)
-        return pd.DataFrame({str(info.name): cols[str(info.name)] for info in schema})
+            if info.type == "derived":
+                cols[info.name] = _DERIVED[info.name](self, cols)
+        return pd.DataFrame({info.name: cols[info.name] for info in schema})
 
     def flows(self) -> pd.DataFrame:
         """One row per flow (times in s; NaN end for unfinished flows)."""

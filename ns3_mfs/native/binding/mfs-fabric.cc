@@ -72,7 +72,7 @@ struct Fabric::Impl
     Ptr<QueueSampler> queueSampler;
     Ptr<FabricRecorder> recorder;
     RunWatchdog watchdog;
-    std::function<void(uint32_t)> onFlowDone;
+    std::function<void(uint64_t)> onFlowDone;
     std::function<void(uint64_t)> onTimer;
     uint64_t activeFlows{0};
     std::unordered_set<uint32_t> active; //!< flows started and not yet delivered
@@ -370,7 +370,7 @@ Fabric::PortTxBytes(uint32_t node, uint32_t port) const
 }
 
 void
-Fabric::SetFlowDoneCallback(std::function<void(uint32_t)> cb)
+Fabric::SetFlowDoneCallback(std::function<void(uint64_t)> cb)
 {
     m->onFlowDone = std::move(cb);
 }
@@ -617,6 +617,47 @@ Fabric::Column(const std::string& table, const std::string& name) const
     }
     t.GetColumn(name, &out.real, &out.count);
     return out;
+}
+
+std::string
+SchemaText(const std::vector<ColumnInfo>& columns)
+{
+    std::string out;
+    for (const auto& c : columns)
+    {
+        out += c.name + '\t' + c.type;
+        for (const auto& label : c.labels)
+        {
+            out += '\t' + label;
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+void
+CopyColumnData(const ColumnData& data, double* real, uint64_t* count)
+{
+    std::copy(data.real.begin(), data.real.end(), real);
+    std::copy(data.count.begin(), data.count.end(), count);
+}
+
+std::string
+Fabric::TableSchema(const std::string& table) const
+{
+    return SchemaText(TableColumns(table));
+}
+
+uint64_t
+Fabric::TableRows(const std::string& table) const
+{
+    return m->recorder->GetTable(table).GetRows();
+}
+
+void
+Fabric::CopyColumn(const std::string& table, const std::string& name, double* real, uint64_t* count) const
+{
+    CopyColumnData(Column(table, name), real, count);
 }
 
 std::vector<uint32_t>

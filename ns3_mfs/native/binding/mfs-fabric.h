@@ -43,6 +43,23 @@ struct ColumnData
 
 /**
  * @ingroup ns3mfs
+ * A table schema as text (see Fabric::TableSchema).
+ * @param columns the columns of a table
+ * @return one line per column: name, type and labels, tab-separated
+ */
+std::string SchemaText(const std::vector<ColumnInfo>& columns);
+
+/**
+ * @ingroup ns3mfs
+ * Copies the values of a column into caller arrays (see Fabric::CopyColumn).
+ * @param data the column
+ * @param real receives the values if the column is f64
+ * @param count receives the values otherwise
+ */
+void CopyColumnData(const ColumnData& data, double* real, uint64_t* count);
+
+/**
+ * @ingroup ns3mfs
  * A RoCE fabric: hosts (RDMA NICs), switches, links, flows, and the run.
  *
  * Nodes are numbered in creation order; hosts also get a host index
@@ -131,8 +148,12 @@ class Fabric
     /** @return bytes that left a port (frames, preamble and IFG) */
     uint64_t PortTxBytes(uint32_t node, uint32_t port) const;
 
-    /** @param cb called with the flow id when a flow added with notify completes */
-    void SetFlowDoneCallback(std::function<void(uint32_t)> cb);
+    /**
+     * @param cb called with the flow id when a flow added with notify completes (the type of the
+     *        timer callback's: cppyy compiles a wrapper per Python callable and std::function
+     *        type, so one Python callable can serve both for the cost of one wrapper)
+     */
+    void SetFlowDoneCallback(std::function<void(uint64_t)> cb);
     /** @param cb called with the token of each timer set by ScheduleTimer */
     void SetTimerCallback(std::function<void(uint64_t)> cb);
     /**
@@ -234,6 +255,28 @@ class Fabric
      * @param name a column of TableColumns(table)
      */
     ColumnData Column(const std::string& table, const std::string& name) const;
+
+    /**
+     * TableColumns() as text, for Python: one line per column, its fields
+     * separated by tabs: name, type, then the labels of a label column.
+     * (cppyy compiles a proxy for each C++ type it returns at its first use,
+     * about 0.2 s in all for the vectors and structs of TableColumns and Column;
+     * a string and a copy into a caller's array need none.)
+     * @param table a name from Tables()
+     */
+    std::string TableSchema(const std::string& table) const;
+
+    /** @return the number of rows of a record table */
+    uint64_t TableRows(const std::string& table) const;
+
+    /**
+     * Column() copied into caller arrays of TableRows(table) elements.
+     * @param table a name from Tables()
+     * @param name a stored column of TableColumns(table)
+     * @param real receives the values of an f64 column (untouched otherwise)
+     * @param count receives the values of another column (untouched otherwise)
+     */
+    void CopyColumn(const std::string& table, const std::string& name, double* real, uint64_t* count) const;
 
     /** @return node indices along the path of @p flow, source host to destination host */
     std::vector<uint32_t> FlowPath(uint32_t flow) const;

@@ -51,7 +51,7 @@ struct FlowLevelFabric::Impl
     uint64_t seed{1};
     uint32_t ackInterval{1};
     bool built{false};
-    std::function<void(uint32_t)> onFlowDone;
+    std::function<void(uint64_t)> onFlowDone;
     std::function<void(uint64_t)> onTimer;
     RunWatchdog watchdog;
     double maxWallS{0};
@@ -282,7 +282,7 @@ FlowLevelFabric::PortTxBytes(uint32_t node, uint32_t port) const
 }
 
 void
-FlowLevelFabric::SetFlowDoneCallback(std::function<void(uint32_t)> cb)
+FlowLevelFabric::SetFlowDoneCallback(std::function<void(uint64_t)> cb)
 {
     m->onFlowDone = std::move(cb);
 }
@@ -460,6 +460,25 @@ FlowLevelFabric::TableColumns(const std::string& table) const
             col("bytes_sent", "i64"),     col("bytes_received", "i64"), col("bytes_dropped", "i64"),
             col("bytes_delivered", "i64"), col("rewinds", "f64"),     col("cnps_received", "f64"),
             col("rate_decreases", "f64"), col("completed", "bool")};
+}
+
+std::string
+FlowLevelFabric::TableSchema(const std::string& table) const
+{
+    return SchemaText(TableColumns(table));
+}
+
+uint64_t
+FlowLevelFabric::TableRows(const std::string& table) const
+{
+    TableColumns(table); // throws for a table the flow model does not have
+    return m->fabric.GetNFlows();
+}
+
+void
+FlowLevelFabric::CopyColumn(const std::string& table, const std::string& name, double* real, uint64_t* count) const
+{
+    CopyColumnData(Column(table, name), real, count);
 }
 
 ColumnData

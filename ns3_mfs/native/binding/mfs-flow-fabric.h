@@ -77,7 +77,7 @@ class FlowLevelFabric
     uint64_t PortTxBytes(uint32_t node, uint32_t port) const;
 
     /** As Fabric::SetFlowDoneCallback. */
-    void SetFlowDoneCallback(std::function<void(uint32_t)> cb);
+    void SetFlowDoneCallback(std::function<void(uint64_t)> cb);
     /** As Fabric::SetTimerCallback. */
     void SetTimerCallback(std::function<void(uint64_t)> cb);
     /** As Fabric::ScheduleTimer. */
@@ -118,6 +118,12 @@ class FlowLevelFabric
     std::vector<ColumnInfo> TableColumns(const std::string& table) const;
     /** As Fabric::Column. */
     ColumnData Column(const std::string& table, const std::string& name) const;
+    /** As Fabric::TableSchema. */
+    std::string TableSchema(const std::string& table) const;
+    /** As Fabric::TableRows. */
+    uint64_t TableRows(const std::string& table) const;
+    /** As Fabric::CopyColumn. */
+    void CopyColumn(const std::string& table, const std::string& name, double* real, uint64_t* count) const;
 
   private:
     struct Impl;

@@ -54,6 +54,9 @@ class RecordTableBase
      * @param count filled with the values of an i64, bool or label column
      */
     virtual void GetColumn(const std::string& name, std::vector<double>* real, std::vector<uint64_t>* count) const = 0;
+
+    /** @return the number of rows */
+    virtual size_t GetRows() const = 0;
 };
 
 /**
@@ -171,6 +174,11 @@ class RecordTable : public RecordTableBase
             return;
         }
         throw std::invalid_argument("unknown " + m_name + " column '" + name + "'");
+    }
+
+    size_t GetRows() const override
+    {
+        return m_rows->size();
     }
 
   private:

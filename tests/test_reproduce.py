@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ns3_mfs.analysis.reproduction import Claim, Expected, Setting, a2a_cct, cell, paired, verdict, write_index, \
-    write_page
+from ns3_mfs.analysis.reproduction import (Claim, Expected, Setting, a2a_cct, cell, claim_rows, paired, verdict,
+                                           write_index, write_page)
 from ns3_mfs.analysis.stats import mean_ci
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,6 +137,21 @@ def test_paired_change_uses_only_seeds_with_both_runs():
     assert paired(t, c, 1.0) == pytest.approx([-0.5, -0.25])
     assert paired(t, Claim("x", "ttft_mean_s", ("main", "mfs"), ("main", "fair"), 2.0, kind="ratio"), 1.0) \
         == pytest.approx([0.5, 0.75])
+
+
+
+def test_attainment_claims_get_no_verdict_at_a_saturated_point():
+    # The large-scale DBRX point at 0.7 req/s per GPU, one seed: 0.6 % against 0.5 % is "1.20x", not a result.
+    t = pd.DataFrame({"variant": "main", "policy": ["mfs", "fair", "mfs", "fair"], "rate_per_gpu": [0.7, 0.7, 0.3, 0.3],
+                      "seed": 1, "ttft_slo_attainment": [0.006, 0.005, 0.9, 0.6], "ttft_mean_s": [1.7, 1.75, 0.2, 0.3]})
+    att = Claim("att", "ttft_slo_attainment", ("main", "mfs"), ("main", "fair"), 1.4, kind="ratio", rate="each")
+    ttft = Claim("ttft", "ttft_mean_s", ("main", "mfs"), ("main", "fair"), -0.2, rate="each")
+    s = Setting("x", "x", "large", "", 1024, 512, (1,), claims=(att, ttft))
+    rows = {(r["claim"], r["rate"]): r for r in claim_rows(s, t, [0.7, 0.3])}
+    assert rows[("att", "0.7")]["verdict"] == "saturated (baseline attainment < 5%)"
+    assert rows[("att", "0.7")]["measured (95 % CI)"] == "1.20x"  # the figure stays visible
+    assert rows[("att", "0.3")]["verdict"] == "holds"
+    assert rows[("ttft", "0.7")]["verdict"] == "weaker"  # only attainment ratios are refused
 
 
 # --------------------------------------------------------------------------- the script

@@ -198,13 +198,28 @@ def cell(values: Sequence[float], metric: str) -> str:
     return text
 
 
+#: Below this TTFT SLO attainment of the baseline a point is saturated: an attainment ratio there compares
+#: near-zero values (e.g. 0.6 % against 0.5 %), so it gets no verdict.
+SATURATED_ATTAINMENT = 0.05
+
+
+def _pick(table: pd.DataFrame, vp: tuple[str, str], rate: float, metric: str) -> pd.Series:
+    """``metric`` of one (variant, policy) at ``rate``, by seed."""
+    t = table[(table["variant"] == vp[0]) & (table["policy"] == vp[1]) & np.isclose(table["rate_per_gpu"], rate)]
+    return t.set_index("seed")[metric]
+
+
+def saturated(table: pd.DataFrame, claim: Claim, rate: float) -> bool:
+    """An attainment claim whose baseline attains less than :data:`SATURATED_ATTAINMENT` in every seed."""
+    if not claim.metric.endswith("attainment") or not len(table):
+        return False
+    base = _pick(table, claim.base, rate, claim.metric).dropna()
+    return len(base) > 0 and float(base.max()) < SATURATED_ATTAINMENT
+
+
 def paired(table: pd.DataFrame, claim: Claim, rate: float) -> list[float]:
     """Per seed with both runs finished: ``treat / base - 1`` (change) or ``treat / base`` (ratio)."""
-    def pick(vp: tuple[str, str]) -> pd.Series:
-        t = table[(table["variant"] == vp[0]) & (table["policy"] == vp[1]) & np.isclose(table["rate_per_gpu"], rate)]
-        return t.set_index("seed")[claim.metric]
-
-    a, b = pick(claim.treat), pick(claim.base)
+    a, b = _pick(table, claim.treat, rate, claim.metric), _pick(table, claim.base, rate, claim.metric)
     out = []
     for seed in sorted(set(a.index) & set(b.index)):
         x, y = float(a[seed]), float(b[seed])
@@ -252,7 +267,8 @@ def claim_rows(setting: Setting, table: pd.DataFrame, rates: Sequence[float]) ->
                 f" [{_claim_text(c.kind, lo)}, {_claim_text(c.kind, hi)}]" if n > 1 and np.isfinite(lo) else "")
             rows.append({"claim": c.label, "rate": f"{r:g}", "paper": "—" if c.paper is None else
                          _claim_text(c.kind, c.paper), "measured (95 % CI)": measured, "seeds": str(n),
-                         "verdict": verdict(c, vals), "source": c.source})
+                         "verdict": (f"saturated (baseline attainment < {SATURATED_ATTAINMENT:.0%})"
+                                     if saturated(table, c, r) else verdict(c, vals)), "source": c.source})
     return rows
 
 
@@ -322,7 +338,8 @@ def write_page(setting: Setting, expected: Sequence[Expected], out: Path, plots:
                                  ["claim", "rate", "paper", "measured (95 % CI)", "seeds", "verdict", "source"]),
                   "", "Verdict rule: *holds* when the interval lies on the paper's side of no effect and the mean is "
                   "at least half the paper's effect; *weaker* when on its side but smaller, or the interval "
-                  "includes no effect; *does not hold* when the mean is on the other side.", ""]
+                  "includes no effect; *does not hold* when the mean is on the other side; an attainment ratio "
+                  f"gets *saturated* instead when the baseline attains less than {SATURATED_ATTAINMENT:.0%}.", ""]
     parts += ["## Every point", "", markdown_table(point_rows(setting, expected, table)), ""]
     if setting.kind == "validate":
         parts += _validation_section(expected)

@@ -221,6 +221,15 @@ def test_capacity_estimate_gives_rates_spanning_saturation(script):
     assert 0.3 < plan.setting.anchor_rate < 3.0  # QwenA-Conv-like on the testbed: about 1 req/s per GPU
 
 
+def test_large_dbrx_grid_holds_the_papers_rate_unless_rates_are_given(script):
+    opt = script.Options(requests=64, warmup=32, seeds=(1,), policies=("fair",))
+    dbrx = next(p for p in script.large_plans(opt) if p.setting.name == "large-dbrx")
+    assert 0.7 in {r for _, _, r in dbrx.runs}
+    opt = script.Options(requests=64, warmup=32, seeds=(1,), policies=("fair",), rates=(0.3,))
+    dbrx = next(p for p in script.large_plans(opt) if p.setting.name == "large-dbrx")
+    assert {r for _, _, r in dbrx.runs} == {0.3}  # --rates is obeyed
+
+
 @pytest.mark.slow
 def test_a_second_run_runs_nothing_and_the_page_shows_the_runs(script, capsys, tmp_path):
     argv = tiny_args(tmp_path, "--seeds", "1", "--rates", "1", "--policies", "mfs", "fair", "--variants", "main")

@@ -422,17 +422,27 @@ def points(its: list[Item], part: str) -> list[Point]:
     return list({it.point.run_id: it.point for it in its if it.plan.part == part}.values())
 
 
-def state(item: Item, work: Path) -> str:
+def state(item: Item, work: Path, accept_stale: bool = False) -> str:
     d = work / item.plan.part / "runs" / item.point.run_id
     st, _ = point_state(d, item.point.identity)
     if st == "todo" and (d / "error.json").exists():
         return "failed"
-    return st
+    return "finished" if st == "stale" and accept_stale else st
 
 
-def expected(plan: Plan, its: list[Item], work: Path) -> list[Expected]:
+def expected(plan: Plan, its: list[Item], work: Path, accept_stale: bool = False) -> list[Expected]:
     return [Expected(it.variant, it.policy, it.rate, it.seed, work / plan.part / "runs" / it.point.run_id,
-                     state(it, work)) for it in its if it.plan is plan]
+                     state(it, work, accept_stale)) for it in its if it.plan is plan]
+
+
+def stale_note(plan: Plan, its: list[Item], work: Path) -> Plan:
+    """The plan with a note on its page naming the runs another code version made (``--accept-stale``)."""
+    old = [it.point.run_id for it in its if it.plan is plan and state(it, work) == "stale"]
+    if not old:
+        return plan
+    note = (f"**Made by another code version:** {len(old)} run(s) ({', '.join(old)}) were made by other code than "
+            "this page's (`--report --accept-stale`); their `meta.json` records the commit.")
+    return dataclasses.replace(plan, setting=dataclasses.replace(plan.setting, notes=plan.setting.notes + (note,)))
 
 
 # --------------------------------------------------------------------------- #
@@ -474,7 +484,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                          "points, else the demo's rate)")
     ap.add_argument("--report", action="store_true", help="only (re)write the pages from the finished points")
     ap.add_argument("--publish", action="store_true", help=f"copy the pages and plots into {REFERENCE}")
+    ap.add_argument("--accept-stale", action="store_true",
+                    help="with --report: count runs made by other code as finished (the pages name them), e.g. "
+                         "after a change to the report code only")
     args = ap.parse_args(argv)
+    if args.accept_stale and not args.report:
+        ap.error("--accept-stale: only with --report (a run never reuses a stale result)")
     bad = [p for p in args.part if p not in PARTS]
     if bad:
         ap.error(f"--part: {bad[0]!r} is not a part; allowed: {', '.join(PARTS)}")
@@ -518,9 +533,12 @@ def plans_of(args: argparse.Namespace) -> list[Plan]:
     return plans
 
 
-def report(plans: list[Plan], its: list[Item], work: Path) -> list[Path]:
-    pages = [write_page(p.setting, expected(p, its, work), work) for p in plans]
-    pages.append(write_index([(p.setting, expected(p, its, work)) for p in plans], work))
+def report(plans: list[Plan], its: list[Item], work: Path, accept_stale: bool = False) -> list[Path]:
+    """Write each plan's page and the index; with ``accept_stale``, runs made by other code count as finished
+    and each page says which they are."""
+    shown = [(stale_note(p, its, work) if accept_stale else p, p) for p in plans]
+    pages = [write_page(s.setting, expected(p, its, work, accept_stale), work) for s, p in shown]
+    pages.append(write_index([(s.setting, expected(p, its, work, accept_stale)) for s, p in shown], work))
     return pages
 
 
@@ -581,7 +599,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print("interrupted: finished points are kept; the pages show what has finished", file=sys.stderr)
             report(plans, its, args.work)
             return 130
-    for page in report(plans, its, args.work):
+    for page in report(plans, its, args.work, args.accept_stale):
         print(f"wrote {page}")
     if args.publish:
         for path in publish([p.setting.name for p in plans], args.work, REFERENCE):

@@ -243,6 +243,21 @@ def test_a_second_run_runs_nothing_and_the_page_shows_the_runs(script, capsys, t
     for d in runs:  # each run's mean TTFT is a cell of the page (one seed: no interval)
         assert f"| {json.loads((d / 'summary.json').read_text())['ttft_mean_s'] * 1e3:.1f} |" in page
     assert "Reduced run" in page and "None: every expected run has finished." in page
+    # Another code version made one run (its meta.json says so): the report calls it stale, never a number,
+    # unless --report --accept-stale, which counts it and names it on the page.
+    meta = runs[0] / "meta.json"
+    m = json.loads(meta.read_text())
+    m["identity"]["code"]["python_sha256"] = m["identity"]["key"] = "0" * 64
+    meta.write_text(json.dumps(m))
+    assert script.main(argv + ["--report"]) == 0
+    page = (tmp_path / "work" / "testbed-qwena-conv.md").read_text()
+    assert "**Runs:** 1 of 2 finished" in page and "| stale |" in page
+    assert script.main(argv + ["--report", "--accept-stale"]) == 0
+    page = (tmp_path / "work" / "testbed-qwena-conv.md").read_text()
+    assert "**Runs:** 2 of 2 finished" in page and f"**Made by another code version:** 1 run(s) ({runs[0].name})" in page
+    with pytest.raises(SystemExit) as exc:  # a run never takes a stale result
+        script.main(argv + ["--accept-stale"])
+    assert exc.value.code == 2
 
 
 def test_pages_go_to_the_work_directory_and_publish_copies_pages_and_plots_only(script, tmp_path, monkeypatch):

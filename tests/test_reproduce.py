@@ -16,23 +16,7 @@ from ns3_mfs.analysis.reproduction import (Claim, Expected, Setting, a2a_cct, ce
                                            write_index, write_page)
 from ns3_mfs.analysis.stats import mean_ci
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY_MOE = """
-name = "tiny-moe"
-layers = 2
-moe_layers = 2
-hidden_size = 1024
-intermediate_size = 2048
-moe_intermediate_size = 2048
-experts = 8
-top_k = 2
-num_heads = 8
-kv_heads = 8
-head_dim = 128
-vocab_size = 32000
-total_params = 0.2
-active_params = 0.07
-"""
+from conftest import ROOT, TINY_MOE
 
 
 @pytest.fixture(scope="module")

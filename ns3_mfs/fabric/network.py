@@ -403,17 +403,21 @@ class Network:
             f.SetSeed(self.seed)
             f.SetMtu(c.mtu)
             f.SetAckInterval(c.ack_interval)
-            for _ in range(self.graph.num_hosts):
-                f.AddHost()
-            for _ in self.graph.switch_names:
-                f.AddSwitch()
-            for link in self.graph.links:
-                f.AddLink(link.a, link.b, link.rate_bps, link.delay_s)
+            self._add_graph(f)
             f.SetWatchdog(c.max_wall_s or 0.0, c.stall_wall_s)
             f.Build()
         except Exception as exc:  # C++ std::exception from the native side
             self.close()
             raise ConfigError(f"{self.graph.name}: {_what(exc)}") from None
+
+    def _add_graph(self, f: Any) -> None:
+        """The topology's hosts, switches and links, in node order, on either model's native fabric."""
+        for _ in range(self.graph.num_hosts):
+            f.AddHost()
+        for _ in self.graph.switch_names:
+            f.AddSwitch()
+        for link in self.graph.links:
+            f.AddLink(link.a, link.b, link.rate_bps, link.delay_s)
 
     def _build_packet_model(self) -> None:
         f = self._f
@@ -423,12 +427,7 @@ class Network:
             f.SetRateScaling(self.config.scale_with_rate)
             for obj, name, value in self.config.attributes():
                 f.SetAttribute(obj, name, value)
-            for _ in range(self.graph.num_hosts):
-                f.AddHost()
-            for _ in self.graph.switch_names:
-                f.AddSwitch()
-            for link in self.graph.links:
-                f.AddLink(link.a, link.b, link.rate_bps, link.delay_s)
+            self._add_graph(f)
             f.SetQueueSampleInterval(self.config.queue_sample_interval_us * 1e-6)
             f.SetPfcLog(self.config.pfc_log)
             f.SetMaxLogRows(self.config.max_log_rows)

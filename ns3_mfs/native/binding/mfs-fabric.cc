@@ -474,23 +474,7 @@ Fabric::Run(double stopAtS)
         int none = STOP_NONE;
         impl->stopCode.compare_exchange_strong(none, r == RunWatchdog::MAX_WALL ? STOP_MAX_WALL : STOP_STALLED);
     });
-    auto finish = [&]() {
-        m->watchdog.Disarm();
-        if (stopAt.IsPending())
-        {
-            Simulator::Remove(stopAt);
-        }
-    };
-    try
-    {
-        Simulator::Run();
-    }
-    catch (...)
-    {
-        finish();
-        throw;
-    }
-    finish();
+    m->watchdog.Run(stopAt);
 }
 
 std::string

@@ -340,23 +340,7 @@ FlowLevelFabric::Run(double stopAtS)
         impl->stopCode.compare_exchange_strong(none,
                                                r == RunWatchdog::MAX_WALL ? FLOW_STOP_MAX_WALL : FLOW_STOP_STALLED);
     });
-    auto finish = [&]() {
-        m->watchdog.Disarm();
-        if (stopAt.IsPending())
-        {
-            Simulator::Remove(stopAt);
-        }
-    };
-    try
-    {
-        Simulator::Run();
-    }
-    catch (...)
-    {
-        finish();
-        throw;
-    }
-    finish();
+    m->watchdog.Run(stopAt);
 }
 
 std::string

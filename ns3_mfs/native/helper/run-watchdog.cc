@@ -61,6 +61,28 @@ RunWatchdog::Arm(double maxWallS, double stallWallS, TripCallback trip)
 }
 
 void
+RunWatchdog::Run(EventId& stopAt)
+{
+    auto finish = [&]() {
+        Disarm();
+        if (stopAt.IsPending())
+        {
+            Simulator::Remove(stopAt);
+        }
+    };
+    try
+    {
+        Simulator::Run();
+    }
+    catch (...)
+    {
+        finish();
+        throw;
+    }
+    finish();
+}
+
+void
 RunWatchdog::Disarm()
 {
     g_runActive = false;

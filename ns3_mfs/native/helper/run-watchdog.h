@@ -5,6 +5,8 @@
 #ifndef NS3_MFS_RUN_WATCHDOG_H
 #define NS3_MFS_RUN_WATCHDOG_H
 
+#include "ns3/event-id.h"
+
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -54,6 +56,13 @@ class RunWatchdog
 
     /** Stop watching (call right after Simulator::Run() returns or throws). */
     void Disarm();
+
+    /**
+     * Simulator::Run() on an armed watchdog: however the run ends (returns or throws), disarm and
+     * cancel @p stopAt (the run's stop-time event, if any) before returning.
+     * @param stopAt the stop-time event (may be empty)
+     */
+    void Run(EventId& stopAt);
 
   private:
     /**
